@@ -1,0 +1,142 @@
+"""The Python API: `optimize`, `resume`, `profile`, and `open_run` for driving the graph yourself.
+
+    from graph.api import optimize
+    result = optimize("examples/programs/heat2d", model="scripted:examples/sessions/heat2d/session.json")
+    print(result.best["key"], result.report_path)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from graph.builder import build_graph
+from graph.context import Context, make_context
+from graph.state import SOURCE
+from nodes.common import THREAD_ID, run_record
+from tools.compiler import compiler_for
+from tools.errors import LassiError
+from tools.gpu import find_gpu
+from tools.llm import check_model
+from tools.program import load_program
+from tools.report import comparison_table
+from tools.rundir import RunDir, write_json
+
+Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it)
+
+
+@dataclass
+class Result:
+    """A run's outcome. `state` is the final graph state; the rest are views of it."""
+
+    run_dir: Path
+    state: dict
+
+    @property
+    def finished(self) -> bool:
+        return self.state.get("stage") == "done"
+
+    @property
+    def candidates(self) -> list[dict]:
+        return sorted(self.state.get("candidates", {}).values(), key=lambda c: c["version"])
+
+    @property
+    def source(self) -> dict:
+        return self.state["candidates"][SOURCE]
+
+    @property
+    def best(self) -> dict:
+        return self.state["candidates"][self.state.get("best") or SOURCE]
+
+    @property
+    def table(self) -> list[dict]:
+        """Source against best: energy, power and runtime with their change, as in the report."""
+        return comparison_table(self.source, self.best, self.candidates)
+
+    @property
+    def report_path(self) -> Path | None:
+        return Path(self.state["report"]) if self.state.get("report") else None
+
+
+def optimize(program: str | Path, args: Sequence[str] = (), *, model: str | None = None, main: str | None = None,
+             run_dir: str | Path | None = None, on_step: Listener | None = None, **settings) -> Result:
+    """Optimize a program end to end; `settings` are the fields of graph.context.Context."""
+    return _start(program, args, main, run_dir, on_step, model=model, **settings)
+
+
+def profile(program: str | Path, args: Sequence[str] = (), *, main: str | None = None,
+            run_dir: str | Path | None = None, on_step: Listener | None = None, **settings) -> Result:
+    """Stage 0 alone: build, run and measure the program through the same nodes as a full run."""
+    return _start(program, args, main, run_dir, on_step, stop_after_profile=True, **settings)
+
+
+def resume(run_dir: str | Path, on_step: Listener | None = None) -> Result:
+    """Continue a run from its last checkpoint; finished candidates are not built or measured again."""
+    run = RunDir(run_dir)
+    if not run.config.is_file():
+        raise LassiError(f"no run in {run.path}: run.json is missing (give the directory a run was started in)")
+    record = json.loads(run.config.read_text())
+    ctx = Context(**record["context"])
+    _check_tools(record["language"], ctx)
+    with open_run(run.path) as (graph, config):
+        if graph.get_state(config).next:
+            _stream(graph, None, config, ctx, on_step)
+        elif not graph.get_state(config).values:
+            raise LassiError(f"the run in {run.path} never reached its first checkpoint: start it again")
+        return Result(run.path, graph.get_state(config).values)
+
+
+@contextmanager
+def open_run(run_dir: str | Path) -> Iterator[tuple[object, dict]]:
+    """The compiled graph with the run's SQLite checkpointer, and the config naming its thread.
+
+    For driving a run yourself: get_state, get_state_history, update_state, stream with interrupts.
+    """
+    path = RunDir(run_dir).checkpoints
+    connection = sqlite3.connect(path, check_same_thread=False)
+    try:
+        yield build_graph(checkpointer=SqliteSaver(connection)), {"configurable": {"thread_id": THREAD_ID}}
+    finally:
+        connection.close()
+
+
+def _start(program, args, main, run_dir, on_step, **settings) -> Result:
+    ctx = make_context(**settings)
+    prog = load_program(program, main)
+    _check_tools(prog.language, ctx)
+    if run_dir is not None and RunDir(run_dir).config.exists():
+        raise LassiError(f"{run_dir} already holds a run: resume it with `lassi-ee resume {run_dir}`"
+                         " or choose another --run-dir")
+    run = RunDir.create(ctx.runs_root, prog.folder.name, run_dir)
+    write_json(run.config, run_record(prog, args, ctx))
+    state = {"program": str(prog.folder), "main": prog.main, "args": list(args), "run_dir": str(run.path)}
+    with open_run(run.path) as (graph, config):
+        _stream(graph, state, config, ctx, on_step)
+        return Result(run.path, graph.get_state(config).values)
+
+
+def _check_tools(language: str, ctx: Context) -> None:
+    """Fail before any work when a compiler, the GPU, a model file or an API key is missing."""
+    compiler_for(language)
+    if language == "cuda":
+        find_gpu(ctx.gpu)
+    elif ctx.gpu is not None:
+        raise LassiError("--gpu applies to CUDA programs only; this program is C++ and runs on the CPU")
+    if not ctx.stop_after_profile:
+        for name in sorted(set(ctx.models().values())):
+            check_model(name, ctx.base_url)
+
+
+def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None) -> None:
+    for update in graph.stream(state, config, context=ctx, stream_mode="updates", durability="sync"):
+        if on_step is None:
+            continue
+        for node, change in update.items():
+            if isinstance(change, dict):
+                on_step(node, change, graph.get_state(config).values)

@@ -1,0 +1,142 @@
+"""The `lassi-ee` command: optimize, resume, profile."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import traceback
+from pathlib import Path
+
+from graph.progress import Progress
+from tools.errors import LassiError
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dotenv import load_dotenv
+
+    load_dotenv()
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except LassiError as exc:
+        print(f"lassi-ee: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lassi-ee: interrupted; the run is saved: continue it with `lassi-ee resume RUN_DIR`", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: keep the traceback out of the user's way but never lose it
+        log = Path.cwd() / "lassi-ee-crash.log"
+        log.write_text(traceback.format_exc())
+        print(f"lassi-ee: internal error: {exc.__class__.__name__}: {exc} (traceback in {log})", file=sys.stderr)
+        return 70
+
+
+def _optimize(args) -> int:
+    from graph.api import optimize
+
+    result = optimize(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=Progress(),
+                      **_settings(args))
+    _print_result(result)
+    return 0
+
+
+def _resume(args) -> int:
+    from graph.api import resume
+
+    result = resume(args.run_dir, on_step=Progress())
+    _print_result(result)
+    return 0
+
+
+def _profile(args) -> int:
+    from graph.api import profile
+    from nodes.common import describe_measurement
+
+    result = profile(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=Progress(),
+                     **_settings(args))
+    src = result.source
+    m = src["measurement"]
+    print(f"\n{Path(args.program).name}: {describe_measurement(src)}")
+    for i, reading in enumerate(m["readings"], 1):
+        figures = [f"duration {reading['duration_s']:.3f} s"]
+        if reading.get("gross_energy_j") is not None:
+            figures.append(f"gross energy {reading['gross_energy_j']:.1f} J")
+        if reading.get("net_energy_j") is not None:
+            figures += [f"net energy {reading['net_energy_j']:.1f} J", f"idle {reading['idle_power_w']:.1f} W"]
+        if reading.get("avg_power_w") is not None:
+            figures.append(f"average power {reading['avg_power_w']:.1f} W")
+        print(f"  run {i}: " + ", ".join(figures))
+    print(f"  device: {m['device'].get('name')}; stdout, measurement and trace in {src['dir']}")
+    return 0
+
+
+def _print_result(result) -> None:
+    if not result.finished:
+        print(f"\nRun paused before its end; continue with: lassi-ee resume {result.run_dir}")
+        return
+    best = result.best
+    print(f"\nBest: v{best['version']:03d} ({best['origin']})   run directory: {result.run_dir}")
+    for row in result.table:
+        print(f"  {row['metric']:<42} {row['source']:>16} {row['best']:>16} {row['change']:>8}")
+    print(f"Report: {result.report_path}")
+
+
+def _settings(args) -> dict:
+    names = ["model", "coder_model", "judge_model", "summarizer_model", "planner_model", "reporter_model", "base_url",
+             "gpu", "max_iterations", "max_corrections", "repeats", "min_improvement", "time_limit", "runs_root"]
+    settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if getattr(args, "flags", None) is not None:
+        settings["compile_flags"] = args.flags
+    return settings
+
+
+def _split(text: str | None) -> list[str]:
+    try:
+        return shlex.split(text or "")
+    except ValueError as exc:
+        raise LassiError(f"--args could not be split like a shell line: {exc}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lassi-ee", description="Rewrite a CUDA or C++/OpenMP program to use less"
+                                     " energy with an LLM, measuring and validating every candidate.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def program_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("program", help="folder holding the program (main.cu or main.cpp and what it needs)")
+        p.add_argument("--args", help='the program\'s arguments, as one quoted string: --args "1000 20"')
+        p.add_argument("--main", help="main source file name when the folder holds several sources")
+        p.add_argument("--gpu", help="GPU to run and measure on: NVML index or UUID (default 0)")
+        p.add_argument("--repeats", type=int, help="measured runs per candidate (default 1)")
+        p.add_argument("--time-limit", type=float, help="seconds a run may take (default: 600 for the source, "
+                       "3x its runtime + 10 for candidates)")
+        p.add_argument("--flags", help="compiler flags replacing the defaults (the GPU's -arch is added)")
+        p.add_argument("--run-dir", help="where to write the run (default: lassi-runs/<time>-<program>)")
+        p.add_argument("--runs-root", help="folder for new run directories (default lassi-runs)")
+
+    opt = sub.add_parser("optimize", help="run the whole pipeline on a program")
+    program_options(opt)
+    opt.add_argument("--model", help="provider:model for every role, e.g. openai:o3-mini, ollama:qwen2.5-coder, "
+                     "scripted:PATH (default $LASSI_MODEL or openai:o3-mini)")
+    for role in ("coder", "judge", "summarizer", "planner", "reporter"):
+        opt.add_argument(f"--{role}-model", help=f"model for the {role} role (default --model)")
+    opt.add_argument("--base-url", help="base URL of an OpenAI-compatible server")
+    opt.add_argument("--max-iterations", type=int, help="Stage 3 candidates at most (default 10)")
+    opt.add_argument("--max-corrections", type=int, help="fixes per candidate before it is dropped (default 5)")
+    opt.add_argument("--min-improvement", type=float, help="fraction by which a candidate must beat the best "
+                     "(default 0.02)")
+    opt.set_defaults(handler=_optimize)
+
+    res = sub.add_parser("resume", help="continue a run from its last checkpoint")
+    res.add_argument("run_dir", help="the run directory")
+    res.set_defaults(handler=_resume)
+
+    prof = sub.add_parser("profile", help="Stage 0 alone: build, run and measure a program")
+    program_options(prof)
+    prof.set_defaults(handler=_profile)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

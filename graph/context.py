@@ -1,0 +1,80 @@
+"""Run settings: LangGraph's context (not checkpointed), saved in run.json so a resume can restore them.
+
+In Studio these fields are the run's configuration form.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from tools.errors import LassiError
+
+ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
+DEFAULT_MODEL = "openai:o3-mini"
+
+
+@dataclass(kw_only=True)
+class Context:
+    model: str = os.environ.get("LASSI_MODEL", DEFAULT_MODEL)  # provider:model for every role
+    coder_model: str | None = None  # per-role overrides (the ensemble)
+    judge_model: str | None = None
+    summarizer_model: str | None = None
+    planner_model: str | None = None
+    reporter_model: str | None = None
+    base_url: str | None = None  # an OpenAI-compatible server
+    gpu: str | None = None  # NVML index or UUID of the GPU to run and measure on
+    max_iterations: int = 10  # Stage 3 candidates (fixes excluded)
+    max_corrections: int = 5  # fixes per candidate before it is discarded
+    temperature_start: float = 0.2
+    temperature_step: float = 0.2
+    temperature_ceiling: float = 0.8  # the run stops once the temperature passes this
+    repeats: int = 1  # measured runs per candidate
+    min_improvement: float = 0.02  # fraction by which a candidate must beat the best
+    time_limit: float | None = None  # seconds; candidates default to 3x the source's runtime + 10 s
+    compile_flags: str | None = None  # replaces the default flags (the GPU's -arch is still added)
+    rtol: float = 1e-6  # output numbers: relative tolerance
+    atol: float = 1e-12  # output numbers: absolute tolerance
+    runs_root: str = "lassi-runs"  # where run directories are created when none is given
+    max_llm_retries: int = 5
+    llm_backoff_s: float = 2.0
+    stop_after_profile: bool = False  # Stage 0 only (lassi-ee profile)
+
+    def model_for(self, role: str) -> str:
+        return getattr(self, f"{role}_model") or self.model
+
+    def models(self) -> dict[str, str]:
+        return {role: self.model_for(role) for role in ROLES}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_context(**settings) -> Context:
+    """A checked Context; scripted model paths are made absolute so a resume finds them anywhere."""
+    known = {f.name for f in fields(Context)}
+    if unknown := sorted(k for k in settings if k not in known):
+        raise LassiError(f"unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(known))}")
+    ctx = Context(**{k: v for k, v in settings.items() if v is not None})
+    for role_field in ["model", *(f"{r}_model" for r in ROLES)]:
+        name = getattr(ctx, role_field)
+        if name and name.startswith("scripted:"):
+            setattr(ctx, role_field, "scripted:" + str(Path(name[len("scripted:"):]).expanduser().resolve()))
+    _check_ranges(ctx)
+    return ctx
+
+
+def _check_ranges(ctx: Context) -> None:
+    checks = [
+        (ctx.max_iterations >= 1, f"--max-iterations must be at least 1, not {ctx.max_iterations}"),
+        (ctx.max_corrections >= 0, f"--max-corrections must be 0 or more, not {ctx.max_corrections}"),
+        (ctx.repeats >= 1, f"--repeats must be at least 1, not {ctx.repeats}"),
+        (0 <= ctx.min_improvement < 1, f"--min-improvement is a fraction in [0, 1), not {ctx.min_improvement}"),
+        (ctx.time_limit is None or ctx.time_limit > 0, f"--time-limit must be positive seconds, not {ctx.time_limit}"),
+        (ctx.temperature_step > 0, "the temperature step must be positive"),
+        (ctx.rtol >= 0 and ctx.atol >= 0, "output tolerances must be 0 or more"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise LassiError(message)

@@ -1,0 +1,5 @@
+"""One module per graph node; each exposes `node(state, runtime) -> state update`.
+
+Nodes read the state, call tools or a model, and return an update. They keep no global state and do
+no routing: graph/routing.py decides where the graph goes next.
+"""

@@ -1,0 +1,128 @@
+"""What several nodes need: the run's files, the program, candidate records, and model calls.
+
+A candidate record (state["candidates"][key]) holds:
+  version, parent, origin (source | zero-shot | plan-step | fix), stage, dir, source (path), sha256,
+  temperature, plan, status, reason, build, run, measurement, validation, outcome, tokens.
+status moves generated → built | build_failed → ran | run_failed → judged, or → discarded.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from pathlib import Path
+
+from graph.context import Context
+from graph.state import SOURCE, State, key
+from prompts import prompt_version, render
+from tools.llm import Models, Reply
+from tools.program import Program, load_program
+from tools.rundir import RunDir
+
+LANGUAGE_NAMES = {"cuda": "CUDA C++", "cpp": "C++ with OpenMP"}
+COMPILER_NAMES = {"cuda": "nvcc", "cpp": "g++ -fopenmp"}
+
+
+def run_dir(state: State) -> RunDir:
+    return RunDir(state["run_dir"])
+
+
+def program(state: State) -> Program:
+    return load_program(state["program"], state.get("main"))
+
+
+def current(state: State) -> dict:
+    return state["candidates"][state["current"]]
+
+
+def best(state: State) -> dict:
+    return state["candidates"][state["best"]]
+
+
+def source(state: State) -> dict:
+    return state["candidates"][SOURCE]
+
+
+def read_code(candidate: dict) -> str:
+    return Path(candidate["source"]).read_text() if candidate.get("source") else ""
+
+
+def read_stdout(candidate: dict) -> str:
+    path = (candidate.get("run") or {}).get("stdout_path")
+    return Path(path).read_text() if path else ""
+
+
+def new_candidate(version: int, parent: str | None, origin: str, stage: str, folder: Path,
+                  source_path: Path | None, sha256: str | None, **extra) -> dict:
+    return {"version": version, "key": key(version), "parent": parent, "origin": origin, "stage": stage,
+            "dir": str(folder), "source": str(source_path) if source_path else None, "sha256": sha256,
+            "status": "generated", "reason": "", **extra}
+
+
+def objective_value(candidate: dict) -> float | None:
+    measurement = candidate.get("measurement") or {}
+    stat = measurement.get("stats", {}).get(measurement.get("objective"))
+    return stat["mean"] if stat else None
+
+
+def describe_measurement(candidate: dict) -> str:
+    """One line of figures for prompts and progress: energy, power, runtime, with intervals."""
+    measurement = candidate.get("measurement")
+    if not measurement:
+        return "not measured"
+    stats = measurement["stats"]
+    parts = []
+    for metric, label, unit in (("net_energy_j", "net GPU energy", "J"), ("gross_energy_j", "gross energy", "J"),
+                                ("avg_power_w", "average power", "W"), ("duration_s", "runtime", "s")):
+        if metric in stats:
+            parts.append(f"{label} {_with_interval(stats[metric], unit)}")
+    n = measurement["repeats"]
+    return ", ".join(parts) + f" ({n} run{'s' if n != 1 else ''}, measured by {measurement['method']})"
+
+
+def _with_interval(stat: dict, unit: str) -> str:
+    ci = stat.get("ci95")
+    figure = f"{stat['mean']:.4g} {unit}"
+    return figure + (f" ± {ci:.2g}" if ci is not None and math.isfinite(ci) else "")
+
+
+def ask(state: State, context: Context, role: str, prompt: str, temperature: float | None,
+        task: str = "", about: dict | None = None, **values) -> tuple[Reply, dict[str, int]]:
+    """Render `prompt`, ask the role's model, and return the reply with the call-counter update."""
+    language = state["language"]
+    call_key = f"{role}/{task}" if task else role
+    index = (state.get("llm_calls") or {}).get(call_key, 0)
+    models = Models(context.models(), run_dir(state).llm_log, base_url=context.base_url,
+                    max_retries=context.max_llm_retries, backoff_s=context.llm_backoff_s)
+    reply = models.ask(role, render("system", language_name=LANGUAGE_NAMES[language]), render(prompt, **values),
+                       temperature, index, task=task,
+                       about={"prompt_name": prompt, "prompt_version": prompt_version(prompt), **(about or {})})
+    return reply, {call_key: index + 1}
+
+
+def judge_tag() -> str:
+    """A marker the code under judgement cannot predict, so it cannot fake the end of its block."""
+    return secrets.token_hex(6)
+
+
+def run_record(prog: Program, args: list[str], context: Context) -> dict:
+    """The content of run.json: what was run, with which settings, and the versions of the tools."""
+    from importlib.metadata import PackageNotFoundError, version
+    import platform
+
+    from tools.compiler import compiler_version
+
+    def package(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return {"program": str(prog.folder), "main": prog.main, "language": prog.language, "args": list(args),
+            "context": context.to_dict(), "thread_id": THREAD_ID,
+            "versions": {"python": platform.python_version(), "lassi-ee": package("lassi-ee"),
+                         "langgraph": package("langgraph"), "langchain-core": package("langchain-core"),
+                         "nvidia-ml-py": package("nvidia-ml-py"), "compiler": compiler_version(prog.language)}}
+
+
+THREAD_ID = "lassi-ee"  # one run per run directory, so one thread per checkpoint file

@@ -1,0 +1,65 @@
+"""`comparator`: register the candidate's outcome, update the best, move the temperature, decide next.
+
+Outcomes: baseline (the source), better, not_better, invalid, discarded. Decisions (next_step):
+zero_shot after Stage 0; context after Stage 1; then in Stage 3 new_plan on a new best, retry (same
+plan, temperature + step) otherwise, and report once the temperature passes its ceiling or the
+iteration budget is spent.
+"""
+
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from graph.context import Context
+from graph.state import SOURCE, State
+from nodes.common import best, current, objective_value
+
+
+def node(state: State, runtime: Runtime[Context]) -> dict:
+    ctx = runtime.context
+    cand = current(state)
+    if cand["key"] == SOURCE:
+        record = {**cand, "outcome": "baseline", "outcome_reason": "the source, measured in Stage 0"}
+        if ctx.stop_after_profile:
+            return {"candidates": {SOURCE: record}, "best": SOURCE, "stage": "done", "next_step": "done",
+                    "stop_reason": "profile only"}
+        return {"candidates": {SOURCE: record}, "best": SOURCE, "stage": "zero_shot", "coder_mode": "zero_shot",
+                "next_step": "zero_shot", "temperature": ctx.temperature_start}
+
+    outcome, why = assess(cand, best(state), ctx.min_improvement)
+    update: dict = {"candidates": {cand["key"]: {**cand, "outcome": outcome, "outcome_reason": why}},
+                    "coder_mode": "step", "corrections": 0}
+    if outcome == "better":
+        update["best"] = cand["key"]
+    if state["stage"] == "zero_shot":
+        return {**update, "stage": "refine", "next_step": "context"}
+
+    iterations = state.get("iterations", 0) + 1
+    temperature = state["temperature"]
+    next_step = "new_plan"
+    if outcome != "better":
+        temperature = round(temperature + ctx.temperature_step, 6)
+        next_step = "retry"
+    if temperature > ctx.temperature_ceiling:
+        next_step, update["stop_reason"] = "report", f"temperature {temperature:g} passed the ceiling {ctx.temperature_ceiling:g}"
+    elif iterations >= ctx.max_iterations:
+        next_step, update["stop_reason"] = "report", f"iteration budget ({ctx.max_iterations}) spent"
+    return {**update, "iterations": iterations, "temperature": temperature, "next_step": next_step}
+
+
+def assess(cand: dict, incumbent: dict, min_improvement: float) -> tuple[str, str]:
+    """How a candidate fares against the best so far, with the reason in words."""
+    if cand["status"] == "discarded":
+        return "discarded", cand["reason"]
+    validation = cand.get("validation") or {}
+    if not validation.get("valid"):
+        failed = next((c for c in validation.get("checks", []) if c["ok"] is False), None)
+        return "invalid", f"{failed['name']}: {failed['reason']}" if failed else "not validated"
+    mine, theirs = objective_value(cand), objective_value(incumbent)
+    metric = cand["measurement"]["objective"]
+    if mine is None or theirs is None or theirs <= 0:
+        return "not_better", f"no {metric} to compare"
+    gain = 1 - mine / theirs
+    verdict = "better" if gain >= min_improvement else "not_better"
+    return verdict, (f"{metric} {mine:.4g} against {theirs:.4g} for v{incumbent['version']:03d}: {-gain:+.1%}"
+                     f" (a saving of at least {min_improvement:.1%} is needed)")

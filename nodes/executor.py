@@ -1,0 +1,67 @@
+"""`executor`: run the built candidate under the meter, repeated, and keep its output and figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from langgraph.runtime import Runtime
+
+from graph.context import Context
+from graph.state import SOURCE, State
+from nodes.common import current, source
+from tools.compiler import BINARY_NAME
+from tools.energy import choose_meter, measure
+from tools.errors import LassiError
+from tools.executor import RunResult, run_program
+from tools.rundir import write_json, write_text
+
+SOURCE_TIME_LIMIT_S = 600.0
+
+
+def node(state: State, runtime: Runtime[Context]) -> dict:
+    ctx = runtime.context
+    cand = current(state)
+    folder = Path(cand["dir"])
+    work = folder / "work"
+    meter = choose_meter(state["language"], ctx.gpu)
+    limit = time_limit(state, ctx)
+
+    def run() -> RunResult:
+        return run_program([str(work / BINARY_NAME), *state.get("args", [])], work, limit, env=meter.child_env())
+
+    result, measurement = measure(meter, run, ctx.repeats)
+    write_text(folder / "stdout.txt", result.stdout)
+    write_text(folder / "stderr.txt", result.stderr)
+    run_info = {**result.to_dict(), "time_limit_s": limit, "stdout_path": str(folder / "stdout.txt"),
+                "stderr_path": str(folder / "stderr.txt")}
+    if measurement is not None:
+        summary = measurement.summary()
+        if measurement.write_trace(folder / "power.csv"):
+            summary["trace_path"] = str(folder / "power.csv")
+        write_json(folder / "measurement.json", summary)
+        record = {**cand, "status": "ran", "reason": "", "run": run_info, "measurement": summary}
+    else:
+        status, reason = _failure(result, limit, cand, state.get("corrections", 0), ctx.max_corrections, folder)
+        record = {**cand, "status": status, "reason": reason, "run": run_info}
+    return {"candidates": {state["current"]: record}}
+
+
+def time_limit(state: State, ctx: Context) -> float:
+    """The user's limit, or for candidates three times the source's runtime plus ten seconds."""
+    if ctx.time_limit:
+        return ctx.time_limit
+    if state["current"] == SOURCE:
+        return SOURCE_TIME_LIMIT_S
+    return round(3 * source(state)["run"]["seconds"] + 10, 1)
+
+
+def _failure(result: RunResult, limit: float, cand: dict, corrections: int, budget: int,
+             folder: Path) -> tuple[str, str]:
+    """run_failed (a fix will be asked for) or discarded (budget spent); the source must run."""
+    last_words = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
+    what = f"{result.failure(limit)}: {last_words[0][:200]}"
+    if cand["origin"] == "source":
+        raise LassiError(f"the source {what} (output in {folder})")
+    if corrections >= budget:
+        return "discarded", f"run failed and the correction budget ({budget}) is spent: it {what}"
+    return "run_failed", f"it {what}"

@@ -1,0 +1,106 @@
+"""The meter interface, the host meters (RAPL, time only) and the choice between them.
+
+A meter wraps one run: `measure(run)` calls `run()` and returns its result with a Reading. Each
+meter says what it measures (`method`) and which figure candidates are compared on (`objective`).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Callable, Protocol
+
+from tools.energy.measurement import Reading
+from tools.errors import LassiError
+from tools.executor import RunResult
+
+RAPL_ROOT = Path("/sys/class/powercap")
+
+
+class Meter(Protocol):
+    method: str
+    objective: str
+
+    def measure(self, run: Callable[[], RunResult]) -> tuple[RunResult, Reading]: ...
+
+    def device(self) -> dict: ...
+
+    def child_env(self) -> dict[str, str]: ...
+
+
+class TimeMeter:
+    """Wall time only: for machines that expose no energy counter. Candidates compete on runtime."""
+
+    method = "time"
+    objective = "duration_s"
+
+    def measure(self, run: Callable[[], RunResult]) -> tuple[RunResult, Reading]:
+        result = run()
+        return result, Reading(duration_s=result.seconds)
+
+    def device(self) -> dict:
+        return {"name": "host (no readable energy counter)"}
+
+    def child_env(self) -> dict[str, str]:
+        return {}
+
+
+class RaplMeter:
+    """CPU package energy from the Linux powercap (RAPL) counters, where they are readable."""
+
+    method = "rapl"
+    objective = "gross_energy_j"
+
+    def __init__(self, domains: list[Path]):
+        self.domains = domains
+
+    @classmethod
+    def available(cls) -> "RaplMeter | None":
+        domains = sorted(p for p in RAPL_ROOT.glob("intel-rapl:*") if p.name.count(":") == 1)
+        try:
+            if domains and all(int((d / "energy_uj").read_text()) >= 0 for d in domains):
+                return cls(domains)
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def _read(self) -> list[int]:
+        return [int((d / "energy_uj").read_text()) for d in self.domains]
+
+    def measure(self, run: Callable[[], RunResult]) -> tuple[RunResult, Reading]:
+        before = self._read()
+        result = run()
+        after = self._read()
+        joules = 0.0
+        for domain, a, b in zip(self.domains, before, after):
+            wrap = int((domain / "max_energy_range_uj").read_text())
+            joules += ((b - a) % (wrap + 1)) / 1e6
+        return result, Reading(duration_s=result.seconds, window_s=result.seconds, gross_energy_j=round(joules, 3),
+                               avg_power_w=round(joules / result.seconds, 2) if result.seconds else None)
+
+    def device(self) -> dict:
+        return {"name": "CPU packages (RAPL)", "domains": [d.name for d in self.domains]}
+
+    def child_env(self) -> dict[str, str]:
+        return {}
+
+
+@cache
+def choose_meter(language: str, gpu: str | None = None) -> Meter:
+    """NVML on the chosen GPU for CUDA; RAPL for C++ where readable, else time only.
+
+    One meter per process and GPU, so its detected update period and idle baseline are reused.
+    """
+    if language == "cuda":
+        from tools.energy.nvml_meter import NvmlMeter
+        from tools.gpu import find_gpu
+
+        return NvmlMeter(find_gpu(gpu))
+    if gpu is not None:
+        raise LassiError("--gpu applies to CUDA programs only; this program is C++ and runs on the CPU")
+    return RaplMeter.available() or TimeMeter()
+
+
+def describe_objective(objective: str) -> str:
+    return {"net_energy_j": "net GPU energy (J)", "gross_energy_j": "CPU package energy (J)",
+            "duration_s": "runtime (s): this machine exposes no energy counter"}[objective]

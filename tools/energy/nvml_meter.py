@@ -1,0 +1,139 @@
+"""GPU energy from NVML: the hardware energy counter for totals, instant power for the profile.
+
+On Hopper the counter and the instant-power field both update about every 100 ms, and
+nvmlDeviceGetPowerUsage is a 1 s moving average that lags load changes, so it is not used. After any
+activity the GPU idles at ~122 W for ~1.5 s before settling to its deep idle (~77 W on an H200): the
+baseline is taken only once the power has settled.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tools.energy.measurement import Reading
+from tools.executor import RunResult
+from tools.gpu import Gpu, handle_for, nvml
+
+IDLE_CACHE_S = 300.0  # a settled baseline is reused for this long
+SETTLE_LIMIT_S = 8.0  # give up waiting for deep idle after this long and use what was seen
+SETTLE_WINDOW_S = 1.0
+SETTLE_RANGE_W = 4.0
+
+
+class NvmlMeter:
+    method = "nvml"
+    objective = "net_energy_j"
+
+    def __init__(self, gpu: Gpu):
+        self.gpu, self.lib, self.handle = gpu, nvml(), handle_for(gpu)
+        self.period = self._detect_update_period()
+        self._idle: tuple[float, float] | None = None  # (watts, when measured)
+
+    def child_env(self) -> dict[str, str]:
+        """The child sees only the measured GPU, whatever order CUDA would give it."""
+        return {"CUDA_VISIBLE_DEVICES": self.gpu.uuid}
+
+    def device(self) -> dict:
+        return {**self.gpu.to_dict(), "update_period_s": round(self.period, 4)}
+
+    # ---- readings -----------------------------------------------------------------------------
+    def energy_j(self) -> float:
+        return self.lib.nvmlDeviceGetTotalEnergyConsumption(self.handle) / 1000.0
+
+    def instant_power_w(self) -> float:
+        field = self.lib.nvmlDeviceGetFieldValues(self.handle, [self.lib.NVML_FI_DEV_POWER_INSTANT])[0]
+        if field.nvmlReturn != 0:
+            return self.lib.nvmlDeviceGetPowerUsage(self.handle) / 1000.0
+        return _field_value(field) / 1000.0
+
+    def device_state(self) -> dict:
+        lib, h = self.lib, self.handle
+        return {"sm_clock_mhz": lib.nvmlDeviceGetClockInfo(h, lib.NVML_CLOCK_SM),
+                "mem_clock_mhz": lib.nvmlDeviceGetClockInfo(h, lib.NVML_CLOCK_MEM),
+                "temperature_c": lib.nvmlDeviceGetTemperature(h, lib.NVML_TEMPERATURE_GPU),
+                "power_limit_w": lib.nvmlDeviceGetEnforcedPowerLimit(h) / 1000.0}
+
+    # ---- protocol -----------------------------------------------------------------------------
+    def idle_power_w(self) -> float:
+        """Deep-idle power, measured once the GPU has settled, cached for a few minutes."""
+        if self._idle and time.monotonic() - self._idle[1] < IDLE_CACHE_S:
+            return self._idle[0]
+        samples: list[float] = []
+        start = time.monotonic()
+        per_window = max(2, round(SETTLE_WINDOW_S / self.period))
+        while True:
+            samples.append(self.instant_power_w())
+            window = samples[-per_window:]
+            settled = len(window) == per_window and max(window) - min(window) <= SETTLE_RANGE_W
+            if settled or time.monotonic() - start > SETTLE_LIMIT_S:
+                break
+            time.sleep(self.period)
+        watts = sum(window) / len(window)
+        self._idle = (watts, time.monotonic())
+        return watts
+
+    def measure(self, run) -> tuple[RunResult, Reading]:
+        idle = self.idle_power_w()
+        before = self.device_state()
+        sampler = _PowerSampler(self.instant_power_w, self.period)
+        e0, t0 = self._next_counter_update()
+        run_start = time.perf_counter()
+        result = run()
+        e1, t1 = self._next_counter_update()
+        samples = [(round(t - run_start, 4), w) for t, w in sampler.stop()]
+        window = t1 - t0
+        gross = e1 - e0
+        in_run = [w for t, w in samples if 0 <= t <= result.seconds]
+        return result, Reading(
+            duration_s=result.seconds, window_s=round(window, 4), gross_energy_j=round(gross, 3),
+            idle_power_w=round(idle, 2), net_energy_j=round(gross - idle * window, 3),
+            avg_power_w=round(gross / window, 2) if window > 0 else None,
+            eq1_energy_j=round(self.period * sum(max(w - idle, 0.0) for w in in_run), 3),
+            device_state={"before": before, "after": self.device_state()}, samples=samples)
+
+    def _next_counter_update(self, limit_s: float = 1.0) -> tuple[float, float]:
+        """Wait for the energy counter to tick, so a window starts and ends on fresh values."""
+        first = self.energy_j()
+        deadline = time.perf_counter() + limit_s
+        while time.perf_counter() < deadline:
+            value = self.energy_j()
+            if value != first:
+                return value, time.perf_counter()
+            time.sleep(0.002)
+        return first, time.perf_counter()
+
+    def _detect_update_period(self) -> float:
+        """Seconds between energy-counter updates (about 0.1 s on Hopper), from a few ticks."""
+        ticks = [self._next_counter_update()[1] for _ in range(4)]
+        gaps = sorted(b - a for a, b in zip(ticks, ticks[1:]))
+        period = gaps[len(gaps) // 2]
+        return min(max(period, 0.01), 0.5)
+
+
+class _PowerSampler:
+    """Background thread taking (time, watts) samples at the meter's update period."""
+
+    def __init__(self, read, period: float):
+        self.read, self.period = read, period
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        next_at = time.perf_counter()
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(), self.read()))
+            next_at += self.period
+            self._stop.wait(max(0.0, next_at - time.perf_counter()))
+
+    def stop(self) -> list[tuple[float, float]]:
+        self._stop.set()
+        self._thread.join()
+        return self.samples
+
+
+def _field_value(field) -> float:
+    kinds = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}
+    return float(getattr(field.value, kinds.get(field.valueType, "uiVal")))

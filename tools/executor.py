@@ -1,0 +1,108 @@
+"""Run a built program with a time limit and a cap on the output it may produce."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+DEFAULT_OUTPUT_CAP = 8 * 1024 * 1024  # bytes kept per stream; the rest is read and dropped
+
+
+@dataclass
+class RunResult:
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    seconds: float
+    timed_out: bool = False
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    def failure(self, time_limit: float) -> str:
+        """One line saying how the run failed ('' when it did not)."""
+        if self.timed_out:
+            return f"ran past its time limit of {time_limit:g} s and was stopped"
+        if self.exit_code is not None and self.exit_code < 0:
+            try:
+                name = signal.Signals(-self.exit_code).name
+            except ValueError:
+                name = f"signal {-self.exit_code}"
+            return f"was killed by {name}"
+        if self.exit_code:
+            return f"exited with code {self.exit_code}"
+        return ""
+
+    def error_text(self, limit: int = 4000) -> str:
+        """What the program said before failing, for the LLM: the end of stderr and stdout."""
+        parts = [f"[stderr]\n{self.stderr[-limit:]}" if self.stderr.strip() else "",
+                 f"[stdout]\n{self.stdout[-limit:]}" if self.stdout.strip() else ""]
+        return "\n".join(p for p in parts if p) or "(the program printed nothing)"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        del data["stdout"], data["stderr"]
+        return data
+
+
+def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, str] | None = None,
+                output_cap: int = DEFAULT_OUTPUT_CAP) -> RunResult:
+    """Run `argv` in `cwd`; on timeout kill its whole process group."""
+    full_env = {**os.environ, **(env or {})}
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    readers = [_CappedReader(proc.stdout, output_cap), _CappedReader(proc.stderr, output_cap)]
+    timed_out = False
+    try:
+        proc.wait(timeout=time_limit)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc)
+        proc.wait()
+    seconds = time.perf_counter() - start
+    _kill_group(proc)  # children left behind by a program that exited
+    for reader in readers:
+        reader.join()
+    out, err = readers
+    return RunResult(exit_code=None if timed_out else proc.returncode, stdout=out.text(), stderr=err.text(),
+                     seconds=round(seconds, 6), timed_out=timed_out, truncated=out.truncated or err.truncated)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _CappedReader(threading.Thread):
+    """Drains a pipe so the child never blocks, keeping only the first `cap` bytes."""
+
+    def __init__(self, stream: IO[bytes], cap: int):
+        super().__init__(daemon=True)
+        self.stream, self.cap, self.kept, self.truncated = stream, cap, bytearray(), False
+        self.start()
+
+    def run(self) -> None:
+        while chunk := self.stream.read(65536):
+            room = self.cap - len(self.kept)
+            if room > 0:
+                self.kept += chunk[:room]
+            if len(chunk) > max(room, 0):
+                self.truncated = True
+        self.stream.close()
+
+    def join(self, timeout: float | None = 10.0) -> None:
+        super().join(timeout)
+
+    def text(self) -> str:
+        return self.kept.decode(errors="replace")

@@ -1,0 +1,68 @@
+"""One object for every model call of a run: a model per role, retries, and the exchange log."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tools.errors import LassiError
+from tools.llm.names import parse_model
+from tools.llm.openai_client import OpenAIClient
+from tools.llm.reply import Reply, TransientModelError
+from tools.llm.scripted import ScriptedClient
+from tools.rundir import append_jsonl
+
+ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
+
+
+class Models:
+    """Routes each role to its model; every exchange is appended to `log_path` (llm.jsonl)."""
+
+    def __init__(self, names: dict[str, str], log_path: Path, base_url: str | None = None,
+                 max_retries: int = 5, backoff_s: float = 2.0):
+        self.names, self.log_path, self.base_url = names, log_path, base_url
+        self.max_retries, self.backoff_s = max_retries, backoff_s
+        self._clients: dict[str, OpenAIClient | ScriptedClient] = {}
+
+    def client(self, role: str) -> OpenAIClient | ScriptedClient:
+        name = self.names[role]
+        if name not in self._clients:
+            spec = parse_model(name, self.base_url)
+            self._clients[name] = ScriptedClient(spec.model) if spec.provider == "scripted" else OpenAIClient(spec)
+        return self._clients[name]
+
+    def ask(self, role: str, system: str, prompt: str, temperature: float | None, call_index: int,
+            task: str = "", about: dict | None = None) -> Reply:
+        """One exchange, retried on transient errors with exponential backoff and jitter."""
+        key = f"{role}/{task}" if task else role
+        client = self.client(role)
+        started = time.perf_counter()
+        for attempt in range(self.max_retries + 1):
+            try:
+                reply = client.complete(key, system, prompt, temperature, call_index, attempt)
+                break
+            except TransientModelError as exc:
+                self._log(key, client.label, call_index, attempt, temperature, system, prompt, error=str(exc),
+                          about=about)
+                if attempt == self.max_retries:
+                    raise LassiError(f"{client.label} failed {attempt + 1} times for {key} ({exc});"
+                                     " the run is saved and can be resumed once the model answers") from None
+                time.sleep(self.backoff_s * 2**attempt * random.uniform(0.5, 1.5))
+        self._log(key, client.label, call_index, attempt, temperature, system, prompt, reply=reply, about=about,
+                  latency_s=round(time.perf_counter() - started, 3))
+        return reply
+
+    def _log(self, key, label, call_index, attempt, temperature, system, prompt, reply: Reply | None = None,
+             error: str | None = None, about: dict | None = None, latency_s: float | None = None) -> None:
+        record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "key": key,
+                  "role": key.split("/")[0], "model": label, "call": call_index, "attempt": attempt,
+                  "temperature_requested": temperature, **(about or {}), "system": system, "prompt": prompt}
+        if reply is not None:
+            record.update(temperature_sent=reply.temperature, response=reply.text, tokens_in=reply.tokens_in,
+                          tokens_out=reply.tokens_out, tokens_estimated=reply.tokens_estimated,
+                          latency_s=latency_s)
+        else:
+            record["error"] = error
+        append_jsonl(self.log_path, record)

@@ -1,0 +1,58 @@
+"""Models behind the OpenAI API or an OpenAI-compatible server, through langchain-openai."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from tools.errors import LassiError
+from tools.llm.names import ModelSpec
+from tools.llm.reply import Reply, TransientModelError
+
+# Reasoning models reject a temperature; others are found out by their first refusal.
+NO_TEMPERATURE = re.compile(r"^(o\d|gpt-5)", re.I)
+REQUEST_TIMEOUT_S = 900
+
+
+class OpenAIClient:
+    def __init__(self, spec: ModelSpec):
+        from langchain_openai import ChatOpenAI
+
+        self.spec = spec
+        key = os.environ.get("OPENAI_API_KEY") or ("not-needed" if spec.base_url else None)
+        self.chat = ChatOpenAI(model=spec.model, base_url=spec.base_url, api_key=key, max_retries=0,
+                               timeout=REQUEST_TIMEOUT_S)
+        self.takes_temperature = not NO_TEMPERATURE.match(spec.model)
+
+    @property
+    def label(self) -> str:
+        return self.spec.label + (f" @ {self.spec.base_url}" if self.spec.base_url else "")
+
+    def complete(self, key: str, system: str, prompt: str, temperature: float | None,
+                 call_index: int, attempt: int) -> Reply:
+        import openai
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        messages = [SystemMessage(system), HumanMessage(prompt)]
+        sent = temperature if self.takes_temperature else None
+        try:
+            message = self.chat.invoke(messages, **({"temperature": sent} if sent is not None else {}))
+        except openai.BadRequestError as exc:
+            if sent is not None and "temperature" in str(exc).lower():
+                self.takes_temperature = False
+                return self.complete(key, system, prompt, temperature, call_index, attempt)
+            raise LassiError(f"{self.spec.label} refused the request: {_short(exc)}") from None
+        except (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
+                openai.InternalServerError) as exc:
+            raise TransientModelError(_short(exc)) from None
+        except openai.AuthenticationError:
+            raise LassiError(f"{self.spec.label}: the API key was refused (check OPENAI_API_KEY)") from None
+        except openai.NotFoundError:
+            raise LassiError(f"{self.spec.label}: the server does not know this model") from None
+        usage = getattr(message, "usage_metadata", None) or {}
+        return Reply(text=str(message.content), tokens_in=usage.get("input_tokens"),
+                     tokens_out=usage.get("output_tokens"), temperature=sent)
+
+
+def _short(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:300]

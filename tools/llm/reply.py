@@ -1,0 +1,18 @@
+"""What a model call returns, and the error that says 'try again'."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Reply:
+    text: str
+    tokens_in: int | None
+    tokens_out: int | None
+    temperature: float | None  # as sent; None when the model takes none
+    tokens_estimated: bool = False
+
+
+class TransientModelError(Exception):
+    """A failure worth retrying: rate limits, timeouts, dropped connections, server errors."""

@@ -1,0 +1,71 @@
+"""Decide whether a candidate's standard output says the same as the source's.
+
+Lines that report timings or rates are masked; every other line must have the same words, and
+numbers must agree within a relative or absolute tolerance. Verdict words (PASS, FAIL, ...) are
+words, so they must match exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+DEFAULT_MASKS = (
+    r"\btime[sd]?\b", r"\belapsed\b", r"\bseconds?\b", r"\bduration\b", r"\bthroughput\b",
+    r"\bbandwidth\b", r"\b(ms|us|µs|ns|msec|usec)\b", r"[kMGT]?(B|FLOP|flop)s?/s\b", r"\bper second\b",
+)
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)\b"
+_TOKEN = re.compile(rf"({_NUMBER})|([A-Za-z_]\w*)|(\S)", re.I)
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    same: bool
+    reason: str
+
+
+def compare_outputs(expected: str, actual: str, rtol: float = 1e-6, atol: float = 1e-12,
+                    masks: tuple[str, ...] = DEFAULT_MASKS) -> OutputCheck:
+    mask = re.compile("|".join(masks), re.I)
+    want = [line for line in expected.splitlines() if line.strip() and not mask.search(line)]
+    got = [line for line in actual.splitlines() if line.strip() and not mask.search(line)]
+    if len(want) != len(got):
+        return OutputCheck(False, f"{len(got)} compared lines where the source prints {len(want)}"
+                                  f" (timing lines masked); first differing: {_first_diff(want, got)}")
+    for number, (a, b) in enumerate(zip(want, got), start=1):
+        problem = _compare_line(a, b, rtol, atol)
+        if problem:
+            return OutputCheck(False, f"line {number}: {problem}: expected {a.strip()!r}, got {b.strip()!r}")
+    return OutputCheck(True, f"{len(want)} lines agree (timing lines masked, numbers within rtol={rtol:g}, atol={atol:g})")
+
+
+def _compare_line(expected: str, actual: str, rtol: float, atol: float) -> str:
+    a, b = _tokens(expected), _tokens(actual)
+    if len(a) != len(b):
+        return "different number of tokens"
+    for (kind_a, x), (kind_b, y) in zip(a, b):
+        if kind_a != kind_b:
+            return f"{x!r} became {y!r}"
+        if kind_a == "number":
+            fx, fy = float(x), float(y)
+            if not (math.isclose(fx, fy, rel_tol=rtol, abs_tol=atol) or (math.isnan(fx) and math.isnan(fy))):
+                return f"{x} became {y} (beyond tolerance)"
+        elif x != y:
+            return f"{x!r} became {y!r}"
+    return ""
+
+
+def _tokens(line: str) -> list[tuple[str, str]]:
+    out = []
+    for number, word, other in _TOKEN.findall(line):
+        out.append(("number", number) if number else ("word", word or other))
+    return out
+
+
+def _first_diff(want: list[str], got: list[str]) -> str:
+    for a, b in zip(want, got):
+        if a != b:
+            return f"expected {a.strip()!r}, got {b.strip()!r}"
+    longer = want if len(want) > len(got) else got
+    return f"{'missing' if longer is want else 'extra'} line {longer[min(len(want), len(got))].strip()!r}"

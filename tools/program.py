@@ -1,0 +1,71 @@
+"""A program is a folder: one main source the LLM may rewrite, plus whatever sits beside it."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.errors import LassiError
+
+LANGUAGE_BY_SUFFIX = {".cu": "cuda", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp"}
+PREFERRED_MAINS = ("main.cu", "main.cpp", "main.cc", "main.cxx")
+IGNORED_WHEN_COPYING = shutil.ignore_patterns(".git", "__pycache__", "*.o", "a.out")
+
+
+@dataclass(frozen=True)
+class Program:
+    folder: Path
+    main: str
+    language: str  # "cuda" or "cpp"
+
+    @property
+    def main_path(self) -> Path:
+        return self.folder / self.main
+
+    def read_main(self) -> str:
+        return self.main_path.read_text()
+
+
+def load_program(path: str | Path, main: str | None = None) -> Program:
+    """Find the program in `path` (a folder, or a main source file inside its folder)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise LassiError(f"program not found: {path} (give the folder that holds its main source)")
+    if path.is_file():
+        main, path = path.name, path.parent
+    folder = path.resolve()
+    main = main or _find_main(folder)
+    suffix = Path(main).suffix
+    if suffix not in LANGUAGE_BY_SUFFIX:
+        raise LassiError(f"main source {main} is not CUDA (.cu) or C++ (.cpp, .cc, .cxx)")
+    if not (folder / main).is_file():
+        raise LassiError(f"main source {main} not found in {folder}")
+    return Program(folder=folder, main=main, language=LANGUAGE_BY_SUFFIX[suffix])
+
+
+def _find_main(folder: Path) -> str:
+    for name in PREFERRED_MAINS:
+        if (folder / name).is_file():
+            return name
+    sources = sorted(p.name for p in folder.iterdir() if p.suffix in LANGUAGE_BY_SUFFIX)
+    if len(sources) == 1:
+        return sources[0]
+    if not sources:
+        raise LassiError(f"no CUDA or C++ source in {folder} (expected main.cu or main.cpp)")
+    raise LassiError(f"several sources in {folder} ({', '.join(sources)}): name the main one with --main")
+
+
+def stage_workspace(program: Program, workspace: Path, main_text: str) -> Path:
+    """Copy the program folder into `workspace` with the main source replaced; return the main path."""
+    if workspace.exists():
+        shutil.rmtree(workspace)
+    shutil.copytree(program.folder, workspace, ignore=IGNORED_WHEN_COPYING, symlinks=True)
+    main_path = workspace / program.main
+    main_path.write_text(main_text)
+    return main_path
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

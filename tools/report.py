@@ -1,0 +1,118 @@
+"""The run's report in Markdown: source against best, every candidate, the diff, the model's comparison.
+
+Plain functions over the run's candidate records and llm.jsonl, so a report can be rebuilt from a
+run directory without the graph.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections import defaultdict
+from pathlib import Path
+
+METRIC_ROWS = (("net_energy_j", "Net GPU energy (J)"), ("gross_energy_j", "Gross energy (J)"),
+               ("avg_power_w", "Average power (W)"), ("duration_s", "Runtime (s)"))
+
+
+def figure(stat: dict | None) -> str:
+    if not stat:
+        return "—"
+    ci = stat.get("ci95")
+    return f"{stat['mean']:.4g}" + (f" ± {ci:.2g}" if ci is not None and math.isfinite(ci) else "")
+
+
+def change(new: dict | None, old: dict | None) -> str:
+    if not new or not old or not old["mean"]:
+        return "—"
+    return f"{new['mean'] / old['mean'] - 1:+.1%}"
+
+
+def comparison_table(source: dict, best: dict, candidates: list[dict]) -> list[dict]:
+    """Rows of (metric, source, best, change): the shape of the paper's Table 10."""
+    src, top = source["measurement"]["stats"], best["measurement"]["stats"]
+    rows = [{"metric": label, "source": figure(src.get(m)), "best": figure(top.get(m)),
+             "change": change(top.get(m), src.get(m))} for m, label in METRIC_ROWS if m in src]
+    rows.append({"metric": "Code version", "source": "v000", "best": f"v{best['version']:03d}", "change": ""})
+    rows.append({"metric": "Corrections (fix candidates)", "source": "",
+                 "best": str(sum(c["origin"] == "fix" for c in candidates)), "change": ""})
+    rows.append({"metric": "Refactorings (zero-shot and plan steps)", "source": "",
+                 "best": str(sum(c["origin"] in ("zero-shot", "plan-step") for c in candidates)), "change": ""})
+    return rows
+
+
+def render_report(run_name: str, source: dict, best: dict, candidates: list[dict], comparison: str,
+                  llm_records: list[dict], stop_reason: str, objective_label: str) -> str:
+    lines = [f"# LASSI-EE report: {run_name}", ""]
+    if best["key"] == source["key"]:
+        lines += ["**No candidate beat the source.** The best code is the source itself.", ""]
+    else:
+        lines += [f"**Best candidate: v{best['version']:03d}** ({best['origin']}), found at {best['dir']}.", ""]
+    lines += [f"Candidates were compared on {objective_label}. The run stopped because: {stop_reason or 'it finished'}.",
+              "", "## Source and best", "", "| | source | best | change |", "|---|---|---|---|"]
+    lines += [f"| {r['metric']} | {r['source']} | {r['best']} | {r['change']} |"
+              for r in comparison_table(source, best, candidates)]
+    lines += ["", "Figures are means over the measured runs; ± is the half-width of the 95% confidence interval"
+              " where there were at least two runs.", "", "## Candidates", "",
+              "| version | origin | parent | temperature | status | outcome | objective | validation |",
+              "|---|---|---|---|---|---|---|---|"]
+    for c in candidates:
+        lines.append(f"| v{c['version']:03d} | {c['origin']} | {('v' + c['parent']) if c['parent'] else ''} | "
+                     f"{_temperature(c)} | {c['status']} | {_outcome(c)} | "
+                     f"{figure(_objective(c))} | {_validation(c)} |")
+    lines += ["", "## Changes from source to best", "", "```diff", _diff(source, best), "```", "",
+              "## The model's comparison", "", comparison.strip(), "", "## Model use", "",
+              "| role | calls | tokens in | tokens out | seconds |", "|---|---|---|---|---|"]
+    lines += _usage(llm_records)
+    return "\n".join(lines) + "\n"
+
+
+def _temperature(c: dict) -> str:
+    return "" if c["origin"] == "source" else ("none (model takes none)" if c.get("temperature") is None else f"{c['temperature']:g}")
+
+
+def _outcome(c: dict) -> str:
+    if c.get("outcome"):
+        return f"{c['outcome']}: {_cell(c.get('outcome_reason', ''))}"
+    return f"fixed by a later candidate: {_cell(c.get('reason', ''))}"
+
+
+def _objective(c: dict) -> dict | None:
+    m = c.get("measurement")
+    return m["stats"].get(m["objective"]) if m else None
+
+
+def _validation(c: dict) -> str:
+    checks = (c.get("validation") or {}).get("checks")
+    if not checks:
+        return ""
+    marks = {True: "pass", False: "FAIL", None: "skipped"}
+    return "; ".join(f"{ch['name']}: {marks[ch['ok']]}" for ch in checks)
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")[:300]
+
+
+def _diff(source: dict, best: dict) -> str:
+    old = Path(source["source"]).read_text().splitlines(keepends=True)
+    new = Path(best["source"]).read_text().splitlines(keepends=True)
+    name = Path(source["source"]).name
+    return "".join(difflib.unified_diff(old, new, f"source/{name}", f"best/{name}")).rstrip() or "(no change)"
+
+
+def _usage(records: list[dict]) -> list[str]:
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
+    for r in records:
+        if "response" not in r:
+            continue
+        row = totals[r["role"]]
+        row[0] += 1
+        row[1] += r.get("tokens_in") or 0
+        row[2] += r.get("tokens_out") or 0
+        row[3] += r.get("latency_s") or 0.0
+    estimated = any(r.get("tokens_estimated") for r in records)
+    rows = [f"| {role} | {c} | {i} | {o} | {s:.1f} |" for role, (c, i, o, s) in sorted(totals.items())]
+    if estimated:
+        rows.append("\nToken counts of scripted answers are estimates (characters / 4).")
+    return rows
