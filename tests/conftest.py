@@ -20,12 +20,12 @@ VALID = "Output and work match the original.\nVERDICT: VALID"
 INVALID = "The refactoring prints a different result.\nVERDICT: INVALID"
 
 
-def sleeper(wait_ms: int = 400, fault: str | None = None) -> str:
+def sleeper(wait_ms: int = 200, fault: str | None = None) -> str:
     """A variant of the test program: another wait, or one planted fault.
 
     fault: build (does not compile), crash (aborts), output (prints a wrong sum), hang (never ends).
     """
-    code = SLEEPER_MAIN.replace("#define WAIT_MS 400", f"#define WAIT_MS {wait_ms}")
+    code = SLEEPER_MAIN.replace("#define WAIT_MS 200", f"#define WAIT_MS {wait_ms}")
     if fault == "build":
         code = code.replace("long s = sum_to(n);", "long s = sum_to(n)")
     elif fault == "crash":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+PR_SET_PDEATHSIG = 1
 DEFAULT_OUTPUT_CAP = 8 * 1024 * 1024  # bytes kept per stream; the rest is read and dropped
 
 
@@ -59,7 +61,7 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
     full_env = {**os.environ, **(env or {})}
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent)
     readers = [_CappedReader(proc.stdout, output_cap), _CappedReader(proc.stderr, output_cap)]
     timed_out = False
     try:
@@ -75,6 +77,14 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
     out, err = readers
     return RunResult(exit_code=None if timed_out else proc.returncode, stdout=out.text(), stderr=err.text(),
                      seconds=round(seconds, 6), timed_out=timed_out, truncated=out.truncated or err.truncated)
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to kill it if LASSI-EE itself is killed, so no run outlives its meter."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -1,0 +1,104 @@
+"""Bad input gets one clear line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import sleeper
+
+from tools.errors import LassiError
+from tools.gpu import find_gpu
+
+
+def lassi(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "graph.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def one_clear_line(result: subprocess.CompletedProcess, *expected: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lassi-ee: error: "), result.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+
+
+def test_missing_program(tmp_path):
+    one_clear_line(lassi("profile", "no/such/folder", cwd=tmp_path), "program not found: no/such/folder")
+
+
+def test_folder_without_a_source(tmp_path):
+    (tmp_path / "empty").mkdir()
+    one_clear_line(lassi("profile", "empty", cwd=tmp_path), "no CUDA or C++ source", "main.cu or main.cpp")
+
+
+def test_source_that_does_not_build(program, tmp_path):
+    (program / "main.cpp").write_text(sleeper(fault="build"))
+    one_clear_line(lassi("profile", str(program), cwd=tmp_path), "the source does not build", "build.log")
+
+
+def test_program_that_crashes(program, tmp_path):
+    (program / "main.cpp").write_text(sleeper(fault="crash"))
+    one_clear_line(lassi("profile", str(program), cwd=tmp_path), "the source was killed by SIGABRT")
+
+
+def test_program_that_hangs_past_its_time_limit(program, tmp_path):
+    (program / "main.cpp").write_text(sleeper(fault="hang"))
+    result = lassi("profile", str(program), "--time-limit", "1", cwd=tmp_path)
+    one_clear_line(result, "the source ran past its time limit of 1 s")
+
+
+def _has_gpu() -> bool:
+    try:
+        find_gpu()
+        return True
+    except LassiError:
+        return False
+
+
+@pytest.mark.skipif(_has_gpu() or shutil.which("nvcc") is None, reason="needs a machine with nvcc and no NVIDIA GPU")
+def test_cuda_program_without_an_nvidia_gpu(tmp_path):
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "main.cu").write_text("int main() { return 0; }\n")
+    one_clear_line(lassi("profile", "k", cwd=tmp_path), "no NVIDIA GPU")
+
+
+def test_unknown_model_provider(program, tmp_path):
+    one_clear_line(lassi("optimize", str(program), "--model", "acme:brain-1", cwd=tmp_path),
+                   "unknown model provider 'acme'", "openai")
+
+
+def test_model_name_without_a_provider(program, tmp_path):
+    one_clear_line(lassi("optimize", str(program), "--model", "o3-mini", cwd=tmp_path), "provider:model")
+
+
+def test_missing_api_key(program, tmp_path):
+    env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    one_clear_line(lassi("optimize", str(program), "--model", "openai:o3-mini", cwd=tmp_path, env=env),
+                   "needs OPENAI_API_KEY")
+
+
+def test_missing_scripted_session(program, tmp_path):
+    one_clear_line(lassi("optimize", str(program), "--model", "scripted:nowhere.json", cwd=tmp_path),
+                   "scripted model file not found")
+
+
+@pytest.mark.parametrize("flag, value, message", [("--max-iterations", "0", "--max-iterations must be at least 1"),
+                                                  ("--repeats", "0", "--repeats must be at least 1"),
+                                                  ("--min-improvement", "1.5", "--min-improvement is a fraction")])
+def test_out_of_range_settings(program, tmp_path, flag, value, message):
+    one_clear_line(lassi("optimize", str(program), "--model", "scripted:x.json", flag, value, cwd=tmp_path), message)
+
+
+def test_resume_of_a_folder_without_a_run(tmp_path):
+    one_clear_line(lassi("resume", str(tmp_path), cwd=tmp_path), "no run in", "run.json is missing")
+
+
+def test_gpu_flag_on_a_cpu_program(program, tmp_path):
+    one_clear_line(lassi("profile", str(program), "--gpu", "0", cwd=tmp_path), "--gpu applies to CUDA programs only")

@@ -1,0 +1,39 @@
+"""Running programs: time limits kill the whole process group, output is capped, failures are named."""
+
+import sys
+import time
+
+from tools.executor import run_program
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_a_successful_run_keeps_its_output(tmp_path):
+    result = run_program(python("print('hello'); import sys; print('oops', file=sys.stderr)"), tmp_path, 30)
+    assert result.ok and result.stdout == "hello\n" and result.stderr == "oops\n" and result.failure(30) == ""
+
+
+def test_a_run_past_its_limit_is_stopped_with_its_children(tmp_path):
+    code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+    start = time.monotonic()
+    result = run_program(python(code), tmp_path, 1)
+    assert time.monotonic() - start < 15
+    assert result.timed_out and not result.ok and result.failure(1) == "ran past its time limit of 1 s and was stopped"
+
+
+def test_exit_codes_and_signals_are_named(tmp_path):
+    assert run_program(python("raise SystemExit(3)"), tmp_path, 30).failure(30) == "exited with code 3"
+    killed = run_program(python("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"), tmp_path, 30)
+    assert killed.failure(30) == "was killed by SIGSEGV"
+
+
+def test_output_beyond_the_cap_is_dropped_but_the_program_finishes(tmp_path):
+    result = run_program(python("import sys; sys.stdout.write('x' * 1_000_000)"), tmp_path, 30, output_cap=1000)
+    assert result.ok and len(result.stdout) == 1000 and result.truncated
+
+
+def test_the_program_runs_in_its_workspace(tmp_path):
+    result = run_program(python("import os; print(os.getcwd())"), tmp_path, 30)
+    assert result.stdout.strip() == str(tmp_path)

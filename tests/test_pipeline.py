@@ -1,0 +1,114 @@
+"""The whole graph on a real C++ program with scripted models: each loop, as a user would see it."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import INVALID, VALID, answer, sleeper
+
+from graph.api import optimize
+
+FAST, SOURCE_SPEED, SLOW = 40, 200, 320  # milliseconds the test program waits
+
+
+def run(program, model: str, settings, **overrides):
+    trail: list[tuple[str, str]] = []
+    result = optimize(program, ["100"], on_step=lambda node, update, state: trail.append((node, state.get("current"))),
+                      **settings(model, **overrides))
+    return result, trail
+
+
+def test_a_build_error_goes_back_to_the_coder_as_a_fix(program, session, settings):
+    model = session({"coder": [answer(sleeper(FAST, "build")), answer(sleeper(FAST)), answer(sleeper(SLOW))],
+                     "judge": [VALID] * 2, "planner": ["plan"], "reporter": ["comparison"]})
+    result, trail = run(program, model, settings, max_iterations=1)
+    broken, fixed = result.state["candidates"]["001"], result.state["candidates"]["002"]
+    assert broken["status"] == "build_failed" and "error" in broken["reason"]
+    assert fixed["origin"] == "fix" and fixed["parent"] == "001" and fixed["outcome"] == "better"
+    assert ("compiler", "001") in trail and ("coder", "002") in trail
+    fix_prompt = [r for r in _log(result) if r["key"] == "coder"][1]["prompt"]
+    assert "failed to build" in fix_prompt and "error" in fix_prompt
+
+
+def test_a_run_error_goes_back_to_the_coder_as_a_fix(program, session, settings):
+    model = session({"coder": [answer(sleeper(FAST, "crash")), answer(sleeper(FAST)), answer(sleeper(SLOW))],
+                     "judge": [VALID] * 2, "planner": ["plan"], "reporter": ["comparison"]})
+    result, _ = run(program, model, settings, max_iterations=1)
+    crashed, fixed = result.state["candidates"]["001"], result.state["candidates"]["002"]
+    assert crashed["status"] == "run_failed" and "SIGABRT" in crashed["reason"]
+    assert fixed["origin"] == "fix" and fixed["outcome"] == "better"
+    assert "failed to run" in [r for r in _log(result) if r["key"] == "coder"][1]["prompt"]
+
+
+def test_a_spent_correction_budget_discards_the_candidate_and_moves_on(program, session, settings):
+    broken = answer(sleeper(FAST, "build"))
+    model = session({"coder": [broken, broken, answer(sleeper(SLOW))], "judge": [VALID],
+                     "planner": ["plan"], "reporter": ["comparison"]})
+    result, trail = run(program, model, settings, max_iterations=1, max_corrections=1)
+    last_fix = result.state["candidates"]["002"]
+    assert last_fix["status"] == "discarded" and last_fix["outcome"] == "discarded"
+    assert "correction budget (1)" in last_fix["reason"]
+    assert trail[trail.index(("comparator", "002")) + 1][0] == "summarizer"  # Stage 1 over: on to Stage 2
+    assert result.best["key"] == "000"
+
+
+def test_invalid_candidate_is_rejected_and_the_same_plan_is_tried_again(program, session, settings):
+    model = session({"coder": [answer(sleeper(SLOW)), answer(sleeper(FAST)), answer(sleeper(FAST))],
+                     "judge": [VALID, INVALID, VALID], "planner": ["plan one", "plan two"], "reporter": ["comparison"]})
+    result, _ = run(program, model, settings, max_iterations=2)
+    rejected, accepted = result.state["candidates"]["002"], result.state["candidates"]["003"]
+    assert rejected["outcome"] == "invalid" and "INVALID" in rejected["outcome_reason"]
+    assert rejected["plan"] == accepted["plan"] == 1
+    assert accepted["temperature"] == 0.4 and accepted["outcome"] == "better"
+
+
+def test_output_that_differs_is_invalid_without_asking_the_judge(program, session, settings):
+    model = session({"coder": [answer(sleeper(FAST, "output")), answer(sleeper(SLOW))], "judge": [VALID],
+                     "planner": ["plan"], "reporter": ["comparison"]})
+    result, _ = run(program, model, settings, max_iterations=1)
+    wrong = result.state["candidates"]["001"]
+    assert wrong["outcome"] == "invalid" and "5050 became 5051" in wrong["outcome_reason"]
+    assert [c["ok"] for c in wrong["validation"]["checks"]] == [True, False, None]
+    assert sum(r["key"] == "judge" for r in _log(result)) == 1  # only v002 reached the model
+
+
+def test_a_new_best_brings_a_new_plan_and_a_miss_raises_the_temperature_until_the_ceiling(program, session, settings):
+    model = session({"coder": [answer(sleeper(SOURCE_SPEED)), answer(sleeper(FAST))] + [answer(sleeper(SLOW))] * 4,
+                     "judge": [VALID] * 6, "planner": ["plan one", "plan two"], "reporter": ["comparison"]})
+    result, trail = run(program, model, settings)
+    c = result.state["candidates"]
+    assert c["002"]["outcome"] == "better" and trail[trail.index(("comparator", "002")) + 1][0] == "planner"
+    assert [c[k]["plan"] for k in ("003", "004", "005", "006")] == [2, 2, 2, 2]
+    assert [c[k]["temperature"] for k in ("002", "003", "004", "005", "006")] == [0.2, 0.2, 0.4, 0.6, 0.8]
+    assert result.state["stop_reason"] == "temperature 1 passed the ceiling 0.8"
+    assert trail[-1][0] == "reporter" and result.best["key"] == "002"
+
+
+def test_the_iteration_budget_ends_the_run(program, session, settings):
+    model = session({"coder": [answer(sleeper(SLOW))] * 3, "judge": [VALID] * 3, "planner": ["plan"],
+                     "reporter": ["comparison"]})
+    result, trail = run(program, model, settings, max_iterations=2)
+    assert result.state["stop_reason"] == "iteration budget (2) spent" and len(result.candidates) == 4
+    assert trail[-1][0] == "reporter"
+
+
+def test_a_run_leaves_a_complete_run_directory(program, session, settings):
+    model = session({"coder": [answer(sleeper(FAST)), answer(sleeper(SLOW))], "judge": [VALID] * 2,
+                     "planner": ["plan"], "reporter": ["The refactoring waits less."]})
+    result, _ = run(program, model, settings, max_iterations=1)
+    d = result.run_dir
+    for name in ("run.json", "checkpoints.sqlite", "llm.jsonl", "report.md", "best/main.cpp", "best/work.h"):
+        assert (d / name).exists(), name
+    assert sorted(p.name for p in (d / "candidates").iterdir()) == ["v000-source", "v001-zero-shot", "v002-plan-step"]
+    for name in ("main.cpp", "build.log", "stdout.txt", "measurement.json"):
+        assert (d / "candidates" / "v001-zero-shot" / name).exists(), name
+    report = result.report_path.read_text()
+    assert "Best candidate: v001" in report and "The refactoring waits less." in report
+    config = json.loads((d / "run.json").read_text())
+    assert config["args"] == ["100"] and config["context"]["max_iterations"] == 1 and config["versions"]["langgraph"]
+    exchange = _log(result)[0]
+    assert {"role", "prompt", "response", "tokens_in", "tokens_out", "latency_s", "temperature_sent"} <= exchange.keys()
+
+
+def _log(result) -> list[dict]:
+    return [json.loads(line) for line in (result.run_dir / "llm.jsonl").read_text().splitlines()]

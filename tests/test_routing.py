@@ -1,0 +1,102 @@
+"""Every routing decision of the graph, as pure functions of the state and as comparator decisions."""
+
+from __future__ import annotations
+
+import pytest
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+
+from graph.context import make_context
+from graph.routing import after_build, after_compare, after_run
+from nodes import comparator
+
+
+def state_with(status: str, current: str = "001", **extra) -> dict:
+    return {"current": current, "candidates": {current: {"status": status}}, **extra}
+
+
+@pytest.mark.parametrize("status, edge", [("built", "executor"), ("build_failed", "coder"), ("discarded", "comparator")])
+def test_after_build(status, edge):
+    assert after_build(state_with(status)) == edge
+
+
+@pytest.mark.parametrize("status, edge", [("ran", "judge"), ("run_failed", "coder"), ("discarded", "comparator")])
+def test_after_run(status, edge):
+    assert after_run(state_with(status)) == edge
+
+
+def test_the_source_goes_from_executor_straight_to_the_comparator():
+    assert after_run(state_with("ran", current="000")) == "comparator"
+
+
+@pytest.mark.parametrize("decision, edge", [("zero_shot", "coder"), ("retry", "coder"), ("context", "summarizer"),
+                                            ("new_plan", "planner"), ("report", "reporter"), ("done", END)])
+def test_after_compare_follows_the_comparators_decision(decision, edge):
+    assert after_compare({"next_step": decision}) == edge
+
+
+# ---- the comparator's decisions --------------------------------------------------------------------------------
+
+def measured(version: int, seconds: float, valid: bool = True, status: str = "judged") -> dict:
+    return {"version": version, "key": f"{version:03d}", "origin": "source" if version == 0 else "plan-step",
+            "status": status, "reason": "build failed and the correction budget (1) is spent" if status == "discarded" else "",
+            "measurement": {"objective": "duration_s", "stats": {"duration_s": {"mean": seconds}}},
+            "validation": {"valid": valid, "checks": [{"name": "judge", "ok": valid, "reason": "said so"}]}}
+
+
+def compare(candidate: dict, best_seconds: float = 1.0, stage: str = "refine", temperature: float = 0.2,
+            iterations: int = 0, **settings) -> dict:
+    state = {"current": candidate["key"], "best": "000", "stage": stage, "temperature": temperature,
+             "iterations": iterations, "candidates": {"000": measured(0, best_seconds), candidate["key"]: candidate}}
+    return comparator.node(state, Runtime(context=make_context(**settings)))
+
+
+def test_source_becomes_the_baseline_and_zero_shot_follows():
+    update = compare(measured(0, 1.0))
+    assert update["best"] == "000" and update["next_step"] == "zero_shot" and update["temperature"] == 0.2
+
+
+def test_profile_only_stops_after_the_source():
+    assert compare(measured(0, 1.0), stop_after_profile=True)["next_step"] == "done"
+
+
+def test_zero_shot_result_leads_to_context_building_whether_better_or_not():
+    assert compare(measured(1, 0.5), stage="zero_shot")["next_step"] == "context"
+    assert compare(measured(1, 2.0), stage="zero_shot")["next_step"] == "context"
+
+
+def test_better_candidate_becomes_best_and_asks_for_a_new_plan():
+    update = compare(measured(1, 0.5))
+    assert update["best"] == "001" and update["next_step"] == "new_plan" and update["temperature"] == 0.2
+
+
+def test_not_better_raises_the_temperature_and_retries_the_same_plan():
+    update = compare(measured(1, 0.99))
+    assert update["candidates"]["001"]["outcome"] == "not_better"
+    assert "best" not in update and update["next_step"] == "retry" and update["temperature"] == 0.4
+
+
+def test_improvement_below_the_minimum_is_not_better():
+    assert compare(measured(1, 0.97), min_improvement=0.05)["candidates"]["001"]["outcome"] == "not_better"
+
+
+def test_invalid_candidate_retries_the_same_plan_at_a_higher_temperature():
+    update = compare(measured(1, 0.1, valid=False))
+    assert update["candidates"]["001"]["outcome"] == "invalid"
+    assert "best" not in update and update["next_step"] == "retry" and update["temperature"] == 0.4
+
+
+def test_discarded_candidate_counts_as_a_miss():
+    update = compare(measured(1, 0.1, status="discarded"))
+    assert update["candidates"]["001"]["outcome"] == "discarded" and update["next_step"] == "retry"
+
+
+def test_temperature_passing_the_ceiling_goes_to_the_reporter():
+    assert compare(measured(1, 2.0), temperature=0.6)["next_step"] == "retry"  # 0.8 is not above 0.8
+    update = compare(measured(1, 2.0), temperature=0.8)
+    assert update["next_step"] == "report" and "ceiling" in update["stop_reason"]
+
+
+def test_iteration_budget_goes_to_the_reporter_even_after_a_better_candidate():
+    update = compare(measured(1, 0.5), iterations=2, max_iterations=3)
+    assert update["best"] == "001" and update["next_step"] == "report" and "budget" in update["stop_reason"]
