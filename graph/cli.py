@@ -34,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _optimize(args) -> int:
     from graph.api import optimize
+    from graph.context import make_context
+    from tools.report import describe_models
 
+    print(f"Models — {describe_models(make_context(**_settings(args)).models())}")
     result = optimize(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=Progress(),
                       **_settings(args))
     _print_result(result)

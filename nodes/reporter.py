@@ -32,7 +32,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     _copy_best(top, run.best)
     candidates = sorted(state["candidates"].values(), key=lambda c: c["version"])
     text = render_report(run.path.name, src, top, candidates, comparison, read_jsonl(run.llm_log),
-                         state.get("stop_reason", ""), describe_objective(src["measurement"]["objective"]))
+                         state.get("stop_reason", ""), describe_objective(src["measurement"]["objective"]),
+                         ctx.models())
     write_text(run.report, text)
     return {**update, "stage": "done", "report": str(run.report)}
 

@@ -77,3 +77,23 @@ def settings(tmp_path: Path):
 @pytest.fixture
 def context():
     return make_context
+
+
+def _nvidia_gpu_present() -> bool:
+    from tools.errors import LassiError
+    from tools.gpu import find_gpu
+
+    try:
+        find_gpu()
+        return True
+    except LassiError:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests need an NVIDIA GPU with NVML; elsewhere they are skipped, saying why."""
+    if any("gpu" in item.keywords for item in items) and not _nvidia_gpu_present():
+        skip = pytest.mark.skip(reason="needs an NVIDIA GPU (NVML found none)")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)

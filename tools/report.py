@@ -41,9 +41,21 @@ def comparison_table(source: dict, best: dict, candidates: list[dict]) -> list[d
     return rows
 
 
+def describe_models(models: dict[str, str]) -> str:
+    """Roles grouped by model; a scripted model is named as such wherever it appears."""
+    by_model: dict[str, list[str]] = defaultdict(list)
+    for role, name in models.items():
+        by_model[name].append(role)
+    parts = []
+    for name, roles in by_model.items():
+        label = f"{name} (scripted: recorded answers replayed, no model was called)" if name.startswith("scripted:") else name
+        parts.append(f"{', '.join(roles)}: {label}")
+    return "; ".join(parts)
+
+
 def render_report(run_name: str, source: dict, best: dict, candidates: list[dict], comparison: str,
-                  llm_records: list[dict], stop_reason: str, objective_label: str) -> str:
-    lines = [f"# LASSI-EE report: {run_name}", ""]
+                  llm_records: list[dict], stop_reason: str, objective_label: str, models: dict[str, str]) -> str:
+    lines = [f"# LASSI-EE report: {run_name}", "", f"Models — {describe_models(models)}.", ""]
     if best["key"] == source["key"]:
         lines += ["**No candidate beat the source.** The best code is the source itself.", ""]
     else:

@@ -1,0 +1,91 @@
+"""On an NVIDIA GPU: the NVML meter, GPU isolation, profiling each CUDA example, a scripted optimize."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from graph.api import optimize, profile
+from tools.compiler import BINARY_NAME, build, build_command
+from tools.energy import choose_meter, measure
+from tools.executor import run_program
+from tools.gpu import find_gpu
+from tools.program import load_program, stage_workspace
+
+pytestmark = pytest.mark.gpu
+EXAMPLES = Path(__file__).parents[1] / "examples"
+CUDA_EXAMPLES = sorted(p.parent.name for p in (EXAMPLES / "programs").glob("*/main.cu"))
+
+COUNT_DEVICES = r"""
+#include <cstdio>
+#include <cuda_runtime.h>
+int main() {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) return 1;
+    cudaDeviceProp p;
+    cudaGetDeviceProperties(&p, 0);
+    std::printf("%d GPU-", n);
+    const unsigned char* u = reinterpret_cast<const unsigned char*>(&p.uuid);
+    for (int i = 0; i < 16; ++i) std::printf(i == 4 || i == 6 || i == 8 || i == 10 ? "-%02x" : "%02x", u[i]);
+    std::printf("\n");
+    return 0;
+}
+"""
+
+
+def built(tmp_path: Path, code: str) -> Path:
+    folder = tmp_path / "prog"
+    folder.mkdir()
+    (folder / "main.cu").write_text(code)
+    result = build(folder, build_command("cuda", "main.cu", arch=find_gpu().arch))
+    assert result.ok, result.log
+    return folder
+
+
+def test_the_child_sees_only_the_measured_gpu(tmp_path):
+    folder = built(tmp_path, COUNT_DEVICES)
+    meter = choose_meter("cuda", None)
+    result = run_program([str(folder / BINARY_NAME)], folder, 60, env=meter.child_env())
+    count, uuid = result.stdout.split()
+    assert count == "1" and uuid == meter.gpu.uuid
+
+
+def test_the_nvml_meter_reads_counter_energy_settled_idle_and_a_power_profile(tmp_path):
+    prog = load_program(EXAMPLES / "programs" / CUDA_EXAMPLES[0])
+    work = tmp_path / "w"
+    stage_workspace(prog, work, prog.read_main())
+    assert build(work, build_command("cuda", prog.main, arch=find_gpu().arch)).ok
+    meter = choose_meter("cuda", None)
+    result, measurement = measure(meter, lambda: run_program([str(work / BINARY_NAME)], work, 300,
+                                                             env=meter.child_env()), repeats=1)
+    assert result.ok and measurement is not None
+    reading = measurement.readings[0]
+    assert 0.01 <= meter.period <= 0.5
+    assert 20 < reading.idle_power_w < 200
+    assert reading.gross_energy_j > reading.net_energy_j > 0
+    assert reading.net_energy_j == pytest.approx(reading.gross_energy_j - reading.idle_power_w * reading.window_s,
+                                                 abs=0.01)
+    assert reading.window_s >= reading.duration_s
+    assert len(reading.samples) >= reading.duration_s / meter.period * 0.8
+    assert reading.eq1_energy_j > 0
+    assert {"sm_clock_mhz", "temperature_c", "power_limit_w"} <= reading.device_state["after"].keys()
+
+
+@pytest.mark.parametrize("name", CUDA_EXAMPLES)
+def test_profile_measures_each_cuda_example(name, tmp_path):
+    result = profile(EXAMPLES / "programs" / name, runs_root=str(tmp_path))
+    stats = result.source["measurement"]["stats"]
+    assert stats["net_energy_j"]["mean"] > 0 and stats["avg_power_w"]["mean"] > 0
+    assert "PASS" in (Path(result.source["dir"]) / "stdout.txt").read_text()
+    assert (Path(result.source["dir"]) / "power.csv").exists()
+
+
+def test_a_scripted_optimize_on_a_cuda_example_finds_a_measured_saving(tmp_path):
+    name = "transfer-loop"
+    session = EXAMPLES / "sessions" / name / "session.json"
+    result = optimize(EXAMPLES / "programs" / name, model=f"scripted:{session}", runs_root=str(tmp_path))
+    assert result.finished and result.best["key"] != "000"
+    saved = 1 - (result.best["measurement"]["stats"]["net_energy_j"]["mean"]
+                 / result.source["measurement"]["stats"]["net_energy_j"]["mean"])
+    assert saved > 0.05
