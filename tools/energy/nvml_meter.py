@@ -82,13 +82,12 @@ class NvmlMeter:
         result = run()
         e1, t1 = self._next_counter_update()
         samples = [(round(t - run_start, 4), w) for t, w in sampler.stop()]
-        window = t1 - t0
-        gross = e1 - e0
+        # Stored figures are rounded first and derived from the rounded values, so they add up exactly.
+        window, gross, idle = round(t1 - t0, 4), round(e1 - e0, 3), round(idle, 3)
         in_run = [w for t, w in samples if 0 <= t <= result.seconds]
         return result, Reading(
-            duration_s=result.seconds, window_s=round(window, 4), gross_energy_j=round(gross, 3),
-            idle_power_w=round(idle, 2), net_energy_j=round(gross - idle * window, 3),
-            avg_power_w=round(gross / window, 2) if window > 0 else None,
+            duration_s=result.seconds, window_s=window, gross_energy_j=gross, idle_power_w=idle,
+            net_energy_j=round(gross - idle * window, 3), avg_power_w=round(gross / window, 2) if window > 0 else None,
             eq1_energy_j=round(self.period * sum(max(w - idle, 0.0) for w in in_run), 3),
             device_state={"before": before, "after": self.device_state()}, samples=samples)
 
