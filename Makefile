@@ -7,7 +7,6 @@ BIN    := $(VENV)/bin
 
 $(BIN)/lassi-ee: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
