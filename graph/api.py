@@ -24,6 +24,7 @@ from tools.compiler import compiler_for
 from tools.errors import LassiError
 from tools.gpu import find_gpu
 from tools.llm import check_model
+from tools.llm.reply import ModelUnavailable
 from tools.program import load_program
 from tools.report import comparison_table
 from tools.rundir import RunDir, write_json
@@ -86,7 +87,7 @@ def resume(run_dir: str | Path, on_step: Listener | None = None) -> Result:
     _check_tools(record["language"], ctx)
     with open_run(run.path) as (graph, config):
         if graph.get_state(config).next:
-            _stream(graph, None, config, ctx, on_step)
+            _stream(graph, None, config, ctx, on_step, run)
         elif not graph.get_state(config).values:
             raise LassiError(f"the run in {run.path} never reached its first checkpoint: start it again")
         return Result(run.path, graph.get_state(config).values)
@@ -117,7 +118,7 @@ def _start(program, args, main, run_dir, on_step, **settings) -> Result:
     write_json(run.config, run_record(prog, args, ctx))
     state = {"program": str(prog.folder), "main": prog.main, "args": list(args), "run_dir": str(run.path)}
     with open_run(run.path) as (graph, config):
-        _stream(graph, state, config, ctx, on_step)
+        _stream(graph, state, config, ctx, on_step, run)
         return Result(run.path, graph.get_state(config).values)
 
 
@@ -133,10 +134,14 @@ def _check_tools(language: str, ctx: Context) -> None:
             check_model(name, ctx.base_url)
 
 
-def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None) -> None:
-    for update in graph.stream(state, config, context=ctx, stream_mode="updates", durability="sync"):
-        if on_step is None:
-            continue
-        for node, change in update.items():
-            if isinstance(change, dict):
-                on_step(node, change, graph.get_state(config).values)
+def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, run: RunDir) -> None:
+    try:
+        for update in graph.stream(state, config, context=ctx, stream_mode="updates", durability="sync"):
+            if on_step is None:
+                continue
+            for node, change in update.items():
+                if isinstance(change, dict):
+                    on_step(node, change, graph.get_state(config).values)
+    except ModelUnavailable as exc:
+        raise ModelUnavailable(f"{exc}; the run is saved: continue it with `lassi-ee resume {run.path}`"
+                               " once the model answers") from None

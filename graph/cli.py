@@ -87,7 +87,8 @@ def _print_result(result) -> None:
 
 def _settings(args) -> dict:
     names = ["model", "coder_model", "judge_model", "summarizer_model", "planner_model", "reporter_model", "base_url",
-             "gpu", "max_iterations", "max_corrections", "repeats", "min_improvement", "time_limit", "runs_root"]
+             "gpu", "max_iterations", "max_corrections", "repeats", "min_improvement", "time_limit", "runs_root",
+             "max_llm_retries"]
     settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "flags", None) is not None:
         settings["compile_flags"] = args.flags
@@ -125,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     for role in ("coder", "judge", "summarizer", "planner", "reporter"):
         opt.add_argument(f"--{role}-model", help=f"model for the {role} role (default --model)")
     opt.add_argument("--base-url", help="base URL of an OpenAI-compatible server")
+    opt.add_argument("--max-llm-retries", type=int, help="retries of a failing model call, with growing waits "
+                     "(default 5)")
     opt.add_argument("--max-iterations", type=int, help="Stage 3 candidates at most (default 10)")
     opt.add_argument("--max-corrections", type=int, help="fixes per candidate before it is dropped (default 5)")
     opt.add_argument("--min-improvement", type=float, help="fraction by which a candidate must beat the best "

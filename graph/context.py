@@ -73,6 +73,7 @@ def _check_ranges(ctx: Context) -> None:
         (0 <= ctx.min_improvement < 1, f"--min-improvement is a fraction in [0, 1), not {ctx.min_improvement}"),
         (ctx.time_limit is None or ctx.time_limit > 0, f"--time-limit must be positive seconds, not {ctx.time_limit}"),
         (ctx.temperature_step > 0, "the temperature step must be positive"),
+        (ctx.max_llm_retries >= 0, f"--max-llm-retries must be 0 or more, not {ctx.max_llm_retries}"),
         (ctx.rtol >= 0 and ctx.atol >= 0, "output tolerances must be 0 or more"),
     ]
     for ok, message in checks:

@@ -58,3 +58,26 @@ def test_resume_of_a_finished_run_only_reports_it(program, session, tmp_path):
     again = lassi("resume", str(run_dir), cwd=tmp_path)
     out, _ = again.communicate(timeout=60)
     assert again.returncode == 0 and "Best: v001" in out and "compiler" not in out
+
+
+def test_a_model_that_stays_down_stops_the_run_resumably_and_resume_finishes_it(program, session, tmp_path):
+    import json
+
+    down = {"error": "transient", "times": 99}
+    model = session({"coder": [down, answer(sleeper(40)), answer(sleeper(320))], "judge": [VALID] * 2,
+                     "planner": ["plan"], "reporter": ["comparison"]})
+    run_dir = tmp_path / "run"
+    first = lassi("optimize", str(program), "--model", model, "--max-iterations", "1", "--max-llm-retries", "1",
+                  "--run-dir", str(run_dir), cwd=tmp_path)
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 1 and "Traceback" not in err
+    assert f"continue it with `lassi-ee resume {run_dir}`" in err and len(err.strip().splitlines()) == 1
+
+    session_file = Path(model.removeprefix("scripted:"))  # the model is back
+    data = json.loads(session_file.read_text())
+    data["responses"]["coder"] = data["responses"]["coder"][1:]
+    session_file.write_text(json.dumps(data))
+    second = lassi("resume", str(run_dir), cwd=tmp_path)
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert "Best: v001" in out and "v000" not in "".join(l for l in out.splitlines() if "executor" in l)

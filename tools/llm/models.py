@@ -7,10 +7,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools.errors import LassiError
 from tools.llm.names import parse_model
 from tools.llm.openai_client import OpenAIClient
-from tools.llm.reply import Reply, TransientModelError
+from tools.llm.reply import ModelUnavailable, Reply, TransientModelError
 from tools.llm.scripted import ScriptedClient
 from tools.rundir import append_jsonl
 
@@ -47,8 +46,7 @@ class Models:
                 self._log(key, client.label, call_index, attempt, temperature, system, prompt, error=str(exc),
                           about=about)
                 if attempt == self.max_retries:
-                    raise LassiError(f"{client.label} failed {attempt + 1} times for {key} ({exc});"
-                                     " the run is saved and can be resumed once the model answers") from None
+                    raise ModelUnavailable(f"{client.label} failed {attempt + 1} times for {key} ({exc})") from None
                 time.sleep(self.backoff_s * 2**attempt * random.uniform(0.5, 1.5))
         self._log(key, client.label, call_index, attempt, temperature, system, prompt, reply=reply, about=about,
                   latency_s=round(time.perf_counter() - started, 3))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tools.errors import LassiError
+
 
 @dataclass
 class Reply:
@@ -16,3 +18,7 @@ class Reply:
 
 class TransientModelError(Exception):
     """A failure worth retrying: rate limits, timeouts, dropped connections, server errors."""
+
+
+class ModelUnavailable(LassiError):
+    """The model kept failing after every retry: the run stops, and can be resumed later."""
