@@ -21,7 +21,7 @@ from graph.context import Context, make_context
 from graph.state import SOURCE
 from nodes.common import THREAD_ID, run_record
 from tools.compiler import compiler_for
-from tools.errors import LassiError
+from tools.errors import Interrupted, LassiError
 from tools.gpu import find_gpu
 from tools.llm import check_model
 from tools.llm.reply import ModelUnavailable
@@ -82,14 +82,20 @@ def resume(run_dir: str | Path, on_step: Listener | None = None) -> Result:
     run = RunDir(run_dir)
     if not run.config.is_file():
         raise LassiError(f"no run in {run.path}: run.json is missing (give the directory a run was started in)")
-    record = json.loads(run.config.read_text())
-    ctx = Context(**record["context"])
+    try:
+        record = json.loads(run.config.read_text())
+        ctx = Context(**record["context"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LassiError(f"{run.config} is damaged ({exc.__class__.__name__}: {exc}); the run cannot be resumed") from None
     _check_tools(record["language"], ctx)
     with open_run(run.path) as (graph, config):
-        if graph.get_state(config).next:
+        snapshot = graph.get_state(config)
+        if not snapshot.values:  # stopped before its first checkpoint: start it from run.json
+            start = {"program": record["program"], "main": record["main"], "args": record["args"],
+                     "run_dir": str(run.path)}
+            _stream(graph, start, config, ctx, on_step, run)
+        elif snapshot.next:
             _stream(graph, None, config, ctx, on_step, run)
-        elif not graph.get_state(config).values:
-            raise LassiError(f"the run in {run.path} never reached its first checkpoint: start it again")
         return Result(run.path, graph.get_state(config).values)
 
 
@@ -145,3 +151,5 @@ def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, 
     except ModelUnavailable as exc:
         raise ModelUnavailable(f"{exc}; the run is saved: continue it with `lassi-ee resume {run.path}`"
                                " once the model answers") from None
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; the run is saved: continue it with `lassi-ee resume {run.path}`") from None

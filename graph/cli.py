@@ -5,31 +5,44 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
 from graph.progress import Progress
-from tools.errors import LassiError
+from tools.errors import Interrupted, LassiError
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dotenv import load_dotenv
+    from dotenv import find_dotenv, load_dotenv
 
-    load_dotenv()
+    load_dotenv(find_dotenv(usecwd=True))  # the .env of the folder the user works in
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
+    except Interrupted as exc:
+        print(f"lassi-ee: {exc}", file=sys.stderr)
+        return 130
     except LassiError as exc:
         print(f"lassi-ee: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("lassi-ee: interrupted; the run is saved: continue it with `lassi-ee resume RUN_DIR`", file=sys.stderr)
+    except KeyboardInterrupt:  # before any run directory existed
+        print("lassi-ee: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: keep the traceback out of the user's way but never lose it
-        log = Path.cwd() / "lassi-ee-crash.log"
-        log.write_text(traceback.format_exc())
-        print(f"lassi-ee: internal error: {exc.__class__.__name__}: {exc} (traceback in {log})", file=sys.stderr)
+        print(f"lassi-ee: internal error: {exc.__class__.__name__}: {exc} ({_save_traceback()})", file=sys.stderr)
         return 70
+
+
+def _save_traceback() -> str:
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        log = folder / "lassi-ee-crash.log"
+        try:
+            log.write_text(traceback.format_exc())
+            return f"traceback in {log}"
+        except OSError:
+            continue
+    return "the traceback could not be saved"
 
 
 def _optimize(args) -> int:

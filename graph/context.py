@@ -6,7 +6,7 @@ In Studio these fields are the run's configuration form.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from tools.errors import LassiError
@@ -17,7 +17,7 @@ DEFAULT_MODEL = "openai:o3-mini"
 
 @dataclass(kw_only=True)
 class Context:
-    model: str = os.environ.get("LASSI_MODEL", DEFAULT_MODEL)  # provider:model for every role
+    model: str = field(default_factory=lambda: os.environ.get("LASSI_MODEL") or DEFAULT_MODEL)  # for every role
     coder_model: str | None = None  # per-role overrides (the ensemble)
     judge_model: str | None = None
     summarizer_model: str | None = None

@@ -59,12 +59,19 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
             "llm_calls": calls, "corrections": state.get("corrections", 0) + 1 if mode == "fix" else 0}
 
 
+def _nearest_code(state: State, cand: dict) -> str:
+    """The candidate's code, or its nearest ancestor's when answers held no code block."""
+    while not cand.get("source") and cand.get("parent"):
+        cand = state["candidates"][cand["parent"]]
+    return read_code(cand)
+
+
 def _fix_values(state: State, failed: dict, main: str, language: str) -> dict:
     """What the model needs to repair a candidate: its code, the failing step, the command, the error.
 
-    An answer that held no code is 'fixed' from its parent's code.
+    An answer that held no code is 'fixed' from the nearest ancestor that had code.
     """
-    code = read_code(failed) or read_code(state["candidates"][failed["parent"]])
+    code = _nearest_code(state, failed)
     values = {"language_name": language, "code": code, "main": main}
     if failed["status"] == "build_failed":
         log = Path(failed["build"]["log_path"]).read_text()

@@ -102,3 +102,44 @@ def test_resume_of_a_folder_without_a_run(tmp_path):
 
 def test_gpu_flag_on_a_cpu_program(program, tmp_path):
     one_clear_line(lassi("profile", str(program), "--gpu", "0", cwd=tmp_path), "--gpu applies to CUDA programs only")
+
+
+def test_a_non_empty_run_dir_is_refused_and_left_untouched(program, tmp_path):
+    (tmp_path / "existing").mkdir()
+    (tmp_path / "existing" / "precious.txt").write_text("keep me")
+    one_clear_line(lassi("profile", str(program), "--run-dir", "existing", cwd=tmp_path), "not an empty folder")
+    assert (tmp_path / "existing" / "precious.txt").read_text() == "keep me"
+
+
+def test_a_run_dir_that_is_a_file(program, tmp_path):
+    (tmp_path / "afile").write_text("")
+    one_clear_line(lassi("profile", str(program), "--run-dir", "afile", cwd=tmp_path), "not an empty folder")
+
+
+def test_a_runs_root_that_is_a_file(program, tmp_path):
+    (tmp_path / "afile").write_text("")
+    one_clear_line(lassi("profile", str(program), "--runs-root", "afile", cwd=tmp_path), "cannot create the run directory")
+
+
+def test_compiler_flags_that_do_not_split(program, tmp_path):
+    one_clear_line(lassi("profile", str(program), "--flags", '"-O2', cwd=tmp_path), "--flags could not be split")
+
+
+def test_a_main_given_as_a_path(program, tmp_path):
+    one_clear_line(lassi("profile", str(program), "--main", "../main.cpp", cwd=tmp_path), "a file name inside")
+
+
+def test_a_main_source_that_is_not_utf8(program, tmp_path):
+    (program / "main.cpp").write_bytes("// caf\xe9\nint main() { return 0; }\n".encode("latin-1"))
+    one_clear_line(lassi("profile", str(program), cwd=tmp_path), "is not UTF-8 text")
+
+
+def test_a_damaged_run_json(tmp_path):
+    (tmp_path / "run.json").write_text("{ not json")
+    one_clear_line(lassi("resume", str(tmp_path), cwd=tmp_path), "run.json is damaged")
+
+
+def test_a_malformed_scripted_session_is_reported_before_any_work(program, tmp_path):
+    (tmp_path / "s.json").write_text('{"responses": {"coder": [{"code_file": "missing.cpp"}]}}')
+    one_clear_line(lassi("optimize", str(program), "--model", "scripted:s.json", cwd=tmp_path), "not a valid session")
+    assert not (tmp_path / "lassi-runs").exists()

@@ -37,3 +37,20 @@ def test_output_beyond_the_cap_is_dropped_but_the_program_finishes(tmp_path):
 def test_the_program_runs_in_its_workspace(tmp_path):
     result = run_program(python("import os; print(os.getcwd())"), tmp_path, 30)
     assert result.stdout.strip() == str(tmp_path)
+
+
+def test_interrupting_the_caller_stops_the_program(tmp_path):
+    import os
+    import signal
+    import subprocess
+
+    marker = "41.2511"
+    caller = subprocess.Popen([sys.executable, "-c", "from tools.executor import run_program; "
+                               f"run_program(['sleep', '{marker}'], '.', 120)"], cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    time.sleep(1.5)
+    caller.send_signal(signal.SIGINT)
+    caller.wait(timeout=30)
+    time.sleep(0.5)
+    alive = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True, text=True).stdout
+    assert alive.strip() == ""

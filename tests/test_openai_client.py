@@ -85,3 +85,11 @@ def test_rate_limits_are_retried(server, tmp_path):
     server.replies.append(error(429, "Rate limit reached"))
     assert models(server, tmp_path).ask("planner", "s", "p", 0.2, 0).text == "an answer"
     assert len(server.requests) == 2
+
+
+def test_any_other_refusal_is_one_clear_error(server, tmp_path):
+    from tools.errors import LassiError
+
+    server.replies.append(error(403, "This key may not use this model"))
+    with pytest.raises(LassiError, match="answered HTTP 403: .*may not use this model"):
+        models(server, tmp_path).ask("coder", "s", "p", 0.2, 0)

@@ -112,3 +112,37 @@ def test_a_run_leaves_a_complete_run_directory(program, session, settings):
 
 def _log(result) -> list[dict]:
     return [json.loads(line) for line in (result.run_dir / "llm.jsonl").read_text().splitlines()]
+
+
+def test_a_fix_of_a_fix_without_code_works_from_the_nearest_code(program, session, settings):
+    model = session({"coder": ["I would hoist the loop.", "Still only words.", answer(sleeper(FAST)),
+                               answer(sleeper(SLOW))], "judge": [VALID] * 2, "planner": ["plan"],
+                     "reporter": ["comparison"]})
+    result, _ = run(program, model, settings, max_iterations=1, max_corrections=2)
+    c = result.state["candidates"]
+    assert c["001"]["reason"] == c["002"]["reason"] == "the model's answer held no fenced code block"
+    third_prompt = [r for r in _log(result) if r["key"] == "coder"][2]["prompt"]
+    assert "sum_to(n)" in third_prompt and c["003"]["outcome"] == "better"
+
+
+def test_a_run_directory_inside_the_program_folder_is_not_copied_into_workspaces(program, session, settings):
+    model = session({"coder": [answer(sleeper(FAST)), answer(sleeper(SLOW))], "judge": [VALID] * 2,
+                     "planner": ["plan"], "reporter": ["comparison"]})
+    result, _ = run(program, model, settings, max_iterations=1, runs_root=str(program / "lassi-runs"))
+    assert result.finished
+    assert not list((result.run_dir / "candidates" / "v001-zero-shot" / "work").glob("lassi-runs"))
+
+
+def test_resume_starts_a_run_that_stopped_before_its_first_checkpoint(program, session, settings):
+    from graph.api import resume
+    from graph.context import make_context
+    from nodes.common import run_record
+    from tools.program import load_program
+    from tools.rundir import RunDir, write_json
+
+    model = session({"coder": [answer(sleeper(FAST)), answer(sleeper(SLOW))], "judge": [VALID] * 2,
+                     "planner": ["plan"], "reporter": ["comparison"]})
+    run_dir = RunDir.create("unused", "sleeper", path=program.parent / "run")
+    write_json(run_dir.config, run_record(load_program(program), ["100"], make_context(**settings(model, max_iterations=1))))
+    result = resume(run_dir.path)
+    assert result.finished and result.best["key"] == "001"

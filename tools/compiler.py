@@ -48,7 +48,10 @@ def compiler_for(language: str) -> str:
 
 def build_command(language: str, main: str, flags: str | None = None, arch: str | None = None) -> list[str]:
     """The full compile command; `flags` replaces the defaults, `arch` (e.g. sm_90) is added for CUDA."""
-    chosen = shlex.split(flags) if flags is not None else list(DEFAULT_FLAGS[language])
+    try:
+        chosen = shlex.split(flags) if flags is not None else list(DEFAULT_FLAGS[language])
+    except ValueError as exc:
+        raise LassiError(f"--flags could not be split like a shell line ({exc}): {flags}") from None
     if language == "cuda" and arch and not any(f.startswith(("-arch", "--gpu-architecture")) for f in chosen):
         chosen.append(f"-arch={arch}")
     return [compiler_for(language), *chosen, main, "-o", BINARY_NAME]

@@ -70,6 +70,10 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
         timed_out = True
         _kill_group(proc)
         proc.wait()
+    except BaseException:  # Ctrl-C or any other interruption: the program must not outlive us
+        _kill_group(proc)
+        proc.wait()
+        raise
     seconds = time.perf_counter() - start
     _kill_group(proc)  # children left behind by a program that exited
     for reader in readers:
@@ -79,12 +83,20 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
                      seconds=round(seconds, 6), timed_out=timed_out, truncated=out.truncated or err.truncated)
 
 
+def _find_prctl():
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _find_prctl()  # looked up before any fork: the child must not load libraries
+
+
 def _die_with_parent() -> None:
     """In the child: ask Linux to kill it if LASSI-EE itself is killed, so no run outlives its meter."""
-    try:
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

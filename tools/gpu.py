@@ -21,7 +21,7 @@ class Gpu:
         return f"sm_{major}{minor}"
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "arch": self.arch}
+        return {**asdict(self), "compute_capability": list(self.compute_capability), "arch": self.arch}
 
 
 @cache

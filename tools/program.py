@@ -11,7 +11,9 @@ from tools.errors import LassiError
 
 LANGUAGE_BY_SUFFIX = {".cu": "cuda", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp"}
 PREFERRED_MAINS = ("main.cu", "main.cpp", "main.cc", "main.cxx")
-IGNORED_WHEN_COPYING = shutil.ignore_patterns(".git", "__pycache__", "*.o", "a.out")
+SKIPPED_NAMES = {".git", "__pycache__", "a.out"}
+MAX_FILES = 2000  # a program folder is copied for every candidate: keep it to the program
+MAX_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,10 @@ class Program:
         return self.folder / self.main
 
     def read_main(self) -> str:
-        return self.main_path.read_text()
+        try:
+            return self.main_path.read_text()
+        except UnicodeDecodeError:
+            raise LassiError(f"main source {self.main_path} is not UTF-8 text; convert it (iconv -t UTF-8)") from None
 
 
 def load_program(path: str | Path, main: str | None = None) -> Program:
@@ -36,13 +41,27 @@ def load_program(path: str | Path, main: str | None = None) -> Program:
     if path.is_file():
         main, path = path.name, path.parent
     folder = path.resolve()
+    if main is not None and Path(main).name != main:
+        raise LassiError(f"--main takes a file name inside the program folder, not a path: {main}")
     main = main or _find_main(folder)
     suffix = Path(main).suffix
     if suffix not in LANGUAGE_BY_SUFFIX:
         raise LassiError(f"main source {main} is not CUDA (.cu) or C++ (.cpp, .cc, .cxx)")
     if not (folder / main).is_file():
         raise LassiError(f"main source {main} not found in {folder}")
+    _check_size(folder)
     return Program(folder=folder, main=main, language=LANGUAGE_BY_SUFFIX[suffix])
+
+
+def _check_size(folder: Path) -> None:
+    """Refuse folders that are clearly more than a program (a home directory, a whole repository)."""
+    files, size = 0, 0
+    for path in folder.rglob("*"):
+        if path.is_file() and not SKIPPED_NAMES.intersection(path.relative_to(folder).parts):
+            files, size = files + 1, size + path.stat().st_size
+            if files > MAX_FILES or size > MAX_BYTES:
+                raise LassiError(f"{folder} holds more than {MAX_FILES} files or {MAX_BYTES >> 30} GiB; it is copied"
+                                 " for every candidate, so put the program in a folder of its own")
 
 
 def _find_main(folder: Path) -> str:
@@ -61,7 +80,13 @@ def stage_workspace(program: Program, workspace: Path, main_text: str) -> Path:
     """Copy the program folder into `workspace` with the main source replaced; return the main path."""
     if workspace.exists():
         shutil.rmtree(workspace)
-    shutil.copytree(program.folder, workspace, ignore=IGNORED_WHEN_COPYING, symlinks=True)
+    target = workspace.resolve()
+
+    def skipped(directory: str, names: list[str]) -> set[str]:
+        # Never copy a folder that holds the workspace itself (a run directory inside the program).
+        return {n for n in names if n in SKIPPED_NAMES or target.is_relative_to(Path(directory, n).resolve())}
+
+    shutil.copytree(program.folder, workspace, ignore=skipped, symlinks=True)
     main_path = workspace / program.main
     main_path.write_text(main_text)
     return main_path

@@ -6,10 +6,14 @@ import json
 import os
 import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+from tools.errors import LassiError
+
 DEFAULT_ROOT = "lassi-runs"
+_APPEND_LOCK = threading.Lock()
 
 
 class RunDir:
@@ -30,8 +34,12 @@ class RunDir:
                 suffix += 1
                 path = Path(root) / f"{stamp}-{slug}-{suffix}"
         run = cls(path)
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.candidates.mkdir(exist_ok=True)
+        if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+            raise LassiError(f"run directory {run.path} exists and is not an empty folder: choose a new --run-dir")
+        try:
+            run.candidates.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LassiError(f"cannot create the run directory {run.path}: {exc.strerror}") from None
         return run
 
     @property
@@ -74,6 +82,7 @@ def write_json(path: Path, data) -> None:
 def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.chmod(tmp, 0o644)  # mkstemp makes files private; run files are meant to be read
     with os.fdopen(fd, "w") as f:
         f.write(text)
         f.flush()
@@ -82,15 +91,30 @@ def write_text(path: Path, text: str) -> None:
 
 
 def append_jsonl(path: Path, record: dict) -> None:
-    """Append one record as a line and make it durable before returning."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        f.write(json.dumps(record, default=str) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    """Append one record as a line and make it durable before returning.
+
+    Concurrent callers (the summarizer's threads) take turns; a line torn by an earlier crash is
+    closed first, so it spoils only itself.
+    """
+    line = json.dumps(record, default=str) + "\n"
+    with _APPEND_LOCK:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a+b") as f:
+            if f.tell() and (f.seek(-1, os.SEEK_END), f.read(1))[1] != b"\n":
+                f.write(b"\n")
+            f.write(line.encode())
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON-lines file, skipping any line a crash left half-written."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records

@@ -16,7 +16,8 @@ from tools.executor import RunResult
 from tools.gpu import Gpu, handle_for, nvml
 
 IDLE_CACHE_S = 300.0  # a settled baseline is reused for this long
-SETTLE_LIMIT_S = 8.0  # give up waiting for deep idle after this long and use what was seen
+QUIET_BEFORE_IDLE_S = 3.0  # the ~122 W tail lasts ~1.5 s after activity: sample deep idle only after this
+SETTLE_LIMIT_S = 10.0  # give up waiting for deep idle after this long and use what was seen
 SETTLE_WINDOW_S = 1.0
 SETTLE_RANGE_W = 4.0
 
@@ -29,6 +30,7 @@ class NvmlMeter:
         self.gpu, self.lib, self.handle = gpu, nvml(), handle_for(gpu)
         self.period = self._detect_update_period()
         self._idle: tuple[float, float] | None = None  # (watts, when measured)
+        self._last_activity = time.monotonic()  # unknown history counts as activity just now
 
     def child_env(self) -> dict[str, str]:
         """The child sees only the measured GPU, whatever order CUDA would give it."""
@@ -65,7 +67,8 @@ class NvmlMeter:
         while True:
             samples.append(self.instant_power_w())
             window = samples[-per_window:]
-            settled = len(window) == per_window and max(window) - min(window) <= SETTLE_RANGE_W
+            quiet = time.monotonic() - self._last_activity >= QUIET_BEFORE_IDLE_S
+            settled = quiet and len(window) == per_window and max(window) - min(window) <= SETTLE_RANGE_W
             if settled or time.monotonic() - start > SETTLE_LIMIT_S:
                 break
             time.sleep(self.period)
@@ -77,11 +80,15 @@ class NvmlMeter:
         idle = self.idle_power_w()
         before = self.device_state()
         sampler = _PowerSampler(self.instant_power_w, self.period)
-        e0, t0 = self._next_counter_update()
-        run_start = time.perf_counter()
-        result = run()
-        e1, t1 = self._next_counter_update()
-        samples = [(round(t - run_start, 4), w) for t, w in sampler.stop()]
+        try:
+            e0, t0 = self._next_counter_update()
+            run_start = time.perf_counter()
+            result = run()
+            e1, t1 = self._next_counter_update()
+        finally:
+            raw = sampler.stop()
+            self._last_activity = time.monotonic()
+        samples = [(round(t - run_start, 4), w) for t, w in raw]
         # Stored figures are rounded first and derived from the rounded values, so they add up exactly.
         window, gross, idle = round(t1 - t0, 4), round(e1 - e0, 3), round(idle, 3)
         in_run = [w for t, w in samples if 0 <= t <= result.seconds]

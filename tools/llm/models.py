@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import random
+from functools import cache
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools.llm.names import parse_model
+from tools.llm.names import ModelSpec, parse_model
 from tools.llm.openai_client import OpenAIClient
 from tools.llm.reply import ModelUnavailable, Reply, TransientModelError
 from tools.llm.scripted import ScriptedClient
 from tools.rundir import append_jsonl
 
 ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
+
+
+@cache
+def _client(spec: ModelSpec) -> OpenAIClient | ScriptedClient:
+    """One client per model for the whole process, so what it learns (no temperature) is kept."""
+    return ScriptedClient(spec.model) if spec.provider == "scripted" else OpenAIClient(spec)
 
 
 class Models:
@@ -23,14 +30,9 @@ class Models:
                  max_retries: int = 5, backoff_s: float = 2.0):
         self.names, self.log_path, self.base_url = names, log_path, base_url
         self.max_retries, self.backoff_s = max_retries, backoff_s
-        self._clients: dict[str, OpenAIClient | ScriptedClient] = {}
 
     def client(self, role: str) -> OpenAIClient | ScriptedClient:
-        name = self.names[role]
-        if name not in self._clients:
-            spec = parse_model(name, self.base_url)
-            self._clients[name] = ScriptedClient(spec.model) if spec.provider == "scripted" else OpenAIClient(spec)
-        return self._clients[name]
+        return _client(parse_model(self.names[role], self.base_url))
 
     def ask(self, role: str, system: str, prompt: str, temperature: float | None, call_index: int,
             task: str = "", about: dict | None = None) -> Reply:

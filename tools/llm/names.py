@@ -44,8 +44,12 @@ def parse_model(name: str, base_url: str | None = None) -> ModelSpec:
 def check_model(name: str, base_url: str | None = None) -> ModelSpec:
     """Parse a model name and make sure it can be used: the script exists, the key is set."""
     spec = parse_model(name, base_url)
-    if spec.provider == "scripted" and not Path(spec.model).is_file():
-        raise LassiError(f"scripted model file not found: {spec.model}")
+    if spec.provider == "scripted":
+        if not Path(spec.model).is_file():
+            raise LassiError(f"scripted model file not found: {spec.model}")
+        from tools.llm.scripted import load_script
+
+        load_script(spec.model)  # a malformed session is reported now, not hours into the run
     if spec.provider == "openai" and not spec.base_url and not os.environ.get("OPENAI_API_KEY"):
         raise LassiError(f"{spec.label} needs OPENAI_API_KEY (set it in the environment or in .env),"
                          " or a --base-url for an OpenAI-compatible server")

@@ -49,6 +49,8 @@ class OpenAIClient:
             raise LassiError(f"{self.spec.label}: the API key was refused (check OPENAI_API_KEY)") from None
         except openai.NotFoundError:
             raise LassiError(f"{self.spec.label}: the server does not know this model") from None
+        except openai.APIStatusError as exc:
+            raise LassiError(f"{self.spec.label} answered HTTP {exc.status_code}: {_short(exc)}") from None
         usage = getattr(message, "usage_metadata", None) or {}
         return Reply(text=str(message.content), tokens_in=usage.get("input_tokens"),
                      tokens_out=usage.get("output_tokens"), temperature=sent)

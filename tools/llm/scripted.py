@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from tools.errors import LassiError
@@ -29,7 +28,15 @@ class ScriptedAnswer:
 class ScriptedClient:
     def __init__(self, path: str):
         self.path = path
-        self.answers = load_script(path)
+        self._loaded: tuple[int, dict[str, list[ScriptedAnswer]]] | None = None
+
+    @property
+    def answers(self) -> dict[str, list[ScriptedAnswer]]:
+        """The session's answers, read again whenever the file changes (edited between runs)."""
+        stamp = Path(self.path).stat().st_mtime_ns
+        if self._loaded is None or self._loaded[0] != stamp:
+            self._loaded = (stamp, load_script(self.path))
+        return self._loaded[1]
 
     @property
     def label(self) -> str:
@@ -52,7 +59,6 @@ class ScriptedClient:
                      temperature=temperature, tokens_estimated=True)
 
 
-@cache
 def load_script(path: str) -> dict[str, list[ScriptedAnswer]]:
     file = Path(path)
     try:
