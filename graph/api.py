@@ -91,9 +91,7 @@ def resume(run_dir: str | Path, on_step: Listener | None = None) -> Result:
     with open_run(run.path) as (graph, config):
         snapshot = graph.get_state(config)
         if not snapshot.values:  # stopped before its first checkpoint: start it from run.json
-            start = {"program": record["program"], "main": record["main"], "args": record["args"],
-                     "run_dir": str(run.path)}
-            _stream(graph, start, config, ctx, on_step, run)
+            _stream(graph, _first_state(record, run), config, ctx, on_step, run)
         elif snapshot.next:
             _stream(graph, None, config, ctx, on_step, run)
         return Result(run.path, graph.get_state(config).values)
@@ -121,11 +119,16 @@ def _start(program, args, main, run_dir, on_step, **settings) -> Result:
         raise LassiError(f"{run_dir} already holds a run: resume it with `lassi-ee resume {run_dir}`"
                          " or choose another --run-dir")
     run = RunDir.create(ctx.runs_root, prog.folder.name, run_dir)
-    write_json(run.config, run_record(prog, args, ctx))
-    state = {"program": str(prog.folder), "main": prog.main, "args": list(args), "run_dir": str(run.path)}
+    record = run_record(prog, args, ctx)
+    write_json(run.config, record)
     with open_run(run.path) as (graph, config):
-        _stream(graph, state, config, ctx, on_step, run)
+        _stream(graph, _first_state(record, run), config, ctx, on_step, run)
         return Result(run.path, graph.get_state(config).values)
+
+
+def _first_state(record: dict, run: RunDir) -> dict:
+    """A run's input, from its run.json record: the same for a new run and one resumed before its first step."""
+    return {"program": record["program"], "main": record["main"], "args": record["args"], "run_dir": str(run.path)}
 
 
 def _check_tools(language: str, ctx: Context) -> None:

@@ -59,6 +59,13 @@ def new_candidate(version: int, parent: str | None, origin: str, stage: str, fol
             "status": "generated", "reason": "", **extra}
 
 
+def failed_status(step: str, reason: str, corrections: int, budget: int) -> tuple[str, str]:
+    """`build_failed`/`run_failed` while fixes remain (the coder is asked for one), else `discarded`."""
+    if corrections >= budget:
+        return "discarded", f"{step} failed and the correction budget ({budget}) is spent: {reason}"
+    return f"{step}_failed", reason
+
+
 def objective_value(candidate: dict) -> float | None:
     measurement = candidate.get("measurement") or {}
     stat = measurement.get("stats", {}).get(measurement.get("objective"))

@@ -8,11 +8,11 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import SOURCE, State
-from nodes.common import current, new_candidate, program, read_code, run_record
+from nodes.common import current, failed_status, new_candidate, program, read_code, run_record
 from tools.compiler import BuildResult, build, build_command
 from tools.errors import LassiError
 from tools.gpu import find_gpu
-from tools.program import Program, sha256_text, stage_workspace
+from tools.program import Program, check_size, sha256_text, stage_workspace
 from tools.rundir import RunDir, write_json, write_text
 
 
@@ -40,6 +40,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 
 def _register_source(state: State, ctx: Context, prog: Program) -> dict:
     """Create the run directory if the caller did not (Studio), and record the source as v000."""
+    check_size(prog)
     run = RunDir(state["run_dir"]) if state.get("run_dir") else RunDir.create(ctx.runs_root, prog.folder.name)
     if not run.config.exists():
         write_json(run.config, run_record(prog, state.get("args", []), ctx))
@@ -69,6 +70,4 @@ def _verdict(built: BuildResult, cand: dict, corrections: int, budget: int, fold
     first = built.first_error()
     if cand["origin"] == "source":
         raise LassiError(f"the source does not build: {first} (full log: {folder / 'build.log'})")
-    if corrections >= budget:
-        return "discarded", f"build failed and the correction budget ({budget}) is spent: {first}"
-    return "build_failed", first
+    return failed_status("build", first, corrections, budget)

@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import SOURCE, State
-from nodes.common import current, source
+from nodes.common import current, failed_status, source
 from tools.compiler import BINARY_NAME
 from tools.energy import choose_meter, measure
 from tools.errors import LassiError
@@ -62,6 +62,4 @@ def _failure(result: RunResult, limit: float, cand: dict, corrections: int, budg
     what = f"{result.failure(limit)}: {last_words[0][:200]}"
     if cand["origin"] == "source":
         raise LassiError(f"the source {what} (output in {folder})")
-    if corrections >= budget:
-        return "discarded", f"run failed and the correction budget ({budget}) is spent: it {what}"
-    return "run_failed", f"it {what}"
+    return failed_status("run", f"it {what}", corrections, budget)

@@ -68,14 +68,10 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
         proc.wait(timeout=time_limit)
     except subprocess.TimeoutExpired:
         timed_out = True
+    finally:  # on timeout, on Ctrl-C, and for children a finished program left behind
+        seconds = time.perf_counter() - start
         _kill_group(proc)
         proc.wait()
-    except BaseException:  # Ctrl-C or any other interruption: the program must not outlive us
-        _kill_group(proc)
-        proc.wait()
-        raise
-    seconds = time.perf_counter() - start
-    _kill_group(proc)  # children left behind by a program that exited
     for reader in readers:
         reader.join()
     out, err = readers

@@ -49,12 +49,15 @@ def load_program(path: str | Path, main: str | None = None) -> Program:
         raise LassiError(f"main source {main} is not CUDA (.cu) or C++ (.cpp, .cc, .cxx)")
     if not (folder / main).is_file():
         raise LassiError(f"main source {main} not found in {folder}")
-    _check_size(folder)
     return Program(folder=folder, main=main, language=LANGUAGE_BY_SUFFIX[suffix])
 
 
-def _check_size(folder: Path) -> None:
-    """Refuse folders that are clearly more than a program (a home directory, a whole repository)."""
+def check_size(program: Program) -> None:
+    """Refuse folders that are clearly more than a program (a home directory, a whole repository).
+
+    Walks the folder, so it runs once per run (Stage 0), not every time a node loads the program.
+    """
+    folder = program.folder
     files, size = 0, 0
     for path in folder.rglob("*"):
         if path.is_file() and not SKIPPED_NAMES.intersection(path.relative_to(folder).parts):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from functools import cache
 import time
+from functools import cache
 from datetime import datetime, timezone
 from pathlib import Path
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.errors import LassiError
+from tools.llm.scripted import load_script
 
 # Servers that speak the OpenAI API on a local port; a base URL given by the user wins.
 LOCAL_SERVERS = {
@@ -47,8 +48,6 @@ def check_model(name: str, base_url: str | None = None) -> ModelSpec:
     if spec.provider == "scripted":
         if not Path(spec.model).is_file():
             raise LassiError(f"scripted model file not found: {spec.model}")
-        from tools.llm.scripted import load_script
-
         load_script(spec.model)  # a malformed session is reported now, not hours into the run
     if spec.provider == "openai" and not spec.base_url and not os.environ.get("OPENAI_API_KEY"):
         raise LassiError(f"{spec.label} needs OPENAI_API_KEY (set it in the environment or in .env),"
