@@ -30,8 +30,11 @@ class Context:
     temperature_start: float = 0.2
     temperature_step: float = 0.2
     temperature_ceiling: float = 0.8  # the run stops once the temperature passes this
-    repeats: int = 1  # measured runs per candidate
-    min_improvement: float = 0.02  # fraction by which a candidate must beat the best
+    min_repeats: int = 3  # measured runs per candidate, at least...
+    max_repeats: int = 10  # ...and at most
+    target_ci: float = 0.02  # stop repeating once the 95% interval is within this fraction of the mean
+    repeat_budget_s: float = 300.0  # or once one candidate's repeats have taken this long
+    min_improvement: float = 0.02  # a better candidate saves at least this fraction, and significantly
     time_limit: float | None = None  # seconds; candidates default to 3x the source's runtime + 10 s
     compile_flags: str | None = None  # replaces the default flags (the GPU's -arch is still added)
     rtol: float = 1e-6  # output numbers: relative tolerance
@@ -69,7 +72,10 @@ def _check_ranges(ctx: Context) -> None:
     checks = [
         (ctx.max_iterations >= 1, f"--max-iterations must be at least 1, not {ctx.max_iterations}"),
         (ctx.max_corrections >= 0, f"--max-corrections must be 0 or more, not {ctx.max_corrections}"),
-        (ctx.repeats >= 1, f"--repeats must be at least 1, not {ctx.repeats}"),
+        (ctx.min_repeats >= 2, f"--repeats must be at least 2 (one run gives no interval), not {ctx.min_repeats}"),
+        (ctx.max_repeats >= ctx.min_repeats, f"--repeats MIN-MAX needs MAX >= MIN, not {ctx.min_repeats}-{ctx.max_repeats}"),
+        (0 < ctx.target_ci < 1, f"--target-ci is a fraction in (0, 1), not {ctx.target_ci}"),
+        (ctx.repeat_budget_s > 0, f"--repeat-budget must be positive seconds, not {ctx.repeat_budget_s}"),
         (0 <= ctx.min_improvement < 1, f"--min-improvement is a fraction in [0, 1), not {ctx.min_improvement}"),
         (ctx.time_limit is None or ctx.time_limit > 0, f"--time-limit must be positive seconds, not {ctx.time_limit}"),
         (ctx.temperature_step > 0, "the temperature step must be positive"),

@@ -66,10 +66,10 @@ def failed_status(step: str, reason: str, corrections: int, budget: int) -> tupl
     return f"{step}_failed", reason
 
 
-def objective_value(candidate: dict) -> float | None:
+def objective_values(candidate: dict) -> list[float]:
+    """The objective of every measured run, the input of the comparator's test."""
     measurement = candidate.get("measurement") or {}
-    stat = measurement.get("stats", {}).get(measurement.get("objective"))
-    return stat["mean"] if stat else None
+    return [r[measurement["objective"]] for r in measurement.get("readings", [])]
 
 
 def describe_measurement(candidate: dict) -> str:
@@ -82,12 +82,13 @@ def describe_measurement(candidate: dict) -> str:
     for metric, label, unit in (("net_energy_j", "net GPU energy", "J"), ("gross_energy_j", "gross energy", "J"),
                                 ("avg_power_w", "average power", "W"), ("duration_s", "runtime", "s")):
         if metric in stats:
-            parts.append(f"{label} {_with_interval(stats[metric], unit)}")
+            parts.append(f"{label} {with_interval(stats[metric], unit)}")
     n = measurement["repeats"]
     return ", ".join(parts) + f" ({n} run{'s' if n != 1 else ''}, measured by {measurement['method']})"
 
 
-def _with_interval(stat: dict, unit: str) -> str:
+def with_interval(stat: dict, unit: str) -> str:
+    """`12.3 J ± 0.4`: a figure with the half-width of its 95% interval, where there is one."""
     ci = stat.get("ci95")
     figure = f"{stat['mean']:.4g} {unit}"
     return figure + (f" ± {ci:.2g}" if ci is not None and math.isfinite(ci) else "")

@@ -69,7 +69,7 @@ def settings(tmp_path: Path):
     """Fast settings for test runs: short timeouts and quick retries."""
 
     def make(model: str, **overrides) -> dict:
-        return {"model": model, "runs_root": str(tmp_path / "runs"), "llm_backoff_s": 0.0, **overrides}
+        return {"model": model, "runs_root": str(tmp_path / "runs"), "llm_backoff_s": 0.0, "max_repeats": 3, **overrides}
 
     return make
 
