@@ -111,7 +111,7 @@ def stable_smi(text: str) -> str:
                 continue
             skip_below = None
         key = line.split(":", 1)[0].strip()
-        if ":" not in line and key in VOLATILE_BLOCKS:
+        if key in VOLATILE_BLOCKS:  # a block header, or `Processes : None` standing for an empty block
             skip_below = indent
             continue
         if ":" in line and key in VOLATILE_KEYS:
