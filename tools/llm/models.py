@@ -65,20 +65,19 @@ class Models:
                 if attempt == self.max_retries:
                     raise ModelUnavailable(f"{client.label} failed {attempt + 1} times for {key} ({exc})") from None
                 time.sleep(self.backoff_s * 2**attempt * random.uniform(0.5, 1.5))
-        latency_s = round(time.perf_counter() - started, 3)
-        note = None
+        latency_s, answered_at, note = round(time.perf_counter() - started, 3), _now(), None
         if cache is not None:
-            failure = cache.put(stored_under, {"time": _now(), "model": client.label, "key": key,
+            failure = cache.put(stored_under, {"time": answered_at, "model": client.label, "key": key,
                                                "temperature_sent": reply.temperature, "text": reply.text})
             note = {"cache": "miss", "cache_key": stored_under, **({"cache_error": failure} if failure else {})}
         self._log(key, client.label, call_index, attempt, temperature, system, prompt, reply=reply, about=about,
-                  latency_s=latency_s, cache=note)
+                  latency_s=latency_s, cache=note, at=answered_at)
         return reply
 
     def _log(self, key, label, call_index, attempt, temperature, system, prompt, reply: Reply | None = None,
              error: str | None = None, about: dict | None = None, latency_s: float | None = None,
-             cache: dict | None = None) -> None:
-        record = {"time": _now(), "key": key,
+             cache: dict | None = None, at: str | None = None) -> None:
+        record = {"time": at or _now(), "key": key,
                   "role": key.split("/")[0], "model": label, "call": call_index, "attempt": attempt,
                   "temperature_requested": temperature, **(about or {}), "system": system, "prompt": prompt}
         if reply is not None:
