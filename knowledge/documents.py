@@ -183,9 +183,12 @@ def _headings(lines: list[str]) -> list[_Heading]:
 
 
 def _matches(wanted: str, title: str) -> bool:
-    """A heading is named by its whole title, its title without the number, or its number (`2.1`)."""
+    """A heading is named by its whole title, its title without the number, or its number (`2.1`).
+
+    Marks that documentation generators append to headings (a pilcrow or `#` link) are ignored.
+    """
     def norm(s: str) -> str:
-        return " ".join(s.replace("*", "").replace("`", "").split()).casefold().rstrip(".")
+        return " ".join(s.replace("*", "").replace("`", "").split()).casefold().rstrip("¶# ").rstrip(".")
 
     title = norm(title)
     numbered = re.match(r"^(?:chapter\s+)?(\d+(?:\.\d+)*)\.?\s+(.*)$", title)
@@ -205,9 +208,12 @@ class _HtmlToMarkdown(HTMLParser):
         self.out: list[str] = []
         self.skipping = 0
         self.pre = 0
+        self.in_link_mark = False  # the `#`/pilcrow link that documentation generators put in headings
 
     def handle_starttag(self, tag, attrs):
-        if tag in self.SKIP:
+        if tag == "a" and "headerlink" in (dict(attrs).get("class") or ""):
+            self.in_link_mark = True
+        elif tag in self.SKIP:
             self.skipping += 1
         elif re.fullmatch(r"h[1-6]", tag):
             self.out.append("\n\n" + "#" * int(tag[1]) + " ")
@@ -220,7 +226,9 @@ class _HtmlToMarkdown(HTMLParser):
             self.out.append("\n")
 
     def handle_endtag(self, tag):
-        if tag in self.SKIP:
+        if tag == "a":
+            self.in_link_mark = False
+        elif tag in self.SKIP:
             self.skipping = max(0, self.skipping - 1)
         elif re.fullmatch(r"h[1-6]", tag):
             self.out.append("\n\n")
@@ -231,7 +239,7 @@ class _HtmlToMarkdown(HTMLParser):
             self.out.append("\n")
 
     def handle_data(self, data):
-        if self.skipping:
+        if self.skipping or self.in_link_mark:
             return
         self.out.append(data if self.pre else re.sub(r"\s+", " ", data))
 

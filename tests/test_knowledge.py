@@ -123,3 +123,15 @@ def test_a_bad_selection_on_the_command_line_is_one_error_line(docs, program, se
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err == [f"lassi-ee: error: --knowledge {docs['pdf']}#pages=7: pages 7 are out of range;"
                                  " guide.pdf has 3 pages"]
+
+
+def test_generated_documentation_headings_are_found_by_title_or_number(tmp_path):
+    page = tmp_path / "guide.html"
+    page.write_text('<h2><span class="section-number">9.2.1. </span>Coalesced Access to Global Memory'
+                    '<a class="headerlink" href="#c">#</a></h2><p>Coalescing text.</p>'
+                    '<h3>9.2.1.1. A Simple Access Pattern<a class="headerlink" href="#s">¶</a></h3><p>Sub text.</p>'
+                    '<h2>9.2.2. L2 Cache<a class="headerlink" href="#l2">#</a></h2><p>L2 text.</p>')
+    by_title = load_document(parse_spec(f"{page}#sections=coalesced access to global memory"))
+    assert "## 9.2.1. Coalesced Access to Global Memory\n" in by_title and "Sub text." in by_title
+    assert "L2 text" not in by_title and "¶" not in by_title
+    assert "L2 text." in load_document(parse_spec(f"{page}#sections=9.2.2"))
