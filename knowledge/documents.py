@@ -4,6 +4,7 @@ A selection keeps the prompt to the part that matters, as an expert would hand o
 a guide rather than the whole guide:
 
     guide.pdf#pages=12-15,20       PDF pages (numbered from 1, as a PDF viewer numbers them)
+    guide.pdf#sections=2;Streams   PDF sections by bookmark title or number, each to the next bookmark
     notes.md#sections=Streams;2.1  Markdown or HTML sections, by heading text or section number;
                                    a section runs to the next heading of the same or a higher level
     log.txt#lines=10-80            lines of a text file
@@ -23,7 +24,7 @@ from tools.errors import LassiError
 
 KINDS = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html", ".txt": "text",
          ".text": "text", ".rst": "text"}
-SELECTIONS = {"pdf": "pages", "markdown": "sections", "html": "sections", "text": "lines"}
+SELECTIONS = {"pdf": ("pages", "sections"), "markdown": ("sections",), "html": ("sections",), "text": ("lines",)}
 MAX_CHARS = 400_000  # about 100k tokens: beyond this a model's context is at risk, so ask for a selection
 
 
@@ -54,8 +55,9 @@ def parse_spec(text: str, base: Path | None = None) -> KnowledgeSpec:
     if spec.path.suffix.lower() not in KINDS:
         raise LassiError(f"--knowledge {text}: unsupported file type {spec.path.suffix or '(none)'!r};"
                          " use PDF, Markdown, HTML or text (.pdf, .md, .html, .txt)")
-    if selector is not None and selector != SELECTIONS[spec.kind]:
-        raise LassiError(f"--knowledge {text}: a {spec.kind} file is selected by {SELECTIONS[spec.kind]}=, not {selector}=")
+    if selector is not None and selector not in SELECTIONS[spec.kind]:
+        ways = " or ".join(f"{way}=" for way in SELECTIONS[spec.kind])
+        raise LassiError(f"--knowledge {text}: a {spec.kind} file is selected by {ways}, not {selector}=")
     if selector is not None and not spec.value:
         raise LassiError(f"--knowledge {text}: {selector}= is empty")
     return spec
@@ -94,11 +96,42 @@ def _pdf(spec: KnowledgeSpec) -> str:
         if reader.is_encrypted and not reader.decrypt(""):
             raise LassiError(f"--knowledge {spec.path} is encrypted with a password")
         count = len(reader.pages)
-        pages = _numbers(spec, count, "page") if spec.selector else list(range(1, count + 1))
+        if spec.selector == "sections":
+            pages = _outline_pages(spec, reader)
+        else:
+            pages = _numbers(spec, count, "page") if spec.selector else list(range(1, count + 1))
         texts = {n: (reader.pages[n - 1].extract_text() or "").strip() for n in pages}
         return "\n\n".join(f"[page {n}]\n{text}" for n, text in texts.items() if text)
     except (PyPdfError, OSError, ValueError, KeyError) as exc:
         raise LassiError(f"--knowledge {spec.path} is not a readable PDF ({exc.__class__.__name__}: {exc})") from None
+
+
+def _outline_pages(spec: KnowledgeSpec, reader) -> list[int]:
+    """The pages (from 1) of the bookmarked sections the selection names, each up to the next bookmark
+    of the same or a higher level."""
+    marks: list[_Heading] = []
+
+    def walk(items: list, level: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item, level + 1)
+            elif (page := reader.get_destination_page_number(item)) is not None:
+                marks.append(_Heading(page, level, str(item.title)))
+
+    walk(reader.outline, 1)
+    if not marks:
+        raise LassiError(f"--knowledge {spec}: {spec.path.name} has no bookmarks to select sections by; use pages=")
+    chosen: set[int] = set()
+    for wanted in (w.strip() for w in spec.value.split(";") if w.strip()):
+        found = [m for m in marks if _matches(wanted, m.title)]
+        if not found:
+            names = "; ".join(m.title for m in marks[:30])
+            raise LassiError(f"--knowledge {spec}: no bookmark {wanted!r} in {spec.path.name} (its bookmarks: {names})")
+        for mark in found:
+            after = marks[marks.index(mark) + 1:]
+            end = next((m.line for m in after if m.level <= mark.level), len(reader.pages))
+            chosen.update(range(mark.line + 1, max(end, mark.line + 1) + 1))
+    return sorted(chosen)
 
 
 def _text(spec: KnowledgeSpec) -> str:

@@ -91,7 +91,8 @@ def test_user_documents_follow_the_notes(docs):
 @pytest.mark.parametrize("spec, message", [
     ("missing.md", "missing.md is not a file"),
     ("notes.docx", "unsupported file type '.docx'"),
-    ("guide.pdf#sections=Intro", "a pdf file is selected by pages=, not sections="),
+    ("guide.pdf#lines=2", "a pdf file is selected by pages= or sections=, not lines="),
+    ("guide.pdf#sections=Intro", "guide.pdf has no bookmarks to select sections by; use pages="),
     ("guide.pdf#pages=3-5", "pages 3-5 are out of range; guide.pdf has 3 pages"),
     ("guide.pdf#pages=two", "'two' is not a page number or range like 12-15"),
     ("notes.md#sections=Shared memory", "no heading 'Shared memory' in notes.md (its headings: Tuning notes; Pinned"),
@@ -135,3 +136,22 @@ def test_generated_documentation_headings_are_found_by_title_or_number(tmp_path)
     assert "## 9.2.1. Coalesced Access to Global Memory\n" in by_title and "Sub text." in by_title
     assert "L2 text" not in by_title and "¶" not in by_title
     assert "L2 text." in load_document(parse_spec(f"{page}#sections=9.2.2"))
+
+
+def test_pdf_sections_are_found_by_their_bookmarks(tmp_path):
+    from pypdf import PdfReader, PdfWriter
+
+    plain = write_pdf(tmp_path / "plain.pdf", [[f"Marker PAGE-{n}"] for n in range(1, 7)])
+    writer = PdfWriter(clone_from=PdfReader(plain))
+    writer.add_outline_item(title="1 Introduction", page_number=0)
+    chapter = writer.add_outline_item(title="2 Memory Optimizations", page_number=1)
+    writer.add_outline_item(title="2.1 Pinned Memory", page_number=2, parent=chapter)
+    writer.add_outline_item(title="3 Execution Configuration", page_number=4)
+    with open(tmp_path / "guide.pdf", "wb") as f:
+        writer.write(f)
+    chapter_two = load_document(parse_spec(f"{tmp_path / 'guide.pdf'}#sections=2"))
+    assert [n for n in range(1, 7) if f"PAGE-{n}" in chapter_two] == [2, 3, 4]
+    two_one_and_three = load_document(parse_spec(f"{tmp_path / 'guide.pdf'}#sections=pinned memory;3"))
+    assert [n for n in range(1, 7) if f"PAGE-{n}" in two_one_and_three] == [3, 4, 5, 6]
+    with pytest.raises(LassiError, match="no bookmark 'Streams' in guide.pdf .its bookmarks: 1 Introduction; 2 Memory"):
+        load_document(parse_spec(f"{tmp_path / 'guide.pdf'}#sections=Streams"))
