@@ -147,7 +147,8 @@ def _parser() -> argparse.ArgumentParser:
                      "(default 0.02)")
     opt.add_argument("--knowledge", action="append", metavar="PATH[#SELECTION]",
                      help="a PDF, Markdown, HTML or text document to add to the knowledge (repeatable); select part"
-                     " of it with #pages=12-15 (PDF), #sections=Heading;2.1 (Markdown, HTML) or #lines=10-80 (text)")
+                     " of it with #pages=12-15 (PDF), #sections=Heading;2.1 (Markdown, HTML, PDF bookmarks) or"
+                     " #lines=10-80 (text)")
     opt.add_argument("--cache-dir", help="folder of the summaries kept between runs (default "
                      "$XDG_CACHE_HOME/lassi-ee or ~/.cache/lassi-ee)")
     opt.set_defaults(handler=_optimize)
