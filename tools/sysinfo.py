@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 from tools.errors import LassiError
-from tools.gpu import find_gpu, handle_for, nvml
+from tools.gpu import find_gpu, nvml
 
 SECTION_LIMIT = 12000  # characters kept per section
 
