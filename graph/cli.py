@@ -108,7 +108,7 @@ def _print_result(result) -> None:
 def _settings(args) -> dict:
     names = ["model", "coder_model", "judge_model", "summarizer_model", "planner_model", "reporter_model", "base_url",
              "gpu", "max_iterations", "max_corrections", "target_ci", "repeat_budget_s", "min_improvement", "time_limit",
-             "runs_root", "max_llm_retries"]
+             "runs_root", "max_llm_retries", "knowledge", "cache_dir"]
     settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "repeats", None) is not None:
         settings["min_repeats"], settings["max_repeats"] = _repeats(args.repeats)
@@ -168,6 +168,12 @@ def _parser() -> argparse.ArgumentParser:
     opt.add_argument("--max-corrections", type=int, help="fixes per candidate before it is dropped (default 5)")
     opt.add_argument("--min-improvement", type=float, help="fraction by which a candidate must beat the best "
                      "(default 0.02)")
+    opt.add_argument("--knowledge", action="append", metavar="PATH[#SELECTION]",
+                     help="a PDF, Markdown, HTML or text document to add to the knowledge (repeatable); select part"
+                     " of it with #pages=12-15 (PDF), #sections=Heading;2.1 (Markdown, HTML, PDF bookmarks) or"
+                     " #lines=10-80 (text)")
+    opt.add_argument("--cache-dir", help="folder of the summaries kept between runs (default "
+                     "$XDG_CACHE_HOME/lassi-ee or ~/.cache/lassi-ee)")
     opt.set_defaults(handler=_optimize)
 
     res = sub.add_parser("resume", help="continue a run from its last checkpoint")

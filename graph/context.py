@@ -9,6 +9,8 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from knowledge import parse_spec
+from tools.cache import default_cache_dir
 from tools.errors import LassiError
 
 ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
@@ -40,6 +42,8 @@ class Context:
     rtol: float = 1e-6  # output numbers: relative tolerance
     atol: float = 1e-12  # output numbers: absolute tolerance
     runs_root: str = "lassi-runs"  # where run directories are created when none is given
+    knowledge: list[str] = field(default_factory=list)  # user documents: PATH or PATH#pages=…/sections=…/lines=…
+    cache_dir: str = field(default_factory=default_cache_dir)  # Stage-2 summaries kept between runs
     max_llm_retries: int = 5
     llm_backoff_s: float = 2.0
     stop_after_profile: bool = False  # Stage 0 only (lassi-ee profile)
@@ -55,7 +59,7 @@ class Context:
 
 
 def make_context(**settings) -> Context:
-    """A checked Context; scripted model paths are made absolute so a resume finds them anywhere."""
+    """A checked Context; scripted model, knowledge and cache paths are made absolute so a resume finds them."""
     known = {f.name for f in fields(Context)}
     if unknown := sorted(k for k in settings if k not in known):
         raise LassiError(f"unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(known))}")
@@ -64,6 +68,11 @@ def make_context(**settings) -> Context:
         name = getattr(ctx, role_field)
         if name and name.startswith("scripted:"):
             setattr(ctx, role_field, "scripted:" + str(Path(name[len("scripted:"):]).expanduser().resolve()))
+    documents = [ctx.knowledge] if isinstance(ctx.knowledge, str) else ctx.knowledge  # one path is a list of one
+    ctx.knowledge = [str(parse_spec(spec)) for spec in documents]
+    ctx.cache_dir = str(Path(ctx.cache_dir).expanduser().resolve())
+    if Path(ctx.cache_dir).exists() and not Path(ctx.cache_dir).is_dir():
+        raise LassiError(f"--cache-dir {ctx.cache_dir} is not a folder")
     _check_ranges(ctx)
     return ctx
 

@@ -89,7 +89,7 @@ def render_report(run_path: Path, source: dict, best: dict, candidates: list[dic
                      f"{figure(_objective(c))} | {_validation(c)} |")
     lines += ["", "## Changes from source to best", "", "```diff", _diff(source, best), "```", "",
               "## The model's comparison", "", comparison.strip(), "", "## Model use", "",
-              "| role | calls | tokens in | tokens out | seconds |", "|---|---|---|---|---|"]
+              "| role | model calls | answered from cache | tokens in | tokens out | seconds |", "|---|---|---|---|---|---|"]
     lines += _usage(llm_records)
     return "\n".join(lines) + "\n"
 
@@ -142,17 +142,18 @@ def _diff(source: dict, best: dict) -> str:
 
 
 def _usage(records: list[dict]) -> list[str]:
-    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
+    """Per role: answered calls, answers taken from the summary cache, tokens and seconds spent."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])
     for r in records:
         if "response" not in r:
             continue
         row = totals[r["role"]]
-        row[0] += 1
-        row[1] += r.get("tokens_in") or 0
-        row[2] += r.get("tokens_out") or 0
-        row[3] += r.get("latency_s") or 0.0
+        row[1 if r.get("cache") == "hit" else 0] += 1
+        row[2] += r.get("tokens_in") or 0
+        row[3] += r.get("tokens_out") or 0
+        row[4] += r.get("latency_s") or 0.0
     estimated = any(r.get("tokens_estimated") for r in records)
-    rows = [f"| {role} | {c} | {i} | {o} | {s:.1f} |" for role, (c, i, o, s) in sorted(totals.items())]
+    rows = [f"| {role} | {c} | {h} | {i} | {o} | {s:.1f} |" for role, (c, h, i, o, s) in sorted(totals.items())]
     if estimated:
         rows.append("\nToken counts of scripted answers are estimates (characters / 4).")
     return rows
