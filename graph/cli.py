@@ -101,10 +101,12 @@ def _print_result(result) -> None:
 def _settings(args) -> dict:
     names = ["model", "coder_model", "judge_model", "summarizer_model", "planner_model", "reporter_model", "base_url",
              "gpu", "max_iterations", "max_corrections", "repeats", "min_improvement", "time_limit", "runs_root",
-             "max_llm_retries"]
+             "max_llm_retries", "rtol", "atol", "check_args", "strict_workload"]
     settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "flags", None) is not None:
         settings["compile_flags"] = args.flags
+    if getattr(args, "mask", None) is not None:
+        settings["output_masks"] = args.mask
     return settings
 
 
@@ -145,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
     opt.add_argument("--max-corrections", type=int, help="fixes per candidate before it is dropped (default 5)")
     opt.add_argument("--min-improvement", type=float, help="fraction by which a candidate must beat the best "
                      "(default 0.02)")
+    opt.add_argument("--check-args", action="append", metavar='"ARGS"', help="another argument set (one quoted "
+                     "string; repeatable) on which source and candidates must print the same output")
+    opt.add_argument("--strict-workload", action="store_true", default=None, help="reject candidates that launch "
+                     "fewer kernels or threads than the source (CUPTI counts; otherwise such drops are flagged)")
+    opt.add_argument("--rtol", type=float, help="relative tolerance for numbers in the output (default 1e-6)")
+    opt.add_argument("--atol", type=float, help="absolute tolerance for numbers in the output (default 1e-12)")
+    opt.add_argument("--mask", action="append", metavar="REGEX", help="ignore output lines matching REGEX when "
+                     "comparing outputs, beside the built-in timing patterns (repeatable)")
     opt.set_defaults(handler=_optimize)
 
     res = sub.add_parser("resume", help="continue a run from its last checkpoint")

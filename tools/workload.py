@@ -37,6 +37,7 @@ class Workload:
     memsets: dict = field(default_factory=lambda: {"count": 0, "bytes": 0, "gpu_ns": 0})
     processes: int = 0  # processes that reported (each CUDA process of the run reports once, at exit)
     dropped: int = 0  # records CUPTI could not keep: the counts are then lower bounds
+    seconds: float = 0.0  # wall time of the counting run
 
     @property
     def launches(self) -> int:
@@ -200,6 +201,7 @@ def count_workload(argv: list[str], cwd: Path, time_limit: float, folder: Path,
     if not result.ok:
         raise LassiError(f"the counting run {result.failure(time_limit)} (output in {folder})")
     work = parse_counts(counts.read_text() if counts.exists() else "")
+    work.seconds = result.seconds
     write_json(folder / "workload.json", work.to_dict())
     return work
 
