@@ -1,7 +1,7 @@
 """Workload evidence: the kernels a CUDA program launched and the memory it copied, counted by CUPTI.
 
-A small injection library (tools/cupti/workload_counter.cpp) is built at first use against the CUDA
-toolkit's CUPTI and cached, keyed by its source and the toolkit; CUDA loads it into any program
+A small injection library (tools/cupti/workload_counter.cpp) is built at first use with the toolkit's
+nvcc against its CUPTI and cached, keyed by its source and the toolkit; CUDA loads it into any program
 through CUDA_INJECTION64_PATH, so programs run unmodified. Counting runs are separate from measured
 runs (CUPTI's records cost time), and a candidate doing less GPU work than its source is a warning
 sign that it skips work rather than doing it better.
@@ -218,8 +218,8 @@ def counter_library() -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".workload-counter-", suffix=".so")
     os.close(fd)
-    command = [os.environ.get("CXX", "g++"), "-std=c++17", "-O2", "-shared", "-fPIC", str(COUNTER_SOURCE),
-               f"-I{include}", f"-I{toolkit / 'include'}", f"-L{lib}", "-lcupti", f"-Wl,-rpath,{lib}", "-o", temporary]
+    command = [str(toolkit / "bin" / "nvcc"), "-std=c++17", "-O2", "-shared", "-Xcompiler", "-fPIC",
+               str(COUNTER_SOURCE), f"-I{include}", f"-L{lib}", "-lcupti", "-Xlinker", f"-rpath,{lib}", "-o", temporary]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIME_LIMIT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -234,13 +234,22 @@ def counter_library() -> Path:
 
 
 def cuda_toolkit() -> Path:
-    """The CUDA toolkit folder: $CUDA_HOME, else the folder above the nvcc on PATH ($NVCC honoured)."""
+    """The CUDA toolkit folder: $CUDA_HOME, else where the nvcc on PATH says it lives ($NVCC honoured).
+
+    nvcc itself is asked (its TOP folder), because the nvcc on PATH is often a link or a wrapper script.
+    """
     if home := os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH"):
         return Path(home)
     nvcc = shutil.which(os.environ.get("NVCC", "nvcc"))
     if nvcc is None:
         raise LassiError("the CUDA toolkit was not found (no nvcc on PATH and no CUDA_HOME): workload not counted")
-    return Path(nvcc).resolve().parent.parent
+    try:
+        dry = subprocess.run([nvcc, "--dryrun", "-c", "-x", "cu", os.devnull, "-o", os.devnull],
+                             capture_output=True, text=True, timeout=60)
+        top = re.search(r"^#\$ TOP=(.+)$", dry.stdout + dry.stderr, re.M)
+    except (OSError, subprocess.TimeoutExpired):
+        top = None
+    return Path(top.group(1).strip()).resolve() if top else Path(nvcc).resolve().parent.parent
 
 
 def cupti_folders(toolkit: Path) -> tuple[Path, Path]:
