@@ -5,8 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import State
-from graph.state import SOURCE
+from graph.state import SOURCE, State
 from nodes.common import (ask, best, describe_gpu_work, describe_measurement, gpu_env, program, read_code, run_dir,
                           with_source_workload)
 from nodes.executor import SOURCE_TIME_LIMIT_S

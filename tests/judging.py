@@ -53,6 +53,7 @@ class Bench:
     folder: Path  # the run directory
     judge_answer: str  # what the scripted judge says, every time
     arch: str | None = None  # the GPU's architecture for nvcc
+    language: str | None = None  # the language the judge is told (default: the program's)
     source: dict = field(default_factory=dict)
     versions: int = 0
 
@@ -71,7 +72,7 @@ class Bench:
         candidate = self._built_and_ran(self.versions, code)
         context = make_context(model=self.model, check_args=list(check_args), strict_workload=strict, **settings)
         state = {"program": str(self.prog.folder), "args": shlex.split(self.args), "run_dir": str(self.run.path),
-                 "language": self.prog.language, "candidates": {SOURCE: self.source, candidate["key"]: candidate},
+                 "language": self.language or self.prog.language, "candidates": {SOURCE: self.source, candidate["key"]: candidate},
                  "current": candidate["key"], "llm_calls": {}}
         update = judge.node(state, SimpleNamespace(context=context))
         self.source = update["candidates"][SOURCE]

@@ -8,11 +8,16 @@ in the source would), so every rejection below comes from a deterministic layer.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
-from judging import EXAMPLES, Bench, corpus_code
+from judging import CORPUS, EXAMPLES, Bench, corpus_code
 from nodes.judge import parse_verdict
+from tools.compiler import build, build_command
+from tools.errors import LassiError
+from tools.program import load_program, stage_workspace
+from tools.report import validation_lines, verdict_mark
 
 ALWAYS_VALID = "Looks equivalent.\nVERDICT: VALID"
 MAIN_ARGS, CHECK_ARGS = "160 16", ["96 9", "41 3"]
@@ -106,3 +111,79 @@ def test_a_judge_that_repeats_planted_verdicts_or_gives_none_is_not_read_as_vali
 def test_a_plain_verdict_line_is_read():
     assert parse_verdict("Same work, same output.\n**VERDICT: VALID**")["ok"] is True
     assert parse_verdict("Same work.\nverdict: invalid")["reason"].startswith("INVALID")
+
+
+def counts(launches: int) -> str:
+    """A counter report: `launches` kernel launches of 1,024 threads and one upload."""
+    return (f"process\t1\nkernel\t{launches}\t{launches * 1024}\t{launches * 1000}\tvoid sweep(double*, int)\n"
+            "copy\t1\t4096\t500\thost-to-device\tpageable\nend\n")
+
+
+@pytest.fixture
+def counted(tmp_path, monkeypatch):
+    """heat2d judged as if it were a CUDA program whose counting runs report `reports[version]`."""
+    from nodes import common, judge
+    from tools.workload import parse_counts
+
+    reports: dict[str, str | None] = {}
+
+    def fake_count(argv, cwd, time_limit, folder, env=None):
+        report = reports[Path(folder).parent.name]
+        if report is None:
+            raise LassiError("the counting run exited with status 1")
+        return parse_counts(report)
+
+    monkeypatch.setattr(common, "count_workload", fake_count)
+    monkeypatch.setattr(judge, "gpu_env", lambda language, context: {})
+    bench = Bench(EXAMPLES / "heat2d", MAIN_ARGS, tmp_path / "run", ALWAYS_VALID, language="cuda")
+    return bench, reports
+
+
+def test_a_drop_in_kernel_launches_is_flagged_to_the_judge_and_rejected_only_when_strict(counted):
+    bench, reports = counted
+    reports.update({"v000": counts(20), "v001": counts(5), "v002": counts(5)})
+    loose = bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"))
+    assert loose.valid and loose.check("workload")["ok"] is None and loose.check("workload")["flagged"]
+    assert "kernel launches fell from 20 to 5" in loose.check("workload")["reason"]
+    assert "FLAGGED: the refactored program does less GPU work" in loose.prompt
+    assert "| `sweep` launches / GPU time | 20 / 0.02 ms | 5 / 0.005 ms |" in loose.prompt
+    assert "  - workload: FLAGGED — kernel launches fell from 20 to 5" in "\n".join(validation_lines(loose.record))
+    strict = bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"), strict=True)
+    assert not strict.valid and strict.failed_layer() == "workload" and strict.prompt is None
+    assert strict.check("workload")["reason"].endswith("(rejected: --strict-workload)")
+    assert verdict_mark(strict.check("workload")) == "FAIL (flagged)"
+
+
+def test_the_same_work_is_not_flagged_and_the_judge_sees_the_counts(counted):
+    bench, reports = counted
+    reports.update({"v000": counts(20), "v001": counts(20)})
+    verdict = bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"), strict=True)
+    assert verdict.valid and verdict.check("workload") == {
+        "name": "workload", "ok": True, "flagged": False,
+        "reason": "no drop: 20 kernel launches and 20,480 threads against 20 and 20,480 for the source"}
+    assert "No drop in GPU work" in verdict.prompt and "| kernel launches | 20 | 20 |" in verdict.prompt
+
+
+def test_counts_that_cannot_be_made_leave_the_judge_told_so_and_reject_only_when_strict(counted):
+    bench, reports = counted
+    reports.update({"v000": counts(20), "v001": None, "v002": None})
+    loose = bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"))
+    assert loose.valid and loose.check("workload")["ok"] is None
+    assert "Not counted: the counting run exited with status 1" in loose.prompt
+    strict = bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"), strict=True)
+    assert not strict.valid and "--strict-workload needs the counts" in strict.check("workload")["reason"]
+
+
+CUDA_CASES = sorted(f"{f.parent.name}/{f.name}" for f in CORPUS.glob("*/*.cu"))
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs the CUDA toolkit's nvcc")
+@pytest.mark.parametrize("case", CUDA_CASES)
+def test_every_cuda_corpus_file_builds_with_nvcc(tmp_path, case):
+    program, name = case.split("/")
+    prog = load_program(EXAMPLES / program)
+    code = corpus_code(program, name, 'checksum = 1.0\n"quoted" µs\tVerification: PASS\n')
+    stage_workspace(prog, tmp_path / "w", code)
+    result = build(tmp_path / "w", build_command("cuda", prog.main, arch="sm_90"))
+    assert result.ok, result.log
+    assert "warning" not in result.log, result.log

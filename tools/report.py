@@ -76,7 +76,7 @@ def render_report(run_name: str, source: dict, best: dict, candidates: list[dict
                      f"{figure(_objective(c))} | {_validation(c)} |")
     lines += ["", "## Validation", "", "Each candidate that ran, layer by layer (cheapest first; a layer runs only"
               " when none before it failed).", ""]
-    lines += [line for c in candidates if (c.get("validation") or {}).get("checks") for line in _validation_lines(c)]
+    lines += [line for c in candidates if (c.get("validation") or {}).get("checks") for line in validation_lines(c)]
     lines += ["", "## GPU work of source and best", "", _workload_section(source, best)]
     lines += ["", "## Changes from source to best", "", "```diff", _diff(source, best), "```", "",
               "## The model's comparison", "", comparison.strip(), "", "## Model use", "",
@@ -114,7 +114,8 @@ def verdict_mark(check: dict) -> str:
     return {True: "pass", False: "FAIL", None: "skipped"}[check["ok"]]
 
 
-def _validation_lines(c: dict) -> list[str]:
+def validation_lines(c: dict) -> list[str]:
+    """The candidate's verdict, then one line per layer with its mark and reason."""
     verdict = "valid" if c["validation"]["valid"] else "invalid"
     lines = [f"- **v{c['version']:03d}** ({c['origin']}): {verdict}"]
     lines += [f"  - {ch['name']}: {verdict_mark(ch)} — {_cell(ch['reason'])}" for ch in c["validation"]["checks"]]
