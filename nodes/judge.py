@@ -123,7 +123,7 @@ def _source_check_runs(state: State, ctx: Context, src: dict, env: dict[str, str
     runs = _check_runs(src, ctx.check_args, [limit] * len(ctx.check_args), env)
     for r in runs:
         if not r["ok"]:
-            raise LassiError(f"the source {r['failure']} with --check-args {r['args']!r} (output in"
+            raise LassiError(f"the source {r['failure']} on --check-args {r['args']!r} (output in"
                              f" {Path(r['stdout_path']).parent}): give argument sets the source itself runs with")
     return {**src, "check_runs": runs}
 

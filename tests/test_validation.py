@@ -187,3 +187,10 @@ def test_every_cuda_corpus_file_builds_with_nvcc(tmp_path, case):
     result = build(tmp_path / "w", build_command("cuda", prog.main, arch="sm_90"))
     assert result.ok, result.log
     assert "warning" not in result.log, result.log
+
+
+def test_extra_arguments_the_source_itself_fails_on_stop_the_run_with_one_clear_error(tmp_path):
+    bench = Bench(EXAMPLES / "heat2d", MAIN_ARGS, tmp_path / "run", ALWAYS_VALID)
+    with pytest.raises(LassiError, match=r"the source exited with code 2 on --check-args '2 5'.*give argument"
+                                         r" sets the source itself runs with"):
+        bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"), ["96 9", "2 5"])
