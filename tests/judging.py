@@ -55,7 +55,7 @@ class Bench:
     arch: str | None = None  # the GPU's architecture for nvcc
     language: str | None = None  # the language the judge is told (default: the program's)
     source: dict = field(default_factory=dict)
-    versions: int = 0
+    built: dict[str, dict] = field(default_factory=dict)  # code's sha256 -> its candidate record, built and ran
 
     def __post_init__(self) -> None:
         self.prog = load_program(self.program)
@@ -67,9 +67,9 @@ class Bench:
         self.source = self._built_and_ran(0, self.prog.read_main())
 
     def judge(self, code: str, check_args: list[str] = (), strict: bool = False, **settings) -> Verdict:
-        """Build and run `code` as the next candidate, then judge it against the source."""
-        self.versions += 1
-        candidate = self._built_and_ran(self.versions, code)
+        """Build and run `code` as the next candidate (once per distinct code), then judge it against the source."""
+        candidate = self.built.get(sha256_text(code)) or self._built_and_ran(len(self.built) + 1, code)
+        self.built[candidate["sha256"]] = candidate
         context = make_context(model=self.model, check_args=list(check_args), strict_workload=strict, **settings)
         state = {"program": str(self.prog.folder), "args": shlex.split(self.args), "run_dir": str(self.run.path),
                  "language": self.language or self.prog.language, "candidates": {SOURCE: self.source, candidate["key"]: candidate},

@@ -17,7 +17,7 @@ from nodes.judge import parse_verdict
 from tools.compiler import build, build_command
 from tools.errors import LassiError
 from tools.program import load_program, stage_workspace
-from tools.report import validation_lines, verdict_mark
+from tools.report import validation_lines, verdict_mark, workload_section
 
 ALWAYS_VALID = "Looks equivalent.\nVERDICT: VALID"
 MAIN_ARGS, CHECK_ARGS = "160 16", ["96 9", "41 3"]
@@ -141,7 +141,7 @@ def counted(tmp_path, monkeypatch):
 
 def test_a_drop_in_kernel_launches_is_flagged_to_the_judge_and_rejected_only_when_strict(counted):
     bench, reports = counted
-    reports.update({"v000": counts(20), "v001": counts(5), "v002": counts(5)})
+    reports.update({"v000": counts(20), "v001": counts(5)})
     loose = bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"))
     assert loose.valid and loose.check("workload")["ok"] is None and loose.check("workload")["flagged"]
     assert "kernel launches fell from 20 to 5" in loose.check("workload")["reason"]
@@ -166,7 +166,7 @@ def test_the_same_work_is_not_flagged_and_the_judge_sees_the_counts(counted):
 
 def test_counts_that_cannot_be_made_leave_the_judge_told_so_and_reject_only_when_strict(counted):
     bench, reports = counted
-    reports.update({"v000": counts(20), "v001": None, "v002": None})
+    reports.update({"v000": counts(20), "v001": None})
     loose = bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"))
     assert loose.valid and loose.check("workload")["ok"] is None
     assert "Not counted: the counting run exited with status 1" in loose.prompt
@@ -194,3 +194,15 @@ def test_extra_arguments_the_source_itself_fails_on_stop_the_run_with_one_clear_
     with pytest.raises(LassiError, match=r"the source exited with code 2 on --check-args '2 5'.*give argument"
                                          r" sets the source itself runs with"):
         bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"), ["96 9", "2 5"])
+
+
+def test_the_report_has_the_workload_table_of_source_and_best():
+    from tools.workload import parse_counts
+
+    source = {"key": "000", "version": 0, "workload": {"counts": parse_counts(counts(20)).to_dict()}}
+    best = {"key": "003", "version": 3, "workload": {"counts": parse_counts(counts(20)).to_dict()}}
+    table = workload_section(source, best)
+    assert "| | source | best (v003) |" in table and "| kernel launches | 20 | 20 |" in table
+    assert "| host-to-device copies / bytes | 1 / 4 KiB, 1 pageable | 1 / 4 KiB, 1 pageable |" in table
+    uncounted = workload_section(source, {**best, "workload": {"error": "the counting run exited with code 1"}})
+    assert "best (v003): not counted (the counting run exited with code 1)" in uncounted

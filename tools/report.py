@@ -77,7 +77,7 @@ def render_report(run_name: str, source: dict, best: dict, candidates: list[dict
     lines += ["", "## Validation", "", "Each candidate that ran, layer by layer (cheapest first; a layer runs only"
               " when none before it failed).", ""]
     lines += [line for c in candidates if (c.get("validation") or {}).get("checks") for line in validation_lines(c)]
-    lines += ["", "## GPU work of source and best", "", _workload_section(source, best)]
+    lines += ["", "## GPU work of source and best", "", workload_section(source, best)]
     lines += ["", "## Changes from source to best", "", "```diff", _diff(source, best), "```", "",
               "## The model's comparison", "", comparison.strip(), "", "## Model use", "",
               "| role | calls | tokens in | tokens out | seconds |", "|---|---|---|---|---|"]
@@ -122,7 +122,7 @@ def validation_lines(c: dict) -> list[str]:
     return lines
 
 
-def _workload_section(source: dict, best: dict) -> str:
+def workload_section(source: dict, best: dict) -> str:
     """Kernel launches, copies and bytes of the source and the best, as CUPTI counted them."""
     shown = [("source", source)] + ([(f"best (v{best['version']:03d})", best)] if best["key"] != source["key"] else [])
     columns, missing = {}, []
