@@ -108,12 +108,15 @@ def _print_result(result) -> None:
 def _settings(args) -> dict:
     names = ["model", "coder_model", "judge_model", "summarizer_model", "planner_model", "reporter_model", "base_url",
              "gpu", "max_iterations", "max_corrections", "target_ci", "repeat_budget_s", "min_improvement", "time_limit",
-             "runs_root", "max_llm_retries", "knowledge", "cache_dir"]
+             "runs_root", "max_llm_retries", "knowledge", "cache_dir",
+             "rtol", "atol", "check_args", "strict_workload"]
     settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "repeats", None) is not None:
         settings["min_repeats"], settings["max_repeats"] = _repeats(args.repeats)
     if getattr(args, "flags", None) is not None:
         settings["compile_flags"] = args.flags
+    if getattr(args, "mask", None) is not None:
+        settings["output_masks"] = args.mask
     return settings
 
 
@@ -174,6 +177,14 @@ def _parser() -> argparse.ArgumentParser:
                      " #lines=10-80 (text)")
     opt.add_argument("--cache-dir", help="folder of the summaries kept between runs (default "
                      "$XDG_CACHE_HOME/lassi-ee or ~/.cache/lassi-ee)")
+    opt.add_argument("--check-args", action="append", metavar='"ARGS"', help="another argument set (one quoted "
+                     "string; repeatable) on which source and candidates must print the same output")
+    opt.add_argument("--strict-workload", action="store_true", default=None, help="reject candidates that launch "
+                     "fewer kernels or threads than the source (CUPTI counts; otherwise such drops are flagged)")
+    opt.add_argument("--rtol", type=float, help="relative tolerance for numbers in the output (default 1e-6)")
+    opt.add_argument("--atol", type=float, help="absolute tolerance for numbers in the output (default 1e-12)")
+    opt.add_argument("--mask", action="append", metavar="REGEX", help="ignore output lines matching REGEX when "
+                     "comparing outputs, beside the built-in timing patterns (repeatable)")
     opt.set_defaults(handler=_optimize)
 
     res = sub.add_parser("resume", help="continue a run from its last checkpoint")

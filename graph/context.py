@@ -6,6 +6,8 @@ In Studio these fields are the run's configuration form.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -41,6 +43,9 @@ class Context:
     compile_flags: str | None = None  # replaces the default flags (the GPU's -arch is still added)
     rtol: float = 1e-6  # output numbers: relative tolerance
     atol: float = 1e-12  # output numbers: absolute tolerance
+    output_masks: list[str] = field(default_factory=list)  # regexes of output lines to ignore, beside the defaults
+    check_args: list[str] = field(default_factory=list)  # extra argument sets source and candidate must agree on
+    strict_workload: bool = False  # reject candidates that launch fewer kernels or threads than the source
     runs_root: str = "lassi-runs"  # where run directories are created when none is given
     knowledge: list[str] = field(default_factory=list)  # user documents: PATH or PATH#pages=…/sections=…/lines=…
     cache_dir: str = field(default_factory=default_cache_dir)  # Stage-2 summaries kept between runs
@@ -94,3 +99,13 @@ def _check_ranges(ctx: Context) -> None:
     for ok, message in checks:
         if not ok:
             raise LassiError(message)
+    for line in ctx.check_args:
+        try:
+            shlex.split(line)
+        except ValueError as exc:
+            raise LassiError(f"--check-args {line!r} could not be split like a shell line: {exc}") from None
+    for pattern in ctx.output_masks:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise LassiError(f"--mask {pattern!r} is not a regular expression: {exc}") from None

@@ -128,6 +128,16 @@ def test_compiler_flags_that_do_not_split(program, tmp_path):
     one_clear_line(lassi("profile", str(program), "--flags", '"-O2', cwd=tmp_path), "--flags could not be split")
 
 
+def test_extra_arguments_that_do_not_split(program, tmp_path):
+    one_clear_line(lassi("optimize", str(program), "--model", "scripted:x.json", "--check-args", '"7', cwd=tmp_path),
+                   "--check-args '\"7' could not be split")
+
+
+def test_an_output_mask_that_is_not_a_regular_expression(program, tmp_path):
+    one_clear_line(lassi("optimize", str(program), "--model", "scripted:x.json", "--mask", "time (", cwd=tmp_path),
+                   "--mask 'time (' is not a regular expression")
+
+
 def test_a_main_given_as_a_path(program, tmp_path):
     one_clear_line(lassi("profile", str(program), "--main", "../main.cpp", cwd=tmp_path), "a file name inside")
 
