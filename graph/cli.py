@@ -11,6 +11,7 @@ from pathlib import Path
 
 from graph.progress import Progress
 from tools.errors import Interrupted, LassiError
+from tools.sandbox import MODES as SANDBOX_MODES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +102,7 @@ def _print_result(result) -> None:
 def _settings(args) -> dict:
     names = ["model", "coder_model", "judge_model", "summarizer_model", "planner_model", "reporter_model", "base_url",
              "gpu", "max_iterations", "max_corrections", "repeats", "min_improvement", "time_limit", "runs_root",
-             "max_llm_retries"]
+             "max_llm_retries", "sandbox"]
     settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "flags", None) is not None:
         settings["compile_flags"] = args.flags
@@ -131,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--flags", help="compiler flags replacing the defaults (the GPU's -arch is added)")
         p.add_argument("--run-dir", help="where to write the run (default: lassi-runs/<time>-<program>)")
         p.add_argument("--runs-root", help="folder for new run directories (default lassi-runs)")
+        p.add_argument("--sandbox", choices=SANDBOX_MODES, help="containment of builds and runs: bubblewrap "
+                       "(no network, read-only filesystem outside the scratch folder), none (resource limits "
+                       "only), or auto: bubblewrap where it works (default)")
 
     opt = sub.add_parser("optimize", help="run the whole pipeline on a program")
     program_options(opt)

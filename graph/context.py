@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from tools.errors import LassiError
+from tools.sandbox import MODES as SANDBOX_MODES
 
 ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
 DEFAULT_MODEL = "openai:o3-mini"
@@ -39,6 +40,7 @@ class Context:
     runs_root: str = "lassi-runs"  # where run directories are created when none is given
     max_llm_retries: int = 5
     llm_backoff_s: float = 2.0
+    sandbox: str = "auto"  # containment of builds and runs: auto (bubblewrap where it works), bwrap, none
     stop_after_profile: bool = False  # Stage 0 only (lassi-ee profile)
 
     def model_for(self, role: str) -> str:
@@ -75,6 +77,7 @@ def _check_ranges(ctx: Context) -> None:
         (ctx.temperature_step > 0, "the temperature step must be positive"),
         (ctx.max_llm_retries >= 0, f"--max-llm-retries must be 0 or more, not {ctx.max_llm_retries}"),
         (ctx.rtol >= 0 and ctx.atol >= 0, "output tolerances must be 0 or more"),
+        (ctx.sandbox in SANDBOX_MODES, f"--sandbox must be one of {', '.join(SANDBOX_MODES)}, not {ctx.sandbox!r}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -15,9 +15,12 @@ from pathlib import Path
 from graph.context import Context
 from graph.state import SOURCE, State, key
 from prompts import prompt_version, render
+from tools.errors import LassiError
+from tools.gpu import device_node, find_gpu
 from tools.llm import Models, Reply
 from tools.program import Program, load_program
 from tools.rundir import RunDir
+from tools.sandbox import NVIDIA_SHARED_NODES, Sandbox, choose_sandbox
 
 LANGUAGE_NAMES = {"cuda": "CUDA C++", "cpp": "C++ with OpenMP"}
 COMPILER_NAMES = {"cuda": "nvcc", "cpp": "g++ -fopenmp"}
@@ -105,6 +108,18 @@ def ask(state: State, context: Context, role: str, prompt: str, temperature: flo
                        temperature, index, task=task,
                        about={"prompt_name": prompt, "prompt_version": prompt_version(prompt), **(about or {})})
     return reply, {call_key: index + 1}
+
+
+def sandbox_for(context: Context, language: str) -> Sandbox:
+    """The containment of a run's builds and runs; CUDA programs may open the chosen GPU's nodes only."""
+    devices: tuple[str, ...] = ()
+    if language == "cuda":
+        try:
+            devices = (device_node(find_gpu(context.gpu)),)
+        except LassiError:  # no GPU here: CUDA sources are still built
+            pass
+        devices += NVIDIA_SHARED_NODES
+    return choose_sandbox(context.sandbox, devices=devices)
 
 
 def judge_tag() -> str:

@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import SOURCE, State
-from nodes.common import current, failed_status, source
+from nodes.common import current, failed_status, sandbox_for, source
 from tools.compiler import BINARY_NAME
 from tools.energy import choose_meter, measure
 from tools.errors import LassiError
@@ -25,14 +25,17 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     work = folder / "work"
     meter = choose_meter(state["language"], ctx.gpu)
     limit = time_limit(state, ctx)
+    sandbox = sandbox_for(ctx, state["language"])
 
     def run() -> RunResult:
-        return run_program([str(work / BINARY_NAME), *state.get("args", [])], work, limit, env=meter.child_env())
+        return run_program([str(work / BINARY_NAME), *state.get("args", [])], work, limit, env=meter.child_env(),
+                           sandbox=sandbox)
 
     result, measurement = measure(meter, run, ctx.repeats)
     write_text(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
-    run_info = {**result.to_dict(), "time_limit_s": limit, "stdout_path": str(folder / "stdout.txt"),
+    run_info = {**result.to_dict(), "time_limit_s": limit, "containment": sandbox.describe(),
+                "stdout_path": str(folder / "stdout.txt"),
                 "stderr_path": str(folder / "stderr.txt")}
     if measurement is not None:
         summary = measurement.summary()

@@ -57,6 +57,11 @@ def find_gpu(selector: str | int | None = None) -> Gpu:
                compute_capability=tuple(lib.nvmlDeviceGetCudaComputeCapability(handle)))
 
 
+def device_node(gpu: Gpu) -> str:
+    """The GPU's /dev/nvidiaN (N is NVML's minor number): the one GPU node a sandbox lets a program open."""
+    return f"/dev/nvidia{nvml().nvmlDeviceGetMinorNumber(handle_for(gpu))}"
+
+
 def handle_for(gpu: Gpu):
     return nvml().nvmlDeviceGetHandleByUUID(gpu.uuid)
 
