@@ -102,7 +102,7 @@ def _print_result(result) -> None:
 def _settings(args) -> dict:
     names = ["model", "coder_model", "judge_model", "summarizer_model", "planner_model", "reporter_model", "base_url",
              "gpu", "max_iterations", "max_corrections", "repeats", "min_improvement", "time_limit", "runs_root",
-             "max_llm_retries", "sandbox"]
+             "max_llm_retries", "sandbox", "max_processes", "max_memory_mb", "max_file_mb"]
     settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "flags", None) is not None:
         settings["compile_flags"] = args.flags
@@ -135,6 +135,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--sandbox", choices=SANDBOX_MODES, help="containment of builds and runs: bubblewrap "
                        "(no network, read-only filesystem outside the scratch folder), none (resource limits "
                        "only), or auto: bubblewrap where it works (default)")
+        p.add_argument("--max-processes", type=int, help="processes and threads a build or run may have at once "
+                       "(default: 256, or more on machines with many cores)")
+        p.add_argument("--max-memory-mb", type=int, help="memory a build or run may use (default: 3/4 of the machine's)")
+        p.add_argument("--max-file-mb", type=int, help="largest file a build or run may write (default 4096)")
 
     opt = sub.add_parser("optimize", help="run the whole pipeline on a program")
     program_options(opt)

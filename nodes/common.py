@@ -119,7 +119,7 @@ def sandbox_for(context: Context, language: str) -> Sandbox:
         except LassiError:  # no GPU here: CUDA sources are still built
             pass
         devices += NVIDIA_SHARED_NODES
-    return choose_sandbox(context.sandbox, devices=devices)
+    return choose_sandbox(context.sandbox, context.limits(), devices)
 
 
 def judge_tag() -> str:

@@ -53,7 +53,7 @@ def default_memory_bytes() -> int:
 @dataclass(frozen=True)
 class Limits:
     max_tasks: int = field(default_factory=default_max_tasks)  # processes and threads at once
-    memory_bytes: int = field(default_factory=default_memory_bytes)  # resident memory of the whole tree
+    memory_bytes: int = field(default_factory=default_memory_bytes)  # resident sets of the tree, summed
     file_bytes: int = 4096 * MiB  # the largest file a program may write
 
     def describe(self) -> str:
