@@ -18,8 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     from dotenv import find_dotenv, load_dotenv
 
     load_dotenv(find_dotenv(usecwd=True))  # the .env of the folder the user works in
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         return args.handler(args)
     except Interrupted as exc:
         print(f"lassi-ee: {exc}", file=sys.stderr)
@@ -116,8 +116,15 @@ def _split(text: str | None) -> list[str]:
         raise LassiError(f"--args could not be split like a shell line: {exc}") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """Wrong options get the one-line error every other bad input gets, not a usage block."""
+
+    def error(self, message: str):
+        raise LassiError(f"{message} (see {self.prog} --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lassi-ee", description="Rewrite a CUDA or C++/OpenMP program to use less"
+    parser = _Parser(prog="lassi-ee", description="Rewrite a CUDA or C++/OpenMP program to use less"
                                      " energy with an LLM, measuring and validating every candidate.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 

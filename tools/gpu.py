@@ -43,6 +43,9 @@ def find_gpu(selector: str | int | None = None) -> Gpu:
     if count == 0:
         raise LassiError("no NVIDIA GPU found by NVML; CUDA programs need one to run and be measured")
     text = str(selector if selector is not None else 0).strip()
+    if not (text.isdigit() or text.startswith(("GPU-", "MIG-"))):
+        raise LassiError(f"--gpu takes an NVML index (0 to {count - 1}) or a UUID such as GPU-… (see nvidia-smi -L),"
+                         f" not {text!r}")
     try:
         if text.isdigit():
             if int(text) >= count:
