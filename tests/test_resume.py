@@ -163,3 +163,15 @@ def test_a_run_killed_inside_any_node_resumes_to_the_same_end(node, killable, tm
     out, err = second.communicate(timeout=300)
     assert second.returncode == 0, err
     assert summary(run_dir) == reference
+
+
+def test_a_model_that_fails_a_few_times_then_answers_lets_the_run_finish(program, session, settings):
+    from graph.api import optimize
+
+    flaky = {"error": "transient", "times": 2}
+    model = session({"coder": [flaky, answer(sleeper(40)), flaky, answer(sleeper(320))],
+                     "judge": [flaky, VALID, VALID], "planner": [flaky, "plan"], "reporter": ["comparison"]})
+    result = optimize(program, ["100"], **settings(model, max_iterations=1, max_llm_retries=2))
+    assert result.finished and result.best["key"] == "001"
+    log = [json.loads(line) for line in (result.run_dir / "llm.jsonl").read_text().splitlines()]
+    assert sum("error" in record for record in log) == 8  # two failures before each of four answers

@@ -72,7 +72,7 @@ class Sandbox:
 
     def describe(self) -> str:
         if self.mode == "bwrap":
-            shown = ", ".join(self.devices) if self.devices else "none"
+            shown = ", ".join(d for d in self.devices if os.path.exists(d)) or "none"
             isolation = f"bubblewrap: no network, filesystem read-only except the scratch folder, devices: {shown}"
         else:
             isolation = f"resource limits only, no filesystem or network isolation ({self.why})"
