@@ -21,7 +21,7 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -77,9 +77,6 @@ class Sandbox:
         else:
             isolation = f"resource limits only, no filesystem or network isolation ({self.why})"
         return f"{isolation}; {self.limits.describe()}"
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "devices": list(self.devices), "description": self.describe()}
 
     def command(self, argv: list[str], scratch: Path) -> list[str]:
         """`argv` as it must be started to run contained in `scratch` (its private /tmp is scratch/.tmp)."""
