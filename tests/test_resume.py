@@ -124,14 +124,13 @@ def steps(out: str) -> list[str]:
 
 
 def summary(run_dir: Path) -> dict:
-    """What must not depend on interruptions: each candidate's lineage and fate, how often it was measured."""
+    """What must not depend on interruptions: each candidate's lineage and fate, and that it was measured."""
     from graph.api import open_run
 
     with open_run(run_dir) as (graph, config):
         state = graph.get_state(config).values
     assert state["stage"] == "done"
-    candidates = {k: (c["origin"], c["parent"], c["status"], c.get("outcome"),
-                      len(c["measurement"]["readings"]) if c.get("measurement") else 0)
+    candidates = {k: (c["origin"], c["parent"], c["status"], c.get("outcome"), "measurement" in c)
                   for k, c in state["candidates"].items()}
     folders = sorted(p.name for p in (run_dir / "candidates").iterdir())
     return {"candidates": candidates, "best": state["best"], "folders": folders}
