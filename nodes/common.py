@@ -19,10 +19,11 @@ from prompts import prompt_version, render
 from tools.cache import ReplyCache
 from tools.compiler import BINARY_NAME
 from tools.errors import LassiError
-from tools.gpu import find_gpu
+from tools.gpu import device_node, find_gpu
 from tools.llm import Models, Reply
 from tools.program import Program, load_program
 from tools.rundir import RunDir
+from tools.sandbox import NVIDIA_SHARED_NODES, Sandbox, choose_sandbox
 from tools.workload import Workload, count_workload, describe_workload
 
 LANGUAGE_NAMES = {"cuda": "CUDA C++", "cpp": "C++ with OpenMP"}
@@ -115,6 +116,18 @@ def ask(state: State, context: Context, role: str, prompt: str, temperature: flo
     return reply, {call_key: index + 1}
 
 
+def sandbox_for(context: Context, language: str) -> Sandbox:
+    """The containment of a run's builds and runs; CUDA programs may open the chosen GPU's nodes only."""
+    devices: tuple[str, ...] = ()
+    if language == "cuda":
+        try:
+            devices = (device_node(find_gpu(context.gpu)),)
+        except LassiError:  # no GPU here: CUDA sources are still built
+            pass
+        devices += NVIDIA_SHARED_NODES
+    return choose_sandbox(context.sandbox, context.limits(), devices)
+
+
 def judge_tag() -> str:
     """A marker the code under judgement cannot predict, so it cannot fake the end of its block."""
     return secrets.token_hex(6)
@@ -154,7 +167,7 @@ def binary_of(candidate: dict) -> tuple[Path, Path]:
     return work / BINARY_NAME, work
 
 
-def count_gpu_work(candidate: dict, args: list[str], limit: float, env: dict[str, str]) -> dict:
+def count_gpu_work(candidate: dict, args: list[str], limit: float, env: dict[str, str], sandbox: Sandbox) -> dict:
     """One unmeasured counting run with the main arguments: {'counts': ...} or {'error': why not}.
 
     A candidate that never initialises CUDA reports nothing and counts as doing no GPU work; the
@@ -162,7 +175,7 @@ def count_gpu_work(candidate: dict, args: list[str], limit: float, env: dict[str
     """
     binary, work = binary_of(candidate)
     try:
-        counted = count_workload([str(binary), *args], work, limit, Path(candidate["dir"]) / "workload", env)
+        counted = count_workload([str(binary), *args], work, limit, Path(candidate["dir"]) / "workload", env, sandbox)
     except LassiError as exc:
         return {"error": str(exc)}
     if not counted.processes and candidate["key"] == SOURCE:
@@ -170,13 +183,13 @@ def count_gpu_work(candidate: dict, args: list[str], limit: float, env: dict[str
     return {"counts": counted.to_dict()}
 
 
-def with_source_workload(state: State, src: dict, env: dict[str, str], limit: float) -> dict:
+def with_source_workload(state: State, src: dict, env: dict[str, str], limit: float, sandbox: Sandbox) -> dict:
     """The source's record with its workload counted (once per run)."""
     if "workload" in src:
         return src
     if state["language"] != "cuda":
         return {**src, "workload": NOT_CUDA}
-    return {**src, "workload": count_gpu_work(src, state.get("args", []), limit, env)}
+    return {**src, "workload": count_gpu_work(src, state.get("args", []), limit, env, sandbox)}
 
 
 def describe_gpu_work(candidate: dict) -> str:

@@ -70,6 +70,8 @@ def describe_models(models: dict[str, str]) -> str:
 def render_report(run_path: Path, source: dict, best: dict, candidates: list[dict], comparison: str,
                   llm_records: list[dict], stop_reason: str, objective_label: str, models: dict[str, str]) -> str:
     lines = [f"# LASSI-EE report: {run_path.name}", "", f"Models — {describe_models(models)}.", ""]
+    if (source.get("run") or {}).get("containment"):
+        lines += [f"Builds and runs were contained by {source['run']['containment']}.", ""]
     if best["key"] == source["key"]:
         lines += ["**No candidate beat the source.** The best code is the source itself.", ""]
     else:
