@@ -28,13 +28,14 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import SOURCE, State
 from nodes.common import (NOT_CUDA, ask, binary_of, count_gpu_work, current, describe_measurement, gpu_env, judge_tag,
-                          read_code, read_stdout, source, with_source_workload)
+                          read_code, read_stdout, sandbox_for, source, with_source_workload)
 from nodes.executor import SOURCE_TIME_LIMIT_S
 from tools.errors import LassiError
 from tools.executor import run_program
 from tools.outputs import DEFAULT_MASKS, compare_outputs
 from tools.report import verdict_mark
 from tools.rundir import write_text
+from tools.sandbox import Sandbox
 from tools.workload import Workload, compare_workloads, workload_table
 
 _VERDICT_LINE = re.compile(r"^[\s>*_`#]*VERDICT[\s*_`]*:[\s*_`]*(VALID|INVALID)\b[\s*_`.]*$", re.I)
@@ -44,20 +45,21 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     cand, src = current(state), source(state)
     compare = partial(compare_outputs, rtol=ctx.rtol, atol=ctx.atol, masks=(*DEFAULT_MASKS, *ctx.output_masks))
-    env = gpu_env(state["language"], ctx)
+    env, sandbox = gpu_env(state["language"], ctx), sandbox_for(ctx, state["language"])
     run = cand["run"]
     checks = [_check("runs", True, f"built, exited 0 after {run['seconds']:.3g} s (limit {run['time_limit_s']:g} s)")]
     output = compare(read_stdout(src), read_stdout(cand))
     checks.append(_check("output", output.same, output.reason))
     evidence = "not counted: an earlier check failed"
     if _passing(checks):
-        src = _source_check_runs(state, ctx, src, env)
-        cand = {**cand, "check_runs": _check_runs(cand, ctx.check_args, _candidate_limits(ctx, src), env)}
+        src = _source_check_runs(state, ctx, src, env, sandbox)
+        cand = {**cand, "check_runs": _check_runs(cand, ctx.check_args, _candidate_limits(ctx, src), env, sandbox)}
         checks.append(_compare_check_runs(src, cand, compare))
     if _passing(checks):
-        src = with_source_workload(state, src, env, ctx.time_limit or SOURCE_TIME_LIMIT_S)
+        src = with_source_workload(state, src, env, ctx.time_limit or SOURCE_TIME_LIMIT_S, sandbox)
         limit = _candidate_limit(ctx, src["workload"])
-        counted = count_gpu_work(cand, state.get("args", []), limit, env) if state["language"] == "cuda" else NOT_CUDA
+        counted = (count_gpu_work(cand, state.get("args", []), limit, env, sandbox) if state["language"] == "cuda"
+                   else NOT_CUDA)
         cand = {**cand, "workload": counted}
         check, evidence = _workload_check(src["workload"], cand["workload"], ctx.strict_workload)
         checks.append(check)
@@ -101,12 +103,13 @@ def _passing(checks: list[dict]) -> bool:
     return all(c["ok"] is not False for c in checks)
 
 
-def _check_runs(candidate: dict, arg_sets: list[str], limits: list[float], env: dict[str, str]) -> list[dict]:
+def _check_runs(candidate: dict, arg_sets: list[str], limits: list[float], env: dict[str, str],
+                sandbox: Sandbox) -> list[dict]:
     """Run the candidate on each extra argument set; outputs go to <candidate>/check-args/<n>/."""
     binary, work = binary_of(candidate)
     runs = []
     for number, (line, limit) in enumerate(zip(arg_sets, limits), start=1):
-        result = run_program([str(binary), *shlex.split(line)], work, limit, env=env)
+        result = run_program([str(binary), *shlex.split(line)], work, limit, env=env, sandbox=sandbox)
         folder = Path(candidate["dir"]) / "check-args" / str(number)
         write_text(folder / "stdout.txt", result.stdout)
         write_text(folder / "stderr.txt", result.stderr)
@@ -115,12 +118,12 @@ def _check_runs(candidate: dict, arg_sets: list[str], limits: list[float], env: 
     return runs
 
 
-def _source_check_runs(state: State, ctx: Context, src: dict, env: dict[str, str]) -> dict:
+def _source_check_runs(state: State, ctx: Context, src: dict, env: dict[str, str], sandbox: Sandbox) -> dict:
     """The source's outputs on the extra argument sets, made once; the source must run cleanly on them."""
     if "check_runs" in src and [r["args"] for r in src["check_runs"]] == ctx.check_args:
         return src
     limit = ctx.time_limit or SOURCE_TIME_LIMIT_S
-    runs = _check_runs(src, ctx.check_args, [limit] * len(ctx.check_args), env)
+    runs = _check_runs(src, ctx.check_args, [limit] * len(ctx.check_args), env, sandbox)
     for r in runs:
         if not r["ok"]:
             raise LassiError(f"the source {r['failure']} on --check-args {r['args']!r} (output in"

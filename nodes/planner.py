@@ -7,7 +7,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import SOURCE, State
 from nodes.common import (ask, best, describe_gpu_work, describe_measurement, gpu_env, program, read_code, run_dir,
-                          with_source_workload)
+                          sandbox_for, with_source_workload)
 from nodes.executor import SOURCE_TIME_LIMIT_S
 from tools.rundir import write_text
 
@@ -18,7 +18,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     target = best(state)
     update: dict = {}
     if target["key"] == SOURCE and "workload" not in target:  # no candidate was judged yet: count it now
-        target = with_source_workload(state, target, gpu_env(state["language"], ctx), ctx.time_limit or SOURCE_TIME_LIMIT_S)
+        target = with_source_workload(state, target, gpu_env(state["language"], ctx), ctx.time_limit or SOURCE_TIME_LIMIT_S,
+                                      sandbox_for(ctx, state["language"]))
         update["candidates"] = {SOURCE: target}
     summaries = state["summaries"]
     number = state.get("plans", 0) + 1

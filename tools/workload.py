@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tools.errors import LassiError
 from tools.executor import run_program
+from tools.sandbox import Sandbox
 from tools.rundir import write_json, write_text
 
 COUNTER_SOURCE = Path(__file__).parent / "cupti" / "workload_counter.cpp"
@@ -185,22 +186,27 @@ def _copy_cell(c: dict | None) -> str:
 
 
 def count_workload(argv: list[str], cwd: Path, time_limit: float, folder: Path,
-                   env: dict[str, str] | None = None) -> Workload:
+                   env: dict[str, str] | None = None, sandbox: Sandbox | None = None) -> Workload:
     """Run the program once with the counter injected; its output and the counts go into `folder`.
 
-    Raises LassiError when the counter cannot be built or the counting run fails.
+    The counter writes inside the program's scratch folder (the only place a sandboxed program may
+    write); the counts are moved to `folder` afterwards. Raises LassiError when the counter cannot
+    be built or the counting run fails.
     """
     library = counter_library()
     folder.mkdir(parents=True, exist_ok=True)
-    counts = folder / "counts.tsv"
-    counts.unlink(missing_ok=True)
-    result = run_program(argv, cwd, time_limit,
-                         env={**(env or {}), "CUDA_INJECTION64_PATH": str(library), OUTPUT_VARIABLE: str(counts)})
+    written = Path(cwd) / "workload-counts.tsv"
+    written.unlink(missing_ok=True)
+    result = run_program(argv, cwd, time_limit, sandbox=sandbox,
+                         env={**(env or {}), "CUDA_INJECTION64_PATH": str(library), OUTPUT_VARIABLE: str(written)})
     write_text(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
     if not result.ok:
         raise LassiError(f"the counting run {result.failure(time_limit)} (output in {folder})")
-    work = parse_counts(counts.read_text() if counts.exists() else "")
+    text = written.read_text() if written.exists() else ""
+    written.unlink(missing_ok=True)
+    write_text(folder / "counts.tsv", text)
+    work = parse_counts(text)
     work.seconds = result.seconds
     write_json(folder / "workload.json", work.to_dict())
     return work
