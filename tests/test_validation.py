@@ -127,7 +127,7 @@ def counted(tmp_path, monkeypatch):
 
     reports: dict[str, str | None] = {}
 
-    def fake_count(argv, cwd, time_limit, folder, env=None):
+    def fake_count(argv, cwd, time_limit, folder, env=None, sandbox=None):
         report = reports[Path(folder).parent.name]
         if report is None:
             raise LassiError("the counting run exited with status 1")
