@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Sequence
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from graph.builder import build_graph
+from graph.builder import NODES, build_graph
 from graph.context import Context, make_context
 from graph.state import SOURCE
 from nodes.common import THREAD_ID, run_record
@@ -103,7 +103,7 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
     except (ValueError, KeyError, TypeError) as exc:
         raise LassiError(f"{run.config} is damaged ({exc.__class__.__name__}: {exc}); the run cannot be resumed") from None
     _check_tools(record["language"], ctx)
-    with open_run(run.path, interrupt_before=list(interrupt_before)) as (graph, config):
+    with open_run(run.path, interrupt_before=_pauses(interrupt_before)) as (graph, config):
         if checkpoint_id is not None:
             start = {"configurable": {**config["configurable"], "checkpoint_id": checkpoint_id}}
             if graph.get_state(start).created_at is None:
@@ -135,6 +135,7 @@ def open_run(run_dir: str | Path, **compile_options) -> Iterator[tuple[object, d
 
 
 def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) -> Result:
+    pauses = _pauses(interrupt_before)
     ctx = make_context(**settings)
     prog = load_program(program, main)
     _check_tools(prog.language, ctx)
@@ -144,7 +145,7 @@ def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) 
     run = RunDir.create(ctx.runs_root, prog.folder.name, run_dir)
     record = run_record(prog, args, ctx)
     write_json(run.config, record)
-    with open_run(run.path, interrupt_before=list(interrupt_before)) as (graph, config):
+    with open_run(run.path, interrupt_before=pauses) as (graph, config):
         _stream(graph, _first_state(record, run), config, ctx, on_step, run)
         return _result(graph, config, run)
 
@@ -152,6 +153,13 @@ def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) 
 def _result(graph, config: dict, run: RunDir) -> Result:
     snapshot = graph.get_state(config)
     return Result(run.path, snapshot.values, tuple(snapshot.next))
+
+
+def _pauses(names: Sequence[str]) -> list[str]:
+    """The nodes to pause before, checked, since a misspelt one would silently never pause."""
+    if unknown := [name for name in names if name not in NODES]:
+        raise LassiError(f"cannot pause before {unknown[0]!r}: the graph's nodes are {', '.join(NODES)}")
+    return list(names)
 
 
 def _first_state(record: dict, run: RunDir) -> dict:

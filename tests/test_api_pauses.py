@@ -61,3 +61,10 @@ def ancestors(snapshot, history) -> list[str]:
 def test_a_replay_from_a_checkpoint_the_run_does_not_hold_is_refused(paused):
     with pytest.raises(LassiError, match="no checkpoint nonsense in .*checkpoints.sqlite"):
         resume(paused.run_dir, checkpoint_id="nonsense")
+
+
+def test_a_misspelt_node_to_pause_before_is_refused_before_any_work(program, session, settings, tmp_path):
+    model = session({"coder": [answer(sleeper(40))]})
+    with pytest.raises(LassiError, match="cannot pause before 'judg': the graph's nodes are compiler, executor"):
+        optimize(program, interrupt_before=["judg"], **settings(model))
+    assert not (tmp_path / "runs").exists()
