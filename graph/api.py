@@ -22,6 +22,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from graph.builder import NODES, build_graph
 from graph.context import Context, make_context
 from graph.state import SOURCE
+from knowledge.documents import load_documents
 from nodes.common import THREAD_ID, run_record
 from tools.compiler import compiler_for
 from tools.errors import Interrupted, LassiError
@@ -139,6 +140,8 @@ def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) 
     ctx = make_context(**settings)
     prog = load_program(program, main)
     _check_tools(prog.language, ctx)
+    if not ctx.stop_after_profile:
+        load_documents(ctx.knowledge)  # a bad path or selection is reported now, not after Stage 1
     if run_dir is not None and RunDir(run_dir).config.exists():
         raise LassiError(f"{run_dir} already holds a run: resume it with `lassi-ee resume {run_dir}`"
                          " or choose another --run-dir")

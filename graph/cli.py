@@ -67,7 +67,7 @@ def _resume(args) -> int:
 
 def _profile(args) -> int:
     from graph.api import profile
-    from nodes.common import describe_measurement
+    from nodes.common import describe_measurement, with_interval
 
     result = profile(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=Progress(),
                      **_settings(args))
@@ -83,7 +83,14 @@ def _profile(args) -> int:
         if reading.get("avg_power_w") is not None:
             figures.append(f"average power {reading['avg_power_w']:.1f} W")
         print(f"  run {i}: " + ", ".join(figures))
-    print(f"  device: {m['device'].get('name')}; stdout, measurement and trace in {src['dir']}")
+    objective = m["stats"][m["objective"]]
+    print(f"  {m['repeats']} runs: {m['objective']} {with_interval(objective, '')}(95% interval), "
+          f"spread {objective['std'] / objective['mean']:.1%} of the mean; stopped after {m['stop_reason']}")
+    print(f"  measuring took {m['overhead_per_repeat_s']:.2f} s per run beyond the program's own time")
+    print(f"  device: {m['device'].get('name')}; stdout and measurement.json in {src['dir']}")
+    for label, key in (("power trace", "trace_path"), ("power plot", "plot_path")):
+        if m.get(key):
+            print(f"  {label}: {m[key]}")
     return 0
 
 
@@ -100,12 +107,23 @@ def _print_result(result) -> None:
 
 def _settings(args) -> dict:
     names = ["model", "coder_model", "judge_model", "summarizer_model", "planner_model", "reporter_model", "base_url",
-             "gpu", "max_iterations", "max_corrections", "repeats", "min_improvement", "time_limit", "runs_root",
-             "max_llm_retries"]
+             "gpu", "max_iterations", "max_corrections", "target_ci", "repeat_budget_s", "min_improvement", "time_limit",
+             "runs_root", "max_llm_retries", "knowledge", "cache_dir"]
     settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if getattr(args, "repeats", None) is not None:
+        settings["min_repeats"], settings["max_repeats"] = _repeats(args.repeats)
     if getattr(args, "flags", None) is not None:
         settings["compile_flags"] = args.flags
     return settings
+
+
+def _repeats(text: str) -> tuple[int, int]:
+    """`--repeats N` (exactly N) or `--repeats MIN-MAX` (adaptive)."""
+    low, _, high = text.partition("-")
+    try:
+        return int(low), int(high or low)
+    except ValueError:
+        raise LassiError(f"--repeats takes N or MIN-MAX (for example 5 or 3-10), not {text!r}") from None
 
 
 def _split(text: str | None) -> list[str]:
@@ -125,7 +143,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--args", help='the program\'s arguments, as one quoted string: --args "1000 20"')
         p.add_argument("--main", help="main source file name when the folder holds several sources")
         p.add_argument("--gpu", help="GPU to run and measure on: NVML index or UUID (default 0)")
-        p.add_argument("--repeats", type=int, help="measured runs per candidate (default 1)")
+        p.add_argument("--repeats", help="measured runs per candidate: N, or MIN-MAX to stop between them once the "
+                       "interval is tight enough (default 3-10)")
+        p.add_argument("--target-ci", type=float, help="stop repeating once the 95%% interval of the objective is "
+                       "within this fraction of its mean (default 0.02)")
+        p.add_argument("--repeat-budget", dest="repeat_budget_s", type=float,
+                       help="seconds one candidate's repeats may take before repeating stops (default 300)")
         p.add_argument("--time-limit", type=float, help="seconds a run may take (default: 600 for the source, "
                        "3x its runtime + 10 for candidates)")
         p.add_argument("--flags", help="compiler flags replacing the defaults (the GPU's -arch is added)")
@@ -145,6 +168,12 @@ def _parser() -> argparse.ArgumentParser:
     opt.add_argument("--max-corrections", type=int, help="fixes per candidate before it is dropped (default 5)")
     opt.add_argument("--min-improvement", type=float, help="fraction by which a candidate must beat the best "
                      "(default 0.02)")
+    opt.add_argument("--knowledge", action="append", metavar="PATH[#SELECTION]",
+                     help="a PDF, Markdown, HTML or text document to add to the knowledge (repeatable); select part"
+                     " of it with #pages=12-15 (PDF), #sections=Heading;2.1 (Markdown, HTML, PDF bookmarks) or"
+                     " #lines=10-80 (text)")
+    opt.add_argument("--cache-dir", help="folder of the summaries kept between runs (default "
+                     "$XDG_CACHE_HOME/lassi-ee or ~/.cache/lassi-ee)")
     opt.set_defaults(handler=_optimize)
 
     res = sub.add_parser("resume", help="continue a run from its last checkpoint")

@@ -9,6 +9,8 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from knowledge import parse_spec
+from tools.cache import default_cache_dir
 from tools.errors import LassiError
 
 ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
@@ -30,13 +32,18 @@ class Context:
     temperature_start: float = 0.2
     temperature_step: float = 0.2
     temperature_ceiling: float = 0.8  # the run stops once the temperature passes this
-    repeats: int = 1  # measured runs per candidate
-    min_improvement: float = 0.02  # fraction by which a candidate must beat the best
+    min_repeats: int = 3  # measured runs per candidate, at least...
+    max_repeats: int = 10  # ...and at most
+    target_ci: float = 0.02  # stop repeating once the 95% interval is within this fraction of the mean
+    repeat_budget_s: float = 300.0  # or once one candidate's repeats have taken this long
+    min_improvement: float = 0.02  # a better candidate saves at least this fraction, and significantly
     time_limit: float | None = None  # seconds; candidates default to 3x the source's runtime + 10 s
     compile_flags: str | None = None  # replaces the default flags (the GPU's -arch is still added)
     rtol: float = 1e-6  # output numbers: relative tolerance
     atol: float = 1e-12  # output numbers: absolute tolerance
     runs_root: str = "lassi-runs"  # where run directories are created when none is given
+    knowledge: list[str] = field(default_factory=list)  # user documents: PATH or PATH#pages=…/sections=…/lines=…
+    cache_dir: str = field(default_factory=default_cache_dir)  # Stage-2 summaries kept between runs
     max_llm_retries: int = 5
     llm_backoff_s: float = 2.0
     stop_after_profile: bool = False  # Stage 0 only (lassi-ee profile)
@@ -52,7 +59,7 @@ class Context:
 
 
 def make_context(**settings) -> Context:
-    """A checked Context; scripted model paths are made absolute so a resume finds them anywhere."""
+    """A checked Context; scripted model, knowledge and cache paths are made absolute so a resume finds them."""
     known = {f.name for f in fields(Context)}
     if unknown := sorted(k for k in settings if k not in known):
         raise LassiError(f"unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(known))}")
@@ -61,6 +68,11 @@ def make_context(**settings) -> Context:
         name = getattr(ctx, role_field)
         if name and name.startswith("scripted:"):
             setattr(ctx, role_field, "scripted:" + str(Path(name[len("scripted:"):]).expanduser().resolve()))
+    documents = [ctx.knowledge] if isinstance(ctx.knowledge, str) else ctx.knowledge  # one path is a list of one
+    ctx.knowledge = [str(parse_spec(spec)) for spec in documents]
+    ctx.cache_dir = str(Path(ctx.cache_dir).expanduser().resolve())
+    if Path(ctx.cache_dir).exists() and not Path(ctx.cache_dir).is_dir():
+        raise LassiError(f"--cache-dir {ctx.cache_dir} is not a folder")
     _check_ranges(ctx)
     return ctx
 
@@ -69,7 +81,10 @@ def _check_ranges(ctx: Context) -> None:
     checks = [
         (ctx.max_iterations >= 1, f"--max-iterations must be at least 1, not {ctx.max_iterations}"),
         (ctx.max_corrections >= 0, f"--max-corrections must be 0 or more, not {ctx.max_corrections}"),
-        (ctx.repeats >= 1, f"--repeats must be at least 1, not {ctx.repeats}"),
+        (ctx.min_repeats >= 2, f"--repeats must be at least 2 (one run gives no interval), not {ctx.min_repeats}"),
+        (ctx.max_repeats >= ctx.min_repeats, f"--repeats MIN-MAX needs MAX >= MIN, not {ctx.min_repeats}-{ctx.max_repeats}"),
+        (0 < ctx.target_ci < 1, f"--target-ci is a fraction in (0, 1), not {ctx.target_ci}"),
+        (ctx.repeat_budget_s > 0, f"--repeat-budget must be positive seconds, not {ctx.repeat_budget_s}"),
         (0 <= ctx.min_improvement < 1, f"--min-improvement is a fraction in [0, 1), not {ctx.min_improvement}"),
         (ctx.time_limit is None or ctx.time_limit > 0, f"--time-limit must be positive seconds, not {ctx.time_limit}"),
         (ctx.temperature_step > 0, "the temperature step must be positive"),

@@ -15,6 +15,7 @@ from pathlib import Path
 from graph.context import Context
 from graph.state import SOURCE, State, key
 from prompts import prompt_version, render
+from tools.cache import ReplyCache
 from tools.llm import Models, Reply
 from tools.program import Program, load_program
 from tools.rundir import RunDir
@@ -66,10 +67,10 @@ def failed_status(step: str, reason: str, corrections: int, budget: int) -> tupl
     return f"{step}_failed", reason
 
 
-def objective_value(candidate: dict) -> float | None:
+def objective_values(candidate: dict) -> list[float]:
+    """The objective of every measured run, the input of the comparator's test."""
     measurement = candidate.get("measurement") or {}
-    stat = measurement.get("stats", {}).get(measurement.get("objective"))
-    return stat["mean"] if stat else None
+    return [r[measurement["objective"]] for r in measurement.get("readings", [])]
 
 
 def describe_measurement(candidate: dict) -> str:
@@ -82,27 +83,29 @@ def describe_measurement(candidate: dict) -> str:
     for metric, label, unit in (("net_energy_j", "net GPU energy", "J"), ("gross_energy_j", "gross energy", "J"),
                                 ("avg_power_w", "average power", "W"), ("duration_s", "runtime", "s")):
         if metric in stats:
-            parts.append(f"{label} {_with_interval(stats[metric], unit)}")
+            parts.append(f"{label} {with_interval(stats[metric], unit)}")
     n = measurement["repeats"]
     return ", ".join(parts) + f" ({n} run{'s' if n != 1 else ''}, measured by {measurement['method']})"
 
 
-def _with_interval(stat: dict, unit: str) -> str:
+def with_interval(stat: dict, unit: str) -> str:
+    """`12.3 J ± 0.4`: a figure with the half-width of its 95% interval, where there is one."""
     ci = stat.get("ci95")
     figure = f"{stat['mean']:.4g} {unit}"
     return figure + (f" ± {ci:.2g}" if ci is not None and math.isfinite(ci) else "")
 
 
 def ask(state: State, context: Context, role: str, prompt: str, temperature: float | None,
-        task: str = "", about: dict | None = None, **values) -> tuple[Reply, dict[str, int]]:
-    """Render `prompt`, ask the role's model, and return the reply with the call-counter update."""
+        task: str = "", about: dict | None = None, cache: ReplyCache | None = None,
+        **values) -> tuple[Reply, dict[str, int]]:
+    """Render `prompt`, ask the role's model (or the cache), and return the reply with the call-counter update."""
     language = state["language"]
     call_key = f"{role}/{task}" if task else role
     index = (state.get("llm_calls") or {}).get(call_key, 0)
     models = Models(context.models(), run_dir(state).llm_log, base_url=context.base_url,
                     max_retries=context.max_llm_retries, backoff_s=context.llm_backoff_s)
     reply = models.ask(role, render("system", language_name=LANGUAGE_NAMES[language]), render(prompt, **values),
-                       temperature, index, task=task,
+                       temperature, index, task=task, cache=cache,
                        about={"prompt_name": prompt, "prompt_version": prompt_version(prompt), **(about or {})})
     return reply, {call_key: index + 1}
 

@@ -12,7 +12,8 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import SOURCE, State
-from nodes.common import best, current, objective_value
+from nodes.common import best, current, objective_values
+from tools.energy.stats import relative_change
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
@@ -48,18 +49,27 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 
 
 def assess(cand: dict, incumbent: dict, min_improvement: float) -> tuple[str, str]:
-    """How a candidate fares against the best so far, with the reason in words."""
+    """How a candidate fares against the best so far, with the reason in words.
+
+    Better means a saving that is significant (the whole 95% interval of the change lies below
+    zero) and at least `min_improvement` large: one lucky run, or a saving within the noise, is not
+    an improvement.
+    """
     if cand["status"] == "discarded":
         return "discarded", cand["reason"]
     validation = cand.get("validation") or {}
     if not validation.get("valid"):
         failed = next((c for c in validation.get("checks", []) if c["ok"] is False), None)
         return "invalid", f"{failed['name']}: {failed['reason']}" if failed else "not validated"
-    mine, theirs = objective_value(cand), objective_value(incumbent)
+    mine, theirs = objective_values(cand), objective_values(incumbent)
     metric = cand["measurement"]["objective"]
-    if mine is None or theirs is None or theirs <= 0:
+    if not mine or not theirs or sum(theirs) <= 0:
         return "not_better", f"no {metric} to compare"
-    gain = 1 - mine / theirs
-    verdict = "better" if gain >= min_improvement else "not_better"
-    return verdict, (f"{metric} {mine:.4g} against {theirs:.4g} for v{incumbent['version']:03d}: {-gain:+.1%}"
-                     f" (a saving of at least {min_improvement:.1%} is needed)")
+    delta = relative_change(mine, theirs)
+    figures = (f"{metric} {sum(mine) / len(mine):.4g} against {sum(theirs) / len(theirs):.4g} for "
+               f"v{incumbent['version']:03d}: {delta.change:+.1%} (95% interval {delta.low:+.1%} to {delta.high:+.1%})")
+    if not delta.high < 0:
+        return "not_better", f"{figures}; not a significant saving"
+    if -delta.change < min_improvement:
+        return "not_better", f"{figures}; a saving of at least {min_improvement:.1%} is needed"
+    return "better", figures

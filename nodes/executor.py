@@ -8,9 +8,10 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import SOURCE, State
-from nodes.common import current, failed_status, source
+from nodes.common import current, failed_status, source, with_interval
 from tools.compiler import BINARY_NAME
-from tools.energy import choose_meter, measure
+from tools.energy import RepeatPolicy, choose_meter, measure
+from tools.energy.plots import plot_profile
 from tools.errors import LassiError
 from tools.executor import RunResult, run_program
 from tools.rundir import write_json, write_text
@@ -29,7 +30,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     def run() -> RunResult:
         return run_program([str(work / BINARY_NAME), *state.get("args", [])], work, limit, env=meter.child_env())
 
-    result, measurement = measure(meter, run, ctx.repeats)
+    policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
+    result, measurement = measure(meter, run, policy)
     write_text(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
     run_info = {**result.to_dict(), "time_limit_s": limit, "stdout_path": str(folder / "stdout.txt"),
@@ -38,6 +40,9 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         summary = measurement.summary()
         if measurement.write_trace(folder / "power.csv"):
             summary["trace_path"] = str(folder / "power.csv")
+            title = (f"v{cand['version']:03d} ({cand['origin']}): net energy "
+                     f"{with_interval(summary['stats']['net_energy_j'], 'J')} over {summary['repeats']} runs")
+            summary["plot_path"] = str(plot_profile(folder / "power.csv", summary, folder / "power.png", title))
         write_json(folder / "measurement.json", summary)
         record = {**cand, "status": "ran", "reason": "", "run": run_info, "measurement": summary}
     else:

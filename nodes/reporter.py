@@ -11,7 +11,8 @@ from graph.context import Context
 from graph.state import State
 from nodes.common import LANGUAGE_NAMES, ask, best, describe_measurement, read_code, read_stdout, run_dir, source
 from tools.energy.meters import describe_objective
-from tools.report import render_report
+from tools.energy.plots import plot_overlay
+from tools.report import OVERLAY_NAME, render_report
 from tools.rundir import read_jsonl, write_text
 
 
@@ -31,7 +32,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         comparison = reply.text
     _copy_best(top, run.best)
     candidates = sorted(state["candidates"].values(), key=lambda c: c["version"])
-    text = render_report(run.path.name, src, top, candidates, comparison, read_jsonl(run.llm_log),
+    _draw_overlay(src, top, run.path / OVERLAY_NAME)
+    text = render_report(run.path, src, top, candidates, comparison, read_jsonl(run.llm_log),
                          state.get("stop_reason", ""), describe_objective(src["measurement"]["objective"]),
                          ctx.models())
     write_text(run.report, text)
@@ -43,3 +45,11 @@ def _copy_best(candidate: dict, target: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(Path(candidate["dir"]) / "work", target, ignore=shutil.ignore_patterns("program"))
+
+
+def _draw_overlay(src: dict, top: dict, png: Path) -> None:
+    """Source and best on one time axis, where both have a power trace."""
+    profiles = [(f"v{c['version']:03d} {c['origin']}", Path(c["measurement"]["trace_path"]), c["measurement"])
+                for c in ((src, top) if top["key"] != src["key"] else (src,)) if c["measurement"].get("trace_path")]
+    if profiles:
+        plot_overlay(profiles, png, "Net GPU power, typical repeat")

@@ -1,4 +1,9 @@
-"""`summarizer`: Stage 2 context — knowledge, machine and code summaries, asked concurrently."""
+"""`summarizer`: Stage 2 context — knowledge, machine and code summaries, asked concurrently.
+
+Each summary is cached on disk (tools/cache.py) under a key of the model, the prompt template and
+the rendered prompt, which holds the knowledge, the machine description or the source: a second run
+on the same machine, knowledge and source pays for none of them, and any change asks again.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import State
-from knowledge import load_notes
+from knowledge import load_knowledge
 from nodes.common import LANGUAGE_NAMES, ask, program, read_code, run_dir, source
-from tools.gpu import find_gpu
+from tools.cache import ReplyCache
 from tools.rundir import write_text
 from tools.sysinfo import describe_machine
 
@@ -18,21 +23,22 @@ from tools.sysinfo import describe_machine
 def node(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     prog = program(state)
-    notes = load_notes(prog.language)
-    gpu_uuid = find_gpu(ctx.gpu).uuid if prog.language == "cuda" else None
-    machine = describe_machine(prog.language, gpu_uuid)
+    knowledge = load_knowledge(prog.language, ctx.knowledge)
+    machine = describe_machine(prog.language, ctx.gpu)
     context_dir = run_dir(state).context
+    write_text(context_dir / "knowledge.md", knowledge)
     write_text(context_dir / "machine.txt", machine)
     language = LANGUAGE_NAMES[prog.language]
     requests = {
-        "knowledge": ("summarize_knowledge", {"language_name": language, "knowledge": notes}),
+        "knowledge": ("summarize_knowledge", {"language_name": language, "knowledge": knowledge}),
         "system": ("summarize_system", {"system": machine}),
-        "code": ("summarize_code", {"knowledge": notes, "code": read_code(source(state)), "main": prog.main}),
+        "code": ("summarize_code", {"knowledge": knowledge, "code": read_code(source(state)), "main": prog.main}),
     }
+    cache = ReplyCache(ctx.cache_dir)
 
     def summarize(task: str):
         prompt, values = requests[task]
-        return ask(state, ctx, "summarizer", prompt, ctx.temperature_start, task=task, **values)
+        return ask(state, ctx, "summarizer", prompt, ctx.temperature_start, task=task, cache=cache, **values)
 
     with ThreadPoolExecutor(max_workers=len(requests)) as pool:
         replies = dict(zip(requests, pool.map(summarize, requests)))

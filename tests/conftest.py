@@ -66,12 +66,19 @@ def session(tmp_path: Path):
 
 @pytest.fixture
 def settings(tmp_path: Path):
-    """Fast settings for test runs: short timeouts and quick retries."""
+    """Fast settings for test runs: short timeouts, quick retries, and a summary cache of the test's own."""
 
     def make(model: str, **overrides) -> dict:
-        return {"model": model, "runs_root": str(tmp_path / "runs"), "llm_backoff_s": 0.0, **overrides}
+        return {"model": model, "runs_root": str(tmp_path / "runs"), "llm_backoff_s": 0.0, "max_repeats": 3,
+                "cache_dir": str(tmp_path / "cache"), **overrides}
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def private_cache_home(tmp_path_factory, monkeypatch):
+    """No test reads or fills the user's cache, nor another test's: the default cache lives in a fresh folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
 
 
 @pytest.fixture

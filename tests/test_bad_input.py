@@ -90,7 +90,10 @@ def test_missing_scripted_session(program, tmp_path):
 
 
 @pytest.mark.parametrize("flag, value, message", [("--max-iterations", "0", "--max-iterations must be at least 1"),
-                                                  ("--repeats", "0", "--repeats must be at least 1"),
+                                                  ("--repeats", "1", "--repeats must be at least 2"),
+                                                  ("--repeats", "5-3", "needs MAX >= MIN"),
+                                                  ("--repeats", "many", "--repeats takes N or MIN-MAX"),
+                                                  ("--target-ci", "0", "--target-ci is a fraction"),
                                                   ("--min-improvement", "1.5", "--min-improvement is a fraction")])
 def test_out_of_range_settings(program, tmp_path, flag, value, message):
     one_clear_line(lassi("optimize", str(program), "--model", "scripted:x.json", flag, value, cwd=tmp_path), message)

@@ -8,7 +8,8 @@ import pytest
 
 from graph.api import optimize, profile
 from tools.compiler import BINARY_NAME, build, build_command
-from tools.energy import choose_meter, measure
+from nodes.comparator import assess
+from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.executor import run_program
 from tools.gpu import find_gpu
 from tools.program import load_program, stage_workspace
@@ -58,7 +59,7 @@ def test_the_nvml_meter_reads_counter_energy_settled_idle_and_a_power_profile(tm
     assert build(work, build_command("cuda", prog.main, arch=find_gpu().arch)).ok
     meter = choose_meter("cuda", None)
     result, measurement = measure(meter, lambda: run_program([str(work / BINARY_NAME)], work, 300,
-                                                             env=meter.child_env()), repeats=1)
+                                                             env=meter.child_env()), RepeatPolicy(2, 2))
     assert result.ok and measurement is not None
     reading = measurement.readings[0]
     assert 0.01 <= meter.period <= 0.5
@@ -68,24 +69,61 @@ def test_the_nvml_meter_reads_counter_energy_settled_idle_and_a_power_profile(tm
                                                  abs=0.01)
     assert reading.window_s >= reading.duration_s
     assert len(reading.samples) >= reading.duration_s / meter.period * 0.8
-    assert reading.eq1_energy_j > 0
+    assert reading.eq1_energy_j > 0 and reading.profile_energy_j > 0
+    assert measurement.device["idle_baselines"] and measurement.stop_reason
     assert {"sm_clock_mhz", "temperature_c", "power_limit_w"} <= reading.device_state["after"].keys()
 
 
 @pytest.mark.parametrize("name", CUDA_EXAMPLES)
 def test_profile_measures_each_cuda_example(name, tmp_path):
-    result = profile(EXAMPLES / "programs" / name, runs_root=str(tmp_path))
-    stats = result.source["measurement"]["stats"]
-    assert stats["net_energy_j"]["mean"] > 0 and stats["avg_power_w"]["mean"] > 0
+    result = profile(EXAMPLES / "programs" / name, runs_root=str(tmp_path), min_repeats=3, max_repeats=3)
+    measurement = result.source["measurement"]
+    stats = measurement["stats"]
+    assert stats["net_energy_j"]["mean"] > 0 and stats["avg_power_w"]["mean"] > 0 and stats["net_energy_j"]["ci95"] > 0
+    assert measurement["repeats"] == 3
     assert "PASS" in (Path(result.source["dir"]) / "stdout.txt").read_text()
     assert (Path(result.source["dir"]) / "power.csv").exists()
+    assert Path(measurement["plot_path"]).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_scripted_optimize_on_a_cuda_example_finds_a_measured_saving(tmp_path):
     name = "transfer-loop"
     session = EXAMPLES / "sessions" / name / "session.json"
-    result = optimize(EXAMPLES / "programs" / name, model=f"scripted:{session}", runs_root=str(tmp_path))
+    result = optimize(EXAMPLES / "programs" / name, model=f"scripted:{session}", runs_root=str(tmp_path),
+                      max_repeats=3)
     assert result.finished and result.best["key"] != "000"
     saved = 1 - (result.best["measurement"]["stats"]["net_energy_j"]["mean"]
                  / result.source["measurement"]["stats"]["net_energy_j"]["mean"])
     assert saved > 0.05
+
+
+def measured_candidate(tmp_path: Path, name: str, code: str, args: list[str], version: int) -> dict:
+    """A candidate record as the executor leaves it, for the comparator's rule."""
+    prog = load_program(EXAMPLES / "programs" / name)
+    work = tmp_path / f"v{version}"
+    stage_workspace(prog, work, code)
+    assert build(work, build_command("cuda", prog.main, arch=find_gpu().arch)).ok
+    meter = choose_meter("cuda", None)
+    result, measurement = measure(meter, lambda: run_program([str(work / BINARY_NAME), *args], work, 300,
+                                                             env=meter.child_env()), RepeatPolicy(3, 6))
+    assert result.ok and "PASS" in result.stdout
+    return {"version": version, "key": f"{version:03d}", "status": "judged", "validation": {"valid": True},
+            "measurement": measurement.summary()}
+
+
+def test_two_builds_of_the_same_source_are_not_declared_different(tmp_path):
+    code = load_program(EXAMPLES / "programs" / "sync-storm").read_main()
+    args = ["1024", "40000"]
+    first = measured_candidate(tmp_path, "sync-storm", code, args, 0)
+    second = measured_candidate(tmp_path, "sync-storm", code, args, 1)
+    assert assess(second, first, 0.02)[0] == "not_better"
+    assert assess(first, second, 0.02)[0] == "not_better"
+
+
+def test_hoisting_the_redundant_transfer_is_declared_better_with_its_interval(tmp_path):
+    args = ["4096", "4096", "100"]
+    source = measured_candidate(tmp_path, "transfer-loop", load_program(EXAMPLES / "programs" / "transfer-loop").read_main(),
+                                args, 0)
+    hoisted = (EXAMPLES / "sessions" / "transfer-loop" / "steps" / "01-hoist-input.cu").read_text()
+    outcome, reason = assess(measured_candidate(tmp_path, "transfer-loop", hoisted, args, 1), source, 0.02)
+    assert outcome == "better" and "95% interval" in reason

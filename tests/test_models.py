@@ -77,3 +77,29 @@ def test_every_exchange_is_logged_with_its_figures(tmp_path):
     record = json.loads((tmp_path / "llm.jsonl").read_text())
     assert record["role"] == "reporter" and record["prompt"] == "prompt text" and record["response"] == "a comparison"
     assert record["temperature_sent"] == 0.2 and record["tokens_out"] is not None and record["latency_s"] >= 0
+
+
+def test_a_cached_answer_is_reused_for_the_same_prompt_and_not_for_another(tmp_path):
+    from tools.cache import ReplyCache
+
+    models = scripted(tmp_path, {"summarizer/code": ["first answer", "second answer", "third answer"]})
+    cache = ReplyCache(tmp_path / "cache")
+    assert models.ask("summarizer", "s", "p", 0.2, 0, task="code", cache=cache).text == "first answer"
+    assert models.ask("summarizer", "s", "p", 0.2, 1, task="code", cache=cache).text == "first answer"
+    assert models.ask("summarizer", "s", "other p", 0.2, 1, task="code", cache=cache).text == "second answer"
+    assert models.ask("summarizer", "s", "p", 0.5, 2, task="code", cache=cache).text == "third answer"
+    log = [json.loads(line) for line in (tmp_path / "llm.jsonl").read_text().splitlines()]
+    assert [r["cache"] for r in log] == ["miss", "hit", "miss", "miss"]
+    assert log[1]["cache_key"] == log[0]["cache_key"] and log[1]["cached_at"] == log[0]["time"]
+
+
+def test_a_cache_that_cannot_be_written_costs_a_call_and_says_why(tmp_path):
+    from tools.cache import ReplyCache
+
+    (tmp_path / "a-file").write_text("")
+    models = scripted(tmp_path, {"summarizer/code": ["first answer", "second answer"]})
+    cache = ReplyCache(tmp_path / "a-file" / "cache")
+    assert models.ask("summarizer", "s", "p", 0.2, 0, task="code", cache=cache).text == "first answer"
+    assert models.ask("summarizer", "s", "p", 0.2, 1, task="code", cache=cache).text == "second answer"
+    record = json.loads((tmp_path / "llm.jsonl").read_text().splitlines()[-1])
+    assert record["cache"] == "miss" and "not stored in" in record["cache_error"]

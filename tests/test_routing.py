@@ -37,10 +37,14 @@ def test_after_compare_follows_the_comparators_decision(decision, edge):
 
 # ---- the comparator's decisions --------------------------------------------------------------------------------
 
-def measured(version: int, seconds: float, valid: bool = True, status: str = "judged") -> dict:
+def measured(version: int, seconds: float, valid: bool = True, status: str = "judged", spread: float = 0.005,
+             runs: int = 3) -> dict:
+    """A judged candidate whose runs lie evenly within ±spread of `seconds`."""
+    offsets = [spread * (2 * i / (runs - 1) - 1) for i in range(runs)] if runs > 1 else [0.0]
+    readings = [{"duration_s": seconds * (1 + o)} for o in offsets]
     return {"version": version, "key": f"{version:03d}", "origin": "source" if version == 0 else "plan-step",
             "status": status, "reason": "build failed and the correction budget (1) is spent" if status == "discarded" else "",
-            "measurement": {"objective": "duration_s", "stats": {"duration_s": {"mean": seconds}}},
+            "measurement": {"objective": "duration_s", "stats": {"duration_s": {"mean": seconds}}, "readings": readings},
             "validation": {"valid": valid, "checks": [{"name": "judge", "ok": valid, "reason": "said so"}]}}
 
 
@@ -78,6 +82,21 @@ def test_not_better_raises_the_temperature_and_retries_the_same_plan():
 
 def test_improvement_below_the_minimum_is_not_better():
     assert compare(measured(1, 0.97), min_improvement=0.05)["candidates"]["001"]["outcome"] == "not_better"
+
+
+def test_a_saving_within_the_noise_is_not_better():
+    update = compare(measured(1, 0.95, spread=0.10))  # 5% less on average, but runs spread ±10%
+    assert update["candidates"]["001"]["outcome"] == "not_better"
+    assert "not a significant saving" in update["candidates"]["001"]["outcome_reason"]
+
+
+def test_one_run_each_is_never_enough_to_be_better():
+    assert compare(measured(1, 0.5, runs=1))["candidates"]["001"]["outcome"] == "not_better"
+
+
+def test_a_better_verdict_gives_the_change_with_its_interval():
+    reason = compare(measured(1, 0.5))["candidates"]["001"]["outcome_reason"]
+    assert "-50.0%" in reason and "95% interval" in reason
 
 
 def test_invalid_candidate_retries_the_same_plan_at_a_higher_temperature():

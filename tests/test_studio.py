@@ -3,15 +3,16 @@ does) goes to the end offline, and the server neither reloads because the run wr
 outlives the test.
 
 The server is started as a user would (`langgraph dev --no-browser`, reloading on), from the project
-folder, with the shipped langgraph.json plus `disable_persistence` so that no `.langgraph_api/`
-folder is left in the project. The run writes its files inside the project folder, which the server
-watches, and the test removes them afterwards.
+folder, with the shipped langgraph.json plus `disable_persistence` so that no earlier session's threads
+are loaded. The run writes its files inside the project folder, which the server watches; the test
+removes them afterwards, and the `.langgraph_api/` folder the server leaves.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,6 +29,7 @@ ROOT = Path(__file__).parents[1]
 HEAT2D = "examples/programs/heat2d"
 SESSION = "examples/sessions/heat2d/session.json"
 START_TIMEOUT_S = 120
+STARTUP_FAILED = "Application startup failed"  # uvicorn's line when the app (the graph's import) fails; the reloader stays
 OFFLINE_ENV = {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true", "LANGSMITH_TRACING": "false"}
 
 
@@ -53,16 +55,19 @@ class DevServer:
                 stdin=subprocess.DEVNULL, start_new_session=True)
 
     def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        text = re.sub(r"\x1b\[[0-9;]*m", "", self.log.read_text(errors="replace"))  # the server colours its log
+        return "\n".join(text.splitlines()[-lines:])
 
     def wait_until_up(self, timeout_s: float = START_TIMEOUT_S) -> None:
-        """Poll /ok; fail with the server's own last words if it exits or never answers."""
+        """Poll /ok; fail with the server's own last words if it exits, fails to start or never answers."""
         client = get_sync_client(url=self.url)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 pytest.fail(f"`langgraph dev` exited with status {self.process.returncode} before answering;"
                             f" its log ends:\n{self.log_tail()}")
+            if STARTUP_FAILED in self.log.read_text(errors="replace"):
+                pytest.fail(f"`langgraph dev` could not start the graph; its log ends:\n{self.log_tail()}")
             try:
                 if client.http.get("/ok").get("ok"):
                     return
@@ -93,6 +98,15 @@ class DevServer:
                 return True
             time.sleep(0.2)
         return False
+
+
+@pytest.fixture(autouse=True)
+def no_server_files_left():
+    """The in-memory runtime writes `.langgraph_api/` into the folder it serves, persistence off or not."""
+    existed = (ROOT / ".langgraph_api").exists()
+    yield
+    if not existed:
+        shutil.rmtree(ROOT / ".langgraph_api", ignore_errors=True)
 
 
 @pytest.fixture
@@ -154,11 +168,14 @@ def test_the_dev_server_export_brings_no_checkpointer():
 
 def test_a_server_that_cannot_start_fails_with_its_own_message(tmp_path):
     broken = tmp_path / "langgraph.json"
-    broken.write_text(json.dumps({"dependencies": ["."], "graphs": {"lassi_ee": "./graph/no_such_file.py:graph"}}))
+    broken.write_text(json.dumps({"dependencies": ["."], "graphs": {"lassi_ee": "./graph/no_such_file.py:graph"},
+                                  "disable_persistence": True}))
     dev = DevServer(broken, tmp_path / "server.log")
+    started = time.monotonic()
     try:
         with pytest.raises(pytest.fail.Exception) as failure:
-            dev.wait_until_up(timeout_s=60)
+            dev.wait_until_up()
     finally:
         dev.stop()
-    assert "langgraph dev" in str(failure.value) and "no_such_file" in str(failure.value)
+    assert "`langgraph dev` could not start the graph" in str(failure.value) and "no_such_file" in str(failure.value)
+    assert time.monotonic() - started < START_TIMEOUT_S, "the failure was noticed only at the timeout"

@@ -11,6 +11,9 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from tools.energy.stats import relative_change
+
+OVERLAY_NAME = "power-overlay.png"
 METRIC_ROWS = (("net_energy_j", "Net GPU energy (J)"), ("gross_energy_j", "Gross energy (J)"),
                ("avg_power_w", "Average power (W)"), ("duration_s", "Runtime (s)"))
 
@@ -22,17 +25,27 @@ def figure(stat: dict | None) -> str:
     return f"{stat['mean']:.4g}" + (f" ± {ci:.2g}" if ci is not None and math.isfinite(ci) else "")
 
 
-def change(new: dict | None, old: dict | None) -> str:
-    if not new or not old or not old["mean"]:
+def change(new: dict, old: dict, metric: str) -> str:
+    """The relative change of a metric between two measurements, with its 95% interval (Welch)."""
+    new_values, old_values = _values(new, metric), _values(old, metric)
+    if not new_values or not old_values or not sum(old_values):
         return "—"
-    return f"{new['mean'] / old['mean'] - 1:+.1%}"
+    delta = relative_change(new_values, old_values)
+    interval = f" [{delta.low:+.1%}, {delta.high:+.1%}]" if math.isfinite(delta.low) else ""
+    return f"{delta.change:+.1%}{interval}"
+
+
+def _values(measurement: dict, metric: str) -> list[float]:
+    values = [r.get(metric) for r in measurement.get("readings", [])]
+    return values if values and None not in values else []
 
 
 def comparison_table(source: dict, best: dict, candidates: list[dict]) -> list[dict]:
     """Rows of (metric, source, best, change): the shape of the paper's Table 10."""
-    src, top = source["measurement"]["stats"], best["measurement"]["stats"]
+    src_m, top_m = source["measurement"], best["measurement"]
+    src, top = src_m["stats"], top_m["stats"]
     rows = [{"metric": label, "source": figure(src.get(m)), "best": figure(top.get(m)),
-             "change": change(top.get(m), src.get(m))} for m, label in METRIC_ROWS if m in src]
+             "change": change(top_m, src_m, m)} for m, label in METRIC_ROWS if m in src]
     rows.append({"metric": "Code version", "source": "v000", "best": f"v{best['version']:03d}", "change": ""})
     rows.append({"metric": "Corrections (fix candidates)", "source": "",
                  "best": str(sum(c["origin"] == "fix" for c in candidates)), "change": ""})
@@ -53,9 +66,9 @@ def describe_models(models: dict[str, str]) -> str:
     return "; ".join(parts)
 
 
-def render_report(run_name: str, source: dict, best: dict, candidates: list[dict], comparison: str,
+def render_report(run_path: Path, source: dict, best: dict, candidates: list[dict], comparison: str,
                   llm_records: list[dict], stop_reason: str, objective_label: str, models: dict[str, str]) -> str:
-    lines = [f"# LASSI-EE report: {run_name}", "", f"Models — {describe_models(models)}.", ""]
+    lines = [f"# LASSI-EE report: {run_path.name}", "", f"Models — {describe_models(models)}.", ""]
     if best["key"] == source["key"]:
         lines += ["**No candidate beat the source.** The best code is the source itself.", ""]
     else:
@@ -65,7 +78,9 @@ def render_report(run_name: str, source: dict, best: dict, candidates: list[dict
     lines += [f"| {r['metric']} | {r['source']} | {r['best']} | {r['change']} |"
               for r in comparison_table(source, best, candidates)]
     lines += ["", "Figures are means over the measured runs; ± is the half-width of the 95% confidence interval"
-              " where there were at least two runs.", "", "## Candidates", "",
+              " of the mean, and a change's [low, high] is the 95% interval of the change (Welch).", ""]
+    lines += _profiles(run_path, source, best)
+    lines += ["## Candidates", "",
               "| version | origin | parent | temperature | status | outcome | objective | validation |",
               "|---|---|---|---|---|---|---|---|"]
     for c in candidates:
@@ -74,9 +89,22 @@ def render_report(run_name: str, source: dict, best: dict, candidates: list[dict
                      f"{figure(_objective(c))} | {_validation(c)} |")
     lines += ["", "## Changes from source to best", "", "```diff", _diff(source, best), "```", "",
               "## The model's comparison", "", comparison.strip(), "", "## Model use", "",
-              "| role | calls | tokens in | tokens out | seconds |", "|---|---|---|---|---|"]
+              "| role | model calls | answered from cache | tokens in | tokens out | seconds |", "|---|---|---|---|---|---|"]
     lines += _usage(llm_records)
     return "\n".join(lines) + "\n"
+
+
+def _profiles(run_path: Path, source: dict, best: dict) -> list[str]:
+    """The power-profile pictures, where the meter took a profile."""
+    lines = []
+    if (run_path / OVERLAY_NAME).exists():
+        lines += [f"![Net GPU power of the source and the best candidate]({OVERLAY_NAME})", ""]
+    for c in (source, best) if best["key"] != source["key"] else (source,):
+        plot = (c.get("measurement") or {}).get("plot_path")
+        if plot:
+            lines.append(f"- v{c['version']:03d} power profile, every repeat: [{Path(plot).name}]"
+                         f"({Path(plot).relative_to(run_path)})")
+    return lines + [""] if lines else []
 
 
 def _temperature(c: dict) -> str:
@@ -114,17 +142,18 @@ def _diff(source: dict, best: dict) -> str:
 
 
 def _usage(records: list[dict]) -> list[str]:
-    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
+    """Per role: answered calls, answers taken from the summary cache, tokens and seconds spent."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])
     for r in records:
         if "response" not in r:
             continue
         row = totals[r["role"]]
-        row[0] += 1
-        row[1] += r.get("tokens_in") or 0
-        row[2] += r.get("tokens_out") or 0
-        row[3] += r.get("latency_s") or 0.0
+        row[1 if r.get("cache") == "hit" else 0] += 1
+        row[2] += r.get("tokens_in") or 0
+        row[3] += r.get("tokens_out") or 0
+        row[4] += r.get("latency_s") or 0.0
     estimated = any(r.get("tokens_estimated") for r in records)
-    rows = [f"| {role} | {c} | {i} | {o} | {s:.1f} |" for role, (c, i, o, s) in sorted(totals.items())]
+    rows = [f"| {role} | {c} | {h} | {i} | {o} | {s:.1f} |" for role, (c, h, i, o, s) in sorted(totals.items())]
     if estimated:
         rows.append("\nToken counts of scripted answers are estimates (characters / 4).")
     return rows

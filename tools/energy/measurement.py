@@ -1,8 +1,9 @@
-"""What one measured run yields, and a candidate's repeated measurement."""
+"""What one measured run yields, a candidate's repeated measurement, and when to stop repeating."""
 
 from __future__ import annotations
 
 import csv
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -10,7 +11,7 @@ from typing import Callable
 from tools.energy.stats import Stat, summarize
 from tools.executor import RunResult
 
-METRICS = ("duration_s", "gross_energy_j", "net_energy_j", "avg_power_w", "eq1_energy_j")
+METRICS = ("duration_s", "gross_energy_j", "net_energy_j", "avg_power_w", "eq1_energy_j", "profile_energy_j")
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Reading:
     net_energy_j: float | None = None
     avg_power_w: float | None = None
     eq1_energy_j: float | None = None  # the paper's Equation 1 over the instant-power samples
+    profile_energy_j: float | None = None  # the instant-power samples integrated over the counter's window
     device_state: dict = field(default_factory=dict)  # clocks, temperature, power limit
     samples: list[tuple[float, float]] = field(default_factory=list)  # (s from run start, W)
 
@@ -33,22 +35,52 @@ class Reading:
         return data
 
 
+@dataclass(frozen=True)
+class RepeatPolicy:
+    """How many times to run a candidate: at least `min_repeats`, then until the interval of the
+    objective is within `target_ci` of its mean, `max_repeats` is reached, or `budget_s` is spent."""
+
+    min_repeats: int = 3
+    max_repeats: int = 10
+    target_ci: float = 0.02
+    budget_s: float = 300.0
+
+    def stop_reason(self, stat: Stat | None, elapsed_s: float) -> str | None:
+        n = stat.n if stat else 0
+        if n < self.min_repeats:
+            return None
+        if stat and stat.relative_ci <= self.target_ci:
+            return f"interval ±{stat.relative_ci:.2%} of the mean, within the ±{self.target_ci:.1%} asked for"
+        if n >= self.max_repeats:
+            return f"{self.max_repeats} repeats, the most allowed"
+        if elapsed_s >= self.budget_s:
+            return f"time budget of {self.budget_s:g} s spent"
+        return None
+
+
 @dataclass
 class Measurement:
     method: str  # "nvml", "rapl" or "time"
     objective: str  # the metric candidates are compared on
     device: dict
     readings: list[Reading]
+    stop_reason: str = ""
+    wall_s: float = 0.0  # time spent measuring, waits included: what measuring cost beyond the runs
 
     def stat(self, metric: str) -> Stat | None:
-        values = [getattr(r, metric) for r in self.readings]
+        values = self.values(metric)
         return summarize(values) if values and all(v is not None for v in values) else None
+
+    def values(self, metric: str) -> list:
+        return [getattr(r, metric) for r in self.readings]
 
     def summary(self) -> dict:
         """JSON-able: method, objective, device, per-metric statistics and per-repeat values."""
         stats = {m: s.to_dict() for m in METRICS if (s := self.stat(m))}
+        runs = sum(r.duration_s for r in self.readings)
         return {"method": self.method, "objective": self.objective, "device": self.device,
-                "repeats": len(self.readings), "stats": stats,
+                "repeats": len(self.readings), "stop_reason": self.stop_reason, "stats": stats,
+                "wall_s": round(self.wall_s, 3), "overhead_per_repeat_s": round((self.wall_s - runs) / len(self.readings), 3),
                 "readings": [r.to_dict() for r in self.readings]}
 
     def write_trace(self, path: Path) -> bool:
@@ -63,14 +95,19 @@ class Measurement:
         return True
 
 
-def measure(meter, run: Callable[[], RunResult], repeats: int) -> tuple[RunResult, Measurement | None]:
-    """Run `repeats` times under the meter; stop at the first failed run (its result is returned)."""
+def measure(meter, run: Callable[[], RunResult], policy: RepeatPolicy) -> tuple[RunResult, Measurement | None]:
+    """Run under the meter until the policy is satisfied; stop at the first failed run (its result is returned)."""
     readings: list[Reading] = []
-    result: RunResult | None = None
-    for _ in range(max(1, repeats)):
-        result, reading = meter.measure(run)
-        if not result.ok:
-            return result, None
-        readings.append(reading)
+    start = time.perf_counter()
+    with meter.session():
+        while True:
+            result, reading = meter.measure(run)
+            if not result.ok:
+                return result, None
+            readings.append(reading)
+            objective = [getattr(r, meter.objective) for r in readings]
+            reason = policy.stop_reason(summarize(objective), time.perf_counter() - start)
+            if reason:
+                break
     return result, Measurement(method=meter.method, objective=meter.objective, device=meter.device(),
-                               readings=readings)
+                               readings=readings, stop_reason=reason, wall_s=time.perf_counter() - start)

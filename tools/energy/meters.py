@@ -6,6 +6,7 @@ meter says what it measures (`method`) and which figure candidates are compared 
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from pathlib import Path
 from typing import Callable, Protocol
@@ -27,8 +28,21 @@ class Meter(Protocol):
 
     def child_env(self) -> dict[str, str]: ...
 
+    def session(self) -> AbstractContextManager:
+        """Wraps one candidate's repeats (the NVML meter holds its GPU's lock for them)."""
 
-class TimeMeter:
+
+class _HostMeter:
+    """What the host meters share: nothing to hold between repeats, nothing to tell the child."""
+
+    def session(self) -> AbstractContextManager:
+        return nullcontext()
+
+    def child_env(self) -> dict[str, str]:
+        return {}
+
+
+class TimeMeter(_HostMeter):
     """Wall time only: for machines that expose no energy counter. Candidates compete on runtime."""
 
     method = "time"
@@ -41,11 +55,8 @@ class TimeMeter:
     def device(self) -> dict:
         return {"name": "host (no readable energy counter)"}
 
-    def child_env(self) -> dict[str, str]:
-        return {}
 
-
-class RaplMeter:
+class RaplMeter(_HostMeter):
     """CPU package energy from the Linux powercap (RAPL) counters, where they are readable."""
 
     method = "rapl"
@@ -80,9 +91,6 @@ class RaplMeter:
 
     def device(self) -> dict:
         return {"name": "CPU packages (RAPL)", "domains": [d.name for d in self.domains]}
-
-    def child_env(self) -> dict[str, str]:
-        return {}
 
 
 @cache

@@ -2,24 +2,35 @@
 
 On Hopper the counter and the instant-power field both update about every 100 ms, and
 nvmlDeviceGetPowerUsage is a 1 s moving average that lags load changes, so it is not used. After any
-activity the GPU idles at ~122 W for ~1.5 s before settling to its deep idle (~77 W on an H200): the
-baseline is taken only once the power has settled.
+activity the GPU idles at ~122 W for ~1.5 s before settling to its deep idle (~77 W on an H200):
+
+- the baseline is deep idle, taken only once the GPU has been quiet, and checked again for drift
+  at the start of each candidate's measurement whenever the GPU is quiet then;
+- each repeat starts once the post-run tail is over, so every repeat starts from the same state
+  (on an H200 this halved the spread of back-to-back repeats) at a cost of ~1.5 s.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
+from tools.energy.gpu_lock import gpu_lock
 from tools.energy.measurement import Reading
 from tools.executor import RunResult
 from tools.gpu import Gpu, handle_for, nvml
 
-IDLE_CACHE_S = 300.0  # a settled baseline is reused for this long
+IDLE_CACHE_S = 300.0  # a baseline older than this is measured again from scratch
 QUIET_BEFORE_IDLE_S = 3.0  # the ~122 W tail lasts ~1.5 s after activity: sample deep idle only after this
 SETTLE_LIMIT_S = 10.0  # give up waiting for deep idle after this long and use what was seen
 SETTLE_WINDOW_S = 1.0
 SETTLE_RANGE_W = 4.0
+DRIFT_WINDOW_S = 0.5  # a quick look at a quiet GPU, to see whether the baseline still holds
+DRIFT_LIMIT_W = 2.0  # a quiet GPU further than this from the baseline gets a new baseline
+TAIL_MARGIN_W = 15.0  # the tail is over once power is within this of the baseline
+TAIL_LIMIT_S = 4.0
 
 
 class NvmlMeter:
@@ -30,6 +41,7 @@ class NvmlMeter:
         self.gpu, self.lib, self.handle = gpu, nvml(), handle_for(gpu)
         self.period = self._detect_update_period()
         self._idle: tuple[float, float] | None = None  # (watts, when measured)
+        self._idle_history: list[dict] = []  # every baseline taken, with how it was taken
         self._last_activity = time.monotonic()  # unknown history counts as activity just now
 
     def child_env(self) -> dict[str, str]:
@@ -37,7 +49,7 @@ class NvmlMeter:
         return {"CUDA_VISIBLE_DEVICES": self.gpu.uuid}
 
     def device(self) -> dict:
-        return {**self.gpu.to_dict(), "update_period_s": round(self.period, 4)}
+        return {**self.gpu.to_dict(), "update_period_s": round(self.period, 4), "idle_baselines": self._idle_history[-3:]}
 
     # ---- readings -----------------------------------------------------------------------------
     def energy_j(self) -> float:
@@ -57,10 +69,26 @@ class NvmlMeter:
                 "power_limit_w": lib.nvmlDeviceGetEnforcedPowerLimit(h) / 1000.0}
 
     # ---- protocol -----------------------------------------------------------------------------
-    def idle_power_w(self) -> float:
-        """Deep-idle power, measured once the GPU has settled, cached for a few minutes."""
-        if self._idle and time.monotonic() - self._idle[1] < IDLE_CACHE_S:
-            return self._idle[0]
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """One candidate's repeats: the GPU to ourselves, and a baseline known to hold."""
+        with gpu_lock(self.gpu.uuid):
+            self._check_idle()
+            yield
+
+    def _check_idle(self) -> None:
+        """Measure deep idle if the baseline is missing or old; else, on a quiet GPU, look for drift."""
+        if not self._idle or time.monotonic() - self._idle[1] > IDLE_CACHE_S:
+            self._take_idle("settled deep idle")
+            return
+        if time.monotonic() - self._last_activity < QUIET_BEFORE_IDLE_S:
+            return
+        window = self._sample(DRIFT_WINDOW_S)
+        level = sum(window) / len(window)
+        if abs(level - self._idle[0]) > DRIFT_LIMIT_W and max(window) - min(window) <= SETTLE_RANGE_W:
+            self._take_idle(f"drifted from {self._idle[0]:.1f} W")
+
+    def _take_idle(self, why: str) -> None:
         samples: list[float] = []
         start = time.monotonic()
         per_window = max(2, round(SETTLE_WINDOW_S / self.period))
@@ -74,10 +102,29 @@ class NvmlMeter:
             time.sleep(self.period)
         watts = sum(window) / len(window)
         self._idle = (watts, time.monotonic())
-        return watts
+        self._idle_history.append({"watts": round(watts, 2), "why": why if settled else f"{why} (not settled within {SETTLE_LIMIT_S:g} s)",
+                                   "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+    def _sample(self, seconds: float) -> list[float]:
+        samples = []
+        for _ in range(max(2, round(seconds / self.period))):
+            samples.append(self.instant_power_w())
+            time.sleep(self.period)
+        return samples
+
+    def _wait_for_tail(self) -> None:
+        """Start each repeat from the same state: after the previous run's clocked-up tail has ended."""
+        if time.monotonic() - self._last_activity >= QUIET_BEFORE_IDLE_S:
+            return
+        deadline = time.monotonic() + TAIL_LIMIT_S
+        while self.instant_power_w() > self._idle[0] + TAIL_MARGIN_W and time.monotonic() < deadline:
+            time.sleep(self.period / 2)
 
     def measure(self, run) -> tuple[RunResult, Reading]:
-        idle = self.idle_power_w()
+        if not self._idle:
+            self._check_idle()
+        self._wait_for_tail()
+        idle = self._idle[0]
         before = self.device_state()
         sampler = _PowerSampler(self.instant_power_w, self.period)
         try:
@@ -92,10 +139,12 @@ class NvmlMeter:
         # Stored figures are rounded first and derived from the rounded values, so they add up exactly.
         window, gross, idle = round(t1 - t0, 4), round(e1 - e0, 3), round(idle, 3)
         in_run = [w for t, w in samples if 0 <= t <= result.seconds]
+        in_window = [w for t, w in samples if t0 - run_start <= t <= t1 - run_start]
         return result, Reading(
             duration_s=result.seconds, window_s=window, gross_energy_j=gross, idle_power_w=idle,
             net_energy_j=round(gross - idle * window, 3), avg_power_w=round(gross / window, 2) if window > 0 else None,
             eq1_energy_j=round(self.period * sum(max(w - idle, 0.0) for w in in_run), 3),
+            profile_energy_j=round(window * sum(in_window) / len(in_window), 3) if in_window else None,
             device_state={"before": before, "after": self.device_state()}, samples=samples)
 
     def _next_counter_update(self, limit_s: float = 1.0) -> tuple[float, float]:

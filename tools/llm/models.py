@@ -8,6 +8,7 @@ from functools import cache
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tools.cache import ReplyCache, cache_key
 from tools.llm.names import ModelSpec, parse_model
 from tools.llm.openai_client import OpenAIClient
 from tools.llm.reply import ModelUnavailable, Reply, TransientModelError
@@ -35,11 +36,25 @@ class Models:
         return _client(parse_model(self.names[role], self.base_url))
 
     def ask(self, role: str, system: str, prompt: str, temperature: float | None, call_index: int,
-            task: str = "", about: dict | None = None) -> Reply:
-        """One exchange, retried on transient errors with exponential backoff and jitter."""
+            task: str = "", about: dict | None = None, cache: ReplyCache | None = None) -> Reply:
+        """One exchange, retried on transient errors with exponential backoff and jitter.
+
+        With a cache, an answer stored for the same model, prompts and temperature is returned
+        without a call (logged as a cache hit), and a fresh answer is stored for the next run.
+        """
         key = f"{role}/{task}" if task else role
         client = self.client(role)
         started = time.perf_counter()
+        stored_under = None
+        if cache is not None:
+            stored_under = cache_key(model=client.identity, prompt_version=(about or {}).get("prompt_version"),
+                                     system=system, prompt=prompt, temperature=temperature)
+            if (hit := cache.get(stored_under)) is not None:
+                reply = Reply(text=hit["text"], tokens_in=0, tokens_out=0, temperature=hit.get("temperature_sent"))
+                self._log(key, client.label, call_index, 0, temperature, system, prompt, reply=reply, about=about,
+                          latency_s=round(time.perf_counter() - started, 3),
+                          cache={"cache": "hit", "cache_key": stored_under, "cached_at": hit.get("time")})
+                return reply
         for attempt in range(self.max_retries + 1):
             try:
                 reply = client.complete(key, system, prompt, temperature, call_index, attempt)
@@ -50,19 +65,29 @@ class Models:
                 if attempt == self.max_retries:
                     raise ModelUnavailable(f"{client.label} failed {attempt + 1} times for {key} ({exc})") from None
                 time.sleep(self.backoff_s * 2**attempt * random.uniform(0.5, 1.5))
+        latency_s, answered_at, note = round(time.perf_counter() - started, 3), _now(), None
+        if cache is not None:
+            failure = cache.put(stored_under, {"time": answered_at, "model": client.label, "key": key,
+                                               "temperature_sent": reply.temperature, "text": reply.text})
+            note = {"cache": "miss", "cache_key": stored_under, **({"cache_error": failure} if failure else {})}
         self._log(key, client.label, call_index, attempt, temperature, system, prompt, reply=reply, about=about,
-                  latency_s=round(time.perf_counter() - started, 3))
+                  latency_s=latency_s, cache=note, at=answered_at)
         return reply
 
     def _log(self, key, label, call_index, attempt, temperature, system, prompt, reply: Reply | None = None,
-             error: str | None = None, about: dict | None = None, latency_s: float | None = None) -> None:
-        record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "key": key,
+             error: str | None = None, about: dict | None = None, latency_s: float | None = None,
+             cache: dict | None = None, at: str | None = None) -> None:
+        record = {"time": at or _now(), "key": key,
                   "role": key.split("/")[0], "model": label, "call": call_index, "attempt": attempt,
                   "temperature_requested": temperature, **(about or {}), "system": system, "prompt": prompt}
         if reply is not None:
             record.update(temperature_sent=reply.temperature, response=reply.text, tokens_in=reply.tokens_in,
                           tokens_out=reply.tokens_out, tokens_estimated=reply.tokens_estimated,
-                          latency_s=latency_s)
+                          latency_s=latency_s, **(cache or {}))
         else:
             record["error"] = error
         append_jsonl(self.log_path, record)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -28,6 +28,11 @@ class OpenAIClient:
     def label(self) -> str:
         return self.spec.label + (f" @ {self.spec.base_url}" if self.spec.base_url else "")
 
+    @property
+    def identity(self) -> str:
+        """What a cached answer is tied to: the model and the server that serves it."""
+        return self.label
+
     def complete(self, key: str, system: str, prompt: str, temperature: float | None,
                  call_index: int, attempt: int) -> Reply:
         import openai

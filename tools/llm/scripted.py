@@ -7,6 +7,7 @@ uninterrupted run would have. The file format is described in examples/README.md
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ class ScriptedClient:
     @property
     def label(self) -> str:
         return f"scripted:{self.path}"
+
+    @property
+    def identity(self) -> str:
+        """The label and the recording's content: an edited session is another model to a cache."""
+        return f"{self.label}#{hashlib.sha256(Path(self.path).read_bytes()).hexdigest()[:16]}"
 
     def complete(self, key: str, system: str, prompt: str, temperature: float | None,
                  call_index: int, attempt: int) -> Reply:

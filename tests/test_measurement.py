@@ -1,0 +1,128 @@
+"""Repeated measurement: when repeating stops, what a measurement records, the GPU lock, the plots."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytest
+
+from tools.energy.gpu_lock import gpu_lock
+from tools.energy.measurement import Reading, RepeatPolicy, measure
+from tools.energy.plots import plot_overlay, plot_profile, read_trace, typical_repeat
+from tools.executor import RunResult
+
+
+class ScriptedMeter:
+    """A meter whose readings are given in advance: the objective of run i is values[i]."""
+
+    method, objective = "test", "net_energy_j"
+
+    def __init__(self, values: list[float], fail_at: int | None = None, seconds: float = 0.0):
+        self.values, self.fail_at, self.seconds, self.runs = values, fail_at, seconds, 0
+
+    def measure(self, run):
+        i, self.runs = self.runs, self.runs + 1
+        time.sleep(self.seconds)
+        ok = i != self.fail_at
+        result = RunResult(exit_code=0 if ok else 1, stdout="", stderr="", seconds=1.0)
+        return result, Reading(duration_s=1.0, net_energy_j=self.values[i])
+
+    def device(self) -> dict:
+        return {"name": "scripted"}
+
+    def session(self):
+        return nullcontext()
+
+
+def test_repeating_stops_at_the_minimum_once_the_interval_is_tight():
+    meter = ScriptedMeter([100.0, 100.2, 99.9, 150.0])
+    _, m = measure(meter, lambda: None, RepeatPolicy(min_repeats=3, max_repeats=10, target_ci=0.02))
+    assert len(m.readings) == 3 and "within the ±2.0%" in m.stop_reason
+
+
+def test_a_noisy_candidate_is_repeated_until_the_interval_is_tight():
+    values = [100.0, 110.0, 95.0, 104.0, 101.0, 99.0, 100.0, 102.0, 98.0, 101.0]
+    _, m = measure(ScriptedMeter(values), lambda: None, RepeatPolicy(min_repeats=3, max_repeats=10, target_ci=0.02))
+    assert 3 < len(m.readings) <= 10
+    stat = m.stat("net_energy_j")
+    assert stat.relative_ci <= 0.02 or len(m.readings) == 10
+
+
+def test_repeating_stops_at_the_maximum_when_the_interval_stays_wide():
+    _, m = measure(ScriptedMeter([100.0, 130.0] * 5), lambda: None, RepeatPolicy(min_repeats=3, max_repeats=5))
+    assert len(m.readings) == 5 and "most allowed" in m.stop_reason
+
+
+def test_repeating_stops_when_the_time_budget_is_spent():
+    meter = ScriptedMeter([100.0, 130.0] * 5, seconds=0.05)
+    _, m = measure(meter, lambda: None, RepeatPolicy(min_repeats=2, max_repeats=10, budget_s=0.12))
+    assert len(m.readings) == 3 and "time budget" in m.stop_reason
+
+
+def test_a_failed_run_ends_the_measurement_without_figures():
+    result, m = measure(ScriptedMeter([100.0] * 5, fail_at=1), lambda: None, RepeatPolicy())
+    assert m is None and result.exit_code == 1
+
+
+def test_the_summary_keeps_every_run_the_interval_and_the_cost_of_measuring():
+    _, m = measure(ScriptedMeter([100.0, 101.0, 99.0]), lambda: None, RepeatPolicy(target_ci=0.05))
+    summary = m.summary()
+    assert [r["net_energy_j"] for r in summary["readings"]] == [100.0, 101.0, 99.0]
+    assert summary["stats"]["net_energy_j"]["ci95"] == pytest.approx(4.303 / 3 ** 0.5)
+    assert summary["repeats"] == 3 and summary["stop_reason"] and summary["overhead_per_repeat_s"] < 0
+
+
+def test_a_second_run_waits_for_the_gpu_a_first_run_is_measuring_on(tmp_path, monkeypatch):
+    monkeypatch.setenv("LASSI_LOCK_DIR", str(tmp_path))
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; sys.path.insert(0, '.');"
+        "from tools.energy.gpu_lock import gpu_lock\n"
+        "with gpu_lock('GPU-test'):\n    print('held', flush=True); time.sleep(1.0)")],
+        cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    start = time.monotonic()
+    with gpu_lock("GPU-test"):
+        waited = time.monotonic() - start
+    holder.wait()
+    assert waited > 0.5
+
+
+def test_locks_of_different_gpus_do_not_wait_for_each_other(tmp_path, monkeypatch):
+    monkeypatch.setenv("LASSI_LOCK_DIR", str(tmp_path))
+    with gpu_lock("GPU-a"):
+        start = time.monotonic()
+        with gpu_lock("GPU-b"):
+            assert time.monotonic() - start < 0.2
+
+
+def write_trace(path: Path, repeats: int) -> dict:
+    """A fake power.csv (idle 80 W, 300 W during a 1 s run) and its measurement summary."""
+    rows = ["repeat,seconds,watts"]
+    readings = []
+    for r in range(repeats):
+        for i in range(-3, 16):
+            t = i / 10
+            rows.append(f"{r},{t},{300.0 + r if 0 <= t <= 1.0 else 80.0}")
+        readings.append({"duration_s": 1.0, "idle_power_w": 80.0, "net_energy_j": 220.0 + r})
+    path.write_text("\n".join(rows) + "\n")
+    return {"objective": "net_energy_j", "readings": readings}
+
+
+def test_a_power_profile_is_drawn_from_the_trace_file(tmp_path):
+    measurement = write_trace(tmp_path / "power.csv", repeats=3)
+    assert sorted(read_trace(tmp_path / "power.csv")) == [0, 1, 2] and typical_repeat(measurement) == 1
+    png = plot_profile(tmp_path / "power.csv", measurement, tmp_path / "power.png", "test profile")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_source_and_best_are_drawn_on_one_axis(tmp_path):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    a = write_trace(tmp_path / "a" / "power.csv", 3)
+    b = write_trace(tmp_path / "b" / "power.csv", 2)
+    png = plot_overlay([("source", tmp_path / "a" / "power.csv", a), ("best", tmp_path / "b" / "power.csv", b)],
+                       tmp_path / "overlay.png", "overlay")
+    assert png.read_bytes()[:4] == b"\x89PNG"
