@@ -125,10 +125,12 @@ def server(tmp_path):
 
 @pytest.fixture
 def run_dir_in_project():
-    """A run directory inside the folder the server watches, removed afterwards."""
-    path = ROOT / "lassi-runs" / f"studio-test-{uuid.uuid4().hex[:8]}"
+    """A run directory inside the folder the server watches, removed afterwards (with lassi-runs/ if it made it)."""
+    runs = ROOT / "lassi-runs"
+    existed = runs.exists()
+    path = runs / f"studio-test-{uuid.uuid4().hex[:8]}"
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(path if existed else runs, ignore_errors=True)
 
 
 @pytest.mark.slow
