@@ -32,6 +32,7 @@ from tools.llm.reply import ModelUnavailable
 from tools.program import load_program
 from tools.report import comparison_table
 from tools.rundir import RunDir, write_json
+from tools.sandbox import choose_sandbox
 
 Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it)
 
@@ -171,8 +172,9 @@ def _first_state(record: dict, run: RunDir) -> dict:
 
 
 def _check_tools(language: str, ctx: Context) -> None:
-    """Fail before any work when a compiler, the GPU, a model file or an API key is missing."""
+    """Fail before any work when a compiler, the GPU, the sandbox asked for, a model file or an API key is missing."""
     compiler_for(language)
+    choose_sandbox(ctx.sandbox)
     if language == "cuda":
         find_gpu(ctx.gpu)
     elif ctx.gpu is not None:

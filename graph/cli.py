@@ -11,14 +11,15 @@ from pathlib import Path
 
 from graph.progress import Progress
 from tools.errors import Interrupted, LassiError
+from tools.sandbox import MODES as SANDBOX_MODES
 
 
 def main(argv: list[str] | None = None) -> int:
     from dotenv import find_dotenv, load_dotenv
 
     load_dotenv(find_dotenv(usecwd=True))  # the .env of the folder the user works in
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         return args.handler(args)
     except Interrupted as exc:
         print(f"lassi-ee: {exc}", file=sys.stderr)
@@ -108,12 +109,16 @@ def _print_result(result) -> None:
 def _settings(args) -> dict:
     names = ["model", "coder_model", "judge_model", "summarizer_model", "planner_model", "reporter_model", "base_url",
              "gpu", "max_iterations", "max_corrections", "target_ci", "repeat_budget_s", "min_improvement", "time_limit",
-             "runs_root", "max_llm_retries", "knowledge", "cache_dir"]
+             "runs_root", "max_llm_retries", "knowledge", "cache_dir",
+             "rtol", "atol", "check_args", "strict_workload",
+             "sandbox", "max_processes", "max_memory_mb", "max_file_mb"]
     settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "repeats", None) is not None:
         settings["min_repeats"], settings["max_repeats"] = _repeats(args.repeats)
     if getattr(args, "flags", None) is not None:
         settings["compile_flags"] = args.flags
+    if getattr(args, "mask", None) is not None:
+        settings["output_masks"] = args.mask
     return settings
 
 
@@ -133,8 +138,15 @@ def _split(text: str | None) -> list[str]:
         raise LassiError(f"--args could not be split like a shell line: {exc}") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """Wrong options get the one-line error every other bad input gets, not a usage block."""
+
+    def error(self, message: str):
+        raise LassiError(f"{message} (see {self.prog} --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lassi-ee", description="Rewrite a CUDA or C++/OpenMP program to use less"
+    parser = _Parser(prog="lassi-ee", description="Rewrite a CUDA or C++/OpenMP program to use less"
                                      " energy with an LLM, measuring and validating every candidate.")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -154,6 +166,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--flags", help="compiler flags replacing the defaults (the GPU's -arch is added)")
         p.add_argument("--run-dir", help="where to write the run (default: lassi-runs/<time>-<program>)")
         p.add_argument("--runs-root", help="folder for new run directories (default lassi-runs)")
+        p.add_argument("--sandbox", choices=SANDBOX_MODES, help="containment of builds and runs: bubblewrap "
+                       "(no network, read-only filesystem outside the scratch folder), none (resource limits "
+                       "only), or auto: bubblewrap where it works (default)")
+        p.add_argument("--max-processes", type=int, help="processes and threads a build or run may have at once "
+                       "(default: 256, or more on machines with many cores)")
+        p.add_argument("--max-memory-mb", type=int, help="memory a build or run may use (default: 3/4 of the machine's)")
+        p.add_argument("--max-file-mb", type=int, help="largest file a build or run may write (default 4096)")
 
     opt = sub.add_parser("optimize", help="run the whole pipeline on a program")
     program_options(opt)
@@ -174,6 +193,14 @@ def _parser() -> argparse.ArgumentParser:
                      " #lines=10-80 (text)")
     opt.add_argument("--cache-dir", help="folder of the summaries kept between runs (default "
                      "$XDG_CACHE_HOME/lassi-ee or ~/.cache/lassi-ee)")
+    opt.add_argument("--check-args", action="append", metavar='"ARGS"', help="another argument set (one quoted "
+                     "string; repeatable) on which source and candidates must print the same output")
+    opt.add_argument("--strict-workload", action="store_true", default=None, help="reject candidates that launch "
+                     "fewer kernels or threads than the source (CUPTI counts; otherwise such drops are flagged)")
+    opt.add_argument("--rtol", type=float, help="relative tolerance for numbers in the output (default 1e-6)")
+    opt.add_argument("--atol", type=float, help="absolute tolerance for numbers in the output (default 1e-12)")
+    opt.add_argument("--mask", action="append", metavar="REGEX", help="ignore output lines matching REGEX when "
+                     "comparing outputs, beside the built-in timing patterns (repeatable)")
     opt.set_defaults(handler=_optimize)
 
     res = sub.add_parser("resume", help="continue a run from its last checkpoint")

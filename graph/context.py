@@ -6,12 +6,15 @@ In Studio these fields are the run's configuration form.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from knowledge import parse_spec
 from tools.cache import default_cache_dir
 from tools.errors import LassiError
+from tools.sandbox import MODES as SANDBOX_MODES, Limits, MiB
 
 ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
 DEFAULT_MODEL = "openai:o3-mini"
@@ -41,11 +44,18 @@ class Context:
     compile_flags: str | None = None  # replaces the default flags (the GPU's -arch is still added)
     rtol: float = 1e-6  # output numbers: relative tolerance
     atol: float = 1e-12  # output numbers: absolute tolerance
+    output_masks: list[str] = field(default_factory=list)  # regexes of output lines to ignore, beside the defaults
+    check_args: list[str] = field(default_factory=list)  # extra argument sets source and candidate must agree on
+    strict_workload: bool = False  # reject candidates that launch fewer kernels or threads than the source
     runs_root: str = "lassi-runs"  # where run directories are created when none is given
     knowledge: list[str] = field(default_factory=list)  # user documents: PATH or PATH#pages=…/sections=…/lines=…
     cache_dir: str = field(default_factory=default_cache_dir)  # Stage-2 summaries kept between runs
     max_llm_retries: int = 5
     llm_backoff_s: float = 2.0
+    sandbox: str = "auto"  # containment of builds and runs: auto (bubblewrap where it works), bwrap, none
+    max_processes: int | None = None  # processes and threads a build or run may have at once (default: 256 or more)
+    max_memory_mb: int | None = None  # resident memory of a build or run (default: 3/4 of the machine's)
+    max_file_mb: int = 4096  # the largest file a build or run may write
     stop_after_profile: bool = False  # Stage 0 only (lassi-ee profile)
 
     def model_for(self, role: str) -> str:
@@ -53,6 +63,13 @@ class Context:
 
     def models(self) -> dict[str, str]:
         return {role: self.model_for(role) for role in ROLES}
+
+    def limits(self) -> Limits:
+        """The resource caps of every build and run."""
+        defaults = Limits()
+        return Limits(max_tasks=self.max_processes or defaults.max_tasks,
+                      memory_bytes=self.max_memory_mb * MiB if self.max_memory_mb else defaults.memory_bytes,
+                      file_bytes=self.max_file_mb * MiB)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,7 +107,22 @@ def _check_ranges(ctx: Context) -> None:
         (ctx.temperature_step > 0, "the temperature step must be positive"),
         (ctx.max_llm_retries >= 0, f"--max-llm-retries must be 0 or more, not {ctx.max_llm_retries}"),
         (ctx.rtol >= 0 and ctx.atol >= 0, "output tolerances must be 0 or more"),
+        (ctx.max_processes is None or ctx.max_processes >= 8,
+         f"--max-processes must be at least 8 (a compiler needs a few), not {ctx.max_processes}"),
+        (ctx.max_memory_mb is None or ctx.max_memory_mb >= 16, f"--max-memory-mb must be at least 16, not {ctx.max_memory_mb}"),
+        (ctx.max_file_mb >= 1, f"--max-file-mb must be at least 1, not {ctx.max_file_mb}"),
+        (ctx.sandbox in SANDBOX_MODES, f"--sandbox must be one of {', '.join(SANDBOX_MODES)}, not {ctx.sandbox!r}"),
     ]
     for ok, message in checks:
         if not ok:
             raise LassiError(message)
+    for line in ctx.check_args:
+        try:
+            shlex.split(line)
+        except ValueError as exc:
+            raise LassiError(f"--check-args {line!r} could not be split like a shell line: {exc}") from None
+    for pattern in ctx.output_masks:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise LassiError(f"--mask {pattern!r} is not a regular expression: {exc}") from None

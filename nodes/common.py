@@ -2,7 +2,8 @@
 
 A candidate record (state["candidates"][key]) holds:
   version, parent, origin (source | zero-shot | plan-step | fix), stage, dir, source (path), sha256,
-  temperature, plan, status, reason, build, run, measurement, validation, outcome, tokens.
+  temperature, plan, status, reason, build, run, measurement, validation, outcome, tokens,
+  check_runs (outputs on the --check-args sets), workload ({"counts": ...} or {"error": ...}).
 status moves generated → built | build_failed → ran | run_failed → judged, or → discarded.
 """
 
@@ -16,9 +17,14 @@ from graph.context import Context
 from graph.state import SOURCE, State, key
 from prompts import prompt_version, render
 from tools.cache import ReplyCache
+from tools.compiler import BINARY_NAME
+from tools.errors import LassiError
+from tools.gpu import device_node, find_gpu
 from tools.llm import Models, Reply
 from tools.program import Program, load_program
 from tools.rundir import RunDir
+from tools.sandbox import NVIDIA_SHARED_NODES, Sandbox, choose_sandbox
+from tools.workload import Workload, count_workload, describe_workload
 
 LANGUAGE_NAMES = {"cuda": "CUDA C++", "cpp": "C++ with OpenMP"}
 COMPILER_NAMES = {"cuda": "nvcc", "cpp": "g++ -fopenmp"}
@@ -110,6 +116,18 @@ def ask(state: State, context: Context, role: str, prompt: str, temperature: flo
     return reply, {call_key: index + 1}
 
 
+def sandbox_for(context: Context, language: str) -> Sandbox:
+    """The containment of a run's builds and runs; CUDA programs may open the chosen GPU's nodes only."""
+    devices: tuple[str, ...] = ()
+    if language == "cuda":
+        try:
+            devices = (device_node(find_gpu(context.gpu)),)
+        except LassiError:  # no GPU here: CUDA sources are still built
+            pass
+        devices += NVIDIA_SHARED_NODES
+    return choose_sandbox(context.sandbox, context.limits(), devices)
+
+
 def judge_tag() -> str:
     """A marker the code under judgement cannot predict, so it cannot fake the end of its block."""
     return secrets.token_hex(6)
@@ -133,6 +151,55 @@ def run_record(prog: Program, args: list[str], context: Context) -> dict:
             "versions": {"python": platform.python_version(), "lassi-ee": package("lassi-ee"),
                          "langgraph": package("langgraph"), "langchain-core": package("langchain-core"),
                          "nvidia-ml-py": package("nvidia-ml-py"), "compiler": compiler_version(prog.language)}}
+
+
+NOT_CUDA = {"error": "CUPTI counts the GPU work of CUDA programs only"}
+
+
+def gpu_env(language: str, context: Context) -> dict[str, str]:
+    """Unmeasured runs see the same single GPU the measured runs do."""
+    return {"CUDA_VISIBLE_DEVICES": find_gpu(context.gpu).uuid} if language == "cuda" else {}
+
+
+def binary_of(candidate: dict) -> tuple[Path, Path]:
+    """The candidate's built program and the workspace it runs in."""
+    work = Path(candidate["dir"]) / "work"
+    return work / BINARY_NAME, work
+
+
+def count_gpu_work(candidate: dict, args: list[str], limit: float, env: dict[str, str], sandbox: Sandbox) -> dict:
+    """One unmeasured counting run with the main arguments: {'counts': ...} or {'error': why not}.
+
+    A candidate that never initialises CUDA reports nothing and counts as doing no GPU work; the
+    source must show some, or the counter itself did not work.
+    """
+    binary, work = binary_of(candidate)
+    try:
+        counted = count_workload([str(binary), *args], work, limit, Path(candidate["dir"]) / "workload", env, sandbox)
+    except LassiError as exc:
+        return {"error": str(exc)}
+    if not counted.processes and candidate["key"] == SOURCE:
+        return {"error": "CUPTI reported no GPU activity (the counter was not loaded, or the program never used CUDA)"}
+    return {"counts": counted.to_dict()}
+
+
+def with_source_workload(state: State, src: dict, env: dict[str, str], limit: float, sandbox: Sandbox) -> dict:
+    """The source's record with its workload counted (once per run)."""
+    if "workload" in src:
+        return src
+    if state["language"] != "cuda":
+        return {**src, "workload": NOT_CUDA}
+    return {**src, "workload": count_gpu_work(src, state.get("args", []), limit, env, sandbox)}
+
+
+def describe_gpu_work(candidate: dict) -> str:
+    """The candidate's workload for a prompt: kernels and copies with their share of GPU time."""
+    work = candidate.get("workload")
+    if not work:
+        return "not counted"
+    if "error" in work:
+        return f"not counted: {work['error']}"
+    return describe_workload(Workload.from_dict(work["counts"]))
 
 
 THREAD_ID = "lassi-ee"  # one run per run directory, so one thread per checkpoint file

@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import SOURCE, State
-from nodes.common import current, failed_status, new_candidate, program, read_code, run_record
+from nodes.common import current, failed_status, new_candidate, program, read_code, run_record, sandbox_for
 from tools.compiler import BuildResult, build, build_command
 from tools.errors import LassiError
 from tools.gpu import find_gpu
@@ -29,7 +29,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         built = BuildResult(ok=False, command=[], log=cand["reason"], seconds=0.0)
     else:
         stage_workspace(prog, folder / "work", read_code(cand))
-        built = build(folder / "work", build_command(prog.language, prog.main, ctx.compile_flags, _arch(prog, ctx)))
+        built = build(folder / "work", build_command(prog.language, prog.main, ctx.compile_flags, _arch(prog, ctx)),
+                      sandbox_for(ctx, prog.language))
     write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
     status, reason = _verdict(built, cand, state.get("corrections", 0), ctx.max_corrections, folder)
     record = {**cand, "status": status, "reason": reason,

@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import SOURCE, State
-from nodes.common import current, failed_status, source, with_interval
+from nodes.common import current, failed_status, sandbox_for, source, with_interval
 from tools.compiler import BINARY_NAME
 from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.energy.plots import plot_profile
@@ -26,15 +26,18 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     work = folder / "work"
     meter = choose_meter(state["language"], ctx.gpu)
     limit = time_limit(state, ctx)
+    sandbox = sandbox_for(ctx, state["language"])
 
     def run() -> RunResult:
-        return run_program([str(work / BINARY_NAME), *state.get("args", [])], work, limit, env=meter.child_env())
+        return run_program([str(work / BINARY_NAME), *state.get("args", [])], work, limit, env=meter.child_env(),
+                           sandbox=sandbox)
 
     policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
     result, measurement = measure(meter, run, policy)
     write_text(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
-    run_info = {**result.to_dict(), "time_limit_s": limit, "stdout_path": str(folder / "stdout.txt"),
+    run_info = {**result.to_dict(), "time_limit_s": limit, "containment": sandbox.describe(),
+                "stdout_path": str(folder / "stdout.txt"),
                 "stderr_path": str(folder / "stderr.txt")}
     if measurement is not None:
         summary = measurement.summary()

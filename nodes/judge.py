@@ -1,54 +1,172 @@
 """`judge`: decide whether a candidate that ran is a faithful replacement for the source.
 
-Deterministic checks come first and cannot be argued with; the model is asked only when they pass,
-and its answer must end in a VERDICT line, or the candidate is invalid.
+Layers, cheapest first, each leaving its verdict and reason in the candidate's `validation.checks`:
+
+  runs        built and exited 0 within its time limit (the compiler and executor saw to that)
+  output      its stdout says what the source's says (tools/outputs.py)
+  check-args  the same holds on every extra argument set the user gave (--check-args)
+  workload    CUPTI's counts of kernels and copies against the source's: fewer kernel launches or
+              threads is flagged for the judge and the report, and rejected with --strict-workload
+  judge       the model, shown both programs as untrusted data, both outputs, both measurements and
+              the workload evidence; an answer that does not end in a VERDICT line counts as INVALID
+
+A layer runs only when none before it failed, so the model is never asked to overrule a fact. The
+source's own reference runs (its outputs on the extra argument sets, its workload) are made once, at
+the first candidate judged, and kept on its record. Every extra run is unmeasured and keeps its
+output in the candidate's folder.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
+from functools import partial
+from pathlib import Path
 
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import State
-from nodes.common import ask, current, describe_measurement, judge_tag, read_code, read_stdout, source
-from tools.outputs import compare_outputs
+from graph.state import SOURCE, State
+from nodes.common import (NOT_CUDA, ask, binary_of, count_gpu_work, current, describe_measurement, gpu_env, judge_tag,
+                          read_code, read_stdout, sandbox_for, source, with_source_workload)
+from nodes.executor import SOURCE_TIME_LIMIT_S
+from tools.errors import LassiError
+from tools.executor import run_program
+from tools.outputs import DEFAULT_MASKS, compare_outputs
+from tools.report import verdict_mark
+from tools.rundir import write_text
+from tools.sandbox import Sandbox
+from tools.workload import Workload, compare_workloads, workload_table
 
-_VERDICT = re.compile(r"^[\s>*_`#]*VERDICT[\s*_`]*:[\s*_`]*(VALID|INVALID)\b", re.I | re.M)
+_VERDICT_LINE = re.compile(r"^[\s>*_`#]*VERDICT[\s*_`]*:[\s*_`]*(VALID|INVALID)\b[\s*_`.]*$", re.I)
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     cand, src = current(state), source(state)
+    compare = partial(compare_outputs, rtol=ctx.rtol, atol=ctx.atol, masks=(*DEFAULT_MASKS, *ctx.output_masks))
+    env, sandbox = gpu_env(state["language"], ctx), sandbox_for(ctx, state["language"])
     run = cand["run"]
-    checks = [{"name": "runs", "ok": True,
-               "reason": f"built, exited 0 after {run['seconds']:.3g} s (limit {run['time_limit_s']:g} s)"}]
-    output = compare_outputs(read_stdout(src), read_stdout(cand), rtol=ctx.rtol, atol=ctx.atol)
-    checks.append({"name": "output", "ok": output.same, "reason": output.reason})
+    checks = [_check("runs", True, f"built, exited 0 after {run['seconds']:.3g} s (limit {run['time_limit_s']:g} s)")]
+    output = compare(read_stdout(src), read_stdout(cand))
+    checks.append(_check("output", output.same, output.reason))
+    evidence = "not counted: an earlier check failed"
+    if _passing(checks):
+        src = _source_check_runs(state, ctx, src, env, sandbox)
+        cand = {**cand, "check_runs": _check_runs(cand, ctx.check_args, _candidate_limits(ctx, src), env, sandbox)}
+        checks.append(_compare_check_runs(src, cand, compare))
+    if _passing(checks):
+        src = with_source_workload(state, src, env, ctx.time_limit or SOURCE_TIME_LIMIT_S, sandbox)
+        limit = _candidate_limit(ctx, src["workload"])
+        counted = (count_gpu_work(cand, state.get("args", []), limit, env, sandbox) if state["language"] == "cuda"
+                   else NOT_CUDA)
+        cand = {**cand, "workload": counted}
+        check, evidence = _workload_check(src["workload"], cand["workload"], ctx.strict_workload)
+        checks.append(check)
     update: dict = {}
-    if output.same:
+    if _passing(checks):
         tag = judge_tag()
         reply, update["llm_calls"] = ask(
             state, ctx, "judge", "judge", 0.0, about={"candidate": cand["key"]}, tag=tag,
-            checks="; ".join(f"{c['name']}: {c['reason']}" for c in checks),
+            checks="\n".join(f"- {c['name']}: {verdict_mark(c)}: {c['reason']}" for c in checks), workload=evidence,
             source_code=read_code(src), source_output=read_stdout(src), source_measurement=describe_measurement(src),
             candidate_code=read_code(cand), candidate_output=read_stdout(cand),
             candidate_measurement=describe_measurement(cand))
         checks.append({"name": "judge", **parse_verdict(reply.text)})
     else:
-        checks.append({"name": "judge", "ok": None, "reason": "not asked: a deterministic check failed"})
-    valid = all(c["ok"] is not False for c in checks) and checks[-1]["ok"] is True
+        checks.append(_check("judge", None, "not asked: a check before it failed"))
+    valid = _passing(checks) and checks[-1]["ok"] is True
     record = {**cand, "status": "judged", "validation": {"valid": valid, "checks": checks}}
-    return {**update, "candidates": {cand["key"]: record}}
+    return {**update, "candidates": {SOURCE: src, cand["key"]: record}}
 
 
 def parse_verdict(answer: str) -> dict:
-    """{'ok': True/False, 'reason': ...} from the judge's answer; no VERDICT line means INVALID."""
-    verdicts = _VERDICT.findall(answer)
-    if not verdicts:
-        return {"ok": False, "reason": "the judge's answer had no VERDICT line, so it counts as INVALID"}
-    body = _VERDICT.split(answer)[0].strip().splitlines()
-    summary = " ".join(body[-3:])[:400] if body else ""
-    ok = verdicts[-1].upper() == "VALID"
-    return {"ok": ok, "reason": f"{'VALID' if ok else 'INVALID'}: {summary}".strip()}
+    """{'ok': True/False, 'reason': ...}: the answer's last line must be its verdict, and no other line may
+    claim the opposite (a judge quoting text planted in the code must not flip its own verdict)."""
+    lines = [line for line in answer.strip().splitlines() if line.strip()]
+    last = _VERDICT_LINE.match(lines[-1]) if lines else None
+    if not last:
+        return {"ok": False, "reason": "INVALID: the judge's answer did not end with a VERDICT line"}
+    verdict = last.group(1).upper()
+    claims = {m.group(1).upper() for line in lines if (m := _VERDICT_LINE.match(line))}
+    if len(claims) > 1:
+        return {"ok": False, "reason": "INVALID: the judge's answer gave both verdicts"}
+    summary = " ".join(" ".join(lines[:-1][-3:]).split())[:400]
+    return {"ok": verdict == "VALID", "reason": f"{verdict}: {summary}".strip()}
+
+
+def _check(name: str, ok: bool | None, reason: str, **extra) -> dict:
+    return {"name": name, "ok": ok, "reason": reason, **extra}
+
+
+def _passing(checks: list[dict]) -> bool:
+    return all(c["ok"] is not False for c in checks)
+
+
+def _check_runs(candidate: dict, arg_sets: list[str], limits: list[float], env: dict[str, str],
+                sandbox: Sandbox) -> list[dict]:
+    """Run the candidate on each extra argument set; outputs go to <candidate>/check-args/<n>/."""
+    binary, work = binary_of(candidate)
+    runs = []
+    for number, (line, limit) in enumerate(zip(arg_sets, limits), start=1):
+        result = run_program([str(binary), *shlex.split(line)], work, limit, env=env, sandbox=sandbox)
+        folder = Path(candidate["dir"]) / "check-args" / str(number)
+        write_text(folder / "stdout.txt", result.stdout)
+        write_text(folder / "stderr.txt", result.stderr)
+        runs.append({"args": line, "ok": result.ok, "failure": result.failure(limit), "seconds": result.seconds,
+                     "stdout_path": str(folder / "stdout.txt")})
+    return runs
+
+
+def _source_check_runs(state: State, ctx: Context, src: dict, env: dict[str, str], sandbox: Sandbox) -> dict:
+    """The source's outputs on the extra argument sets, made once; the source must run cleanly on them."""
+    if "check_runs" in src and [r["args"] for r in src["check_runs"]] == ctx.check_args:
+        return src
+    limit = ctx.time_limit or SOURCE_TIME_LIMIT_S
+    runs = _check_runs(src, ctx.check_args, [limit] * len(ctx.check_args), env, sandbox)
+    for r in runs:
+        if not r["ok"]:
+            raise LassiError(f"the source {r['failure']} on --check-args {r['args']!r} (output in"
+                             f" {Path(r['stdout_path']).parent}): give argument sets the source itself runs with")
+    return {**src, "check_runs": runs}
+
+
+def _candidate_limits(ctx: Context, src: dict) -> list[float]:
+    return [ctx.time_limit or round(3 * r["seconds"] + 10, 1) for r in src["check_runs"]]
+
+
+def _compare_check_runs(src: dict, cand: dict, compare) -> dict:
+    if not cand["check_runs"]:
+        return _check("check-args", None, "no extra argument sets given (--check-args)")
+    for theirs, mine in zip(src["check_runs"], cand["check_runs"]):
+        if not mine["ok"]:
+            return _check("check-args", False, f"with arguments {mine['args']!r} it {mine['failure']}")
+        same = compare(Path(theirs["stdout_path"]).read_text(), Path(mine["stdout_path"]).read_text())
+        if not same.same:
+            return _check("check-args", False, f"with arguments {mine['args']!r}: {same.reason}")
+    sets = len(cand["check_runs"])
+    return _check("check-args", True, f"the output agrees on {sets} extra argument set{'s' if sets > 1 else ''}")
+
+
+def _candidate_limit(ctx: Context, source_workload: dict) -> float:
+    """The executor's rule for candidates, applied to the source's counting run."""
+    seconds = source_workload.get("counts", {}).get("seconds")
+    return ctx.time_limit or (round(3 * seconds + 10, 1) if seconds else SOURCE_TIME_LIMIT_S)
+
+
+def _workload_check(src: dict, cand: dict, strict: bool) -> tuple[dict, str]:
+    """The workload layer's check, and the evidence the judge is shown."""
+    why = src.get("error") or cand.get("error")
+    if why:
+        ok = False if strict and why != NOT_CUDA["error"] else None
+        rejected = " (rejected: --strict-workload needs the counts)" if ok is False else ""
+        return _check("workload", ok, f"not counted: {why}{rejected}"), f"Not counted: {why}."
+    source_work, candidate_work = Workload.from_dict(src["counts"]), Workload.from_dict(cand["counts"])
+    found = compare_workloads(source_work, candidate_work)
+    table = workload_table({"original": source_work, "refactored": candidate_work})
+    if not found.flagged:
+        return _check("workload", True, found.reason, flagged=False), f"{table}\n\nNo drop in GPU work: {found.reason}."
+    evidence = f"{table}\n\nFLAGGED: the refactored program does less GPU work: {found.reason}."
+    if strict:
+        return _check("workload", False, f"{found.reason} (rejected: --strict-workload)", flagged=True), evidence
+    return _check("workload", None, found.reason, flagged=True), evidence

@@ -5,8 +5,10 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import State
-from nodes.common import ask, best, describe_measurement, program, read_code, run_dir
+from graph.state import SOURCE, State
+from nodes.common import (ask, best, describe_gpu_work, describe_measurement, gpu_env, program, read_code, run_dir,
+                          sandbox_for, with_source_workload)
+from nodes.executor import SOURCE_TIME_LIMIT_S
 from tools.rundir import write_text
 
 
@@ -14,14 +16,19 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     prog = program(state)
     target = best(state)
+    update: dict = {}
+    if target["key"] == SOURCE and "workload" not in target:  # no candidate was judged yet: count it now
+        target = with_source_workload(state, target, gpu_env(state["language"], ctx), ctx.time_limit or SOURCE_TIME_LIMIT_S,
+                                      sandbox_for(ctx, state["language"]))
+        update["candidates"] = {SOURCE: target}
     summaries = state["summaries"]
     number = state.get("plans", 0) + 1
     reply, calls = ask(state, ctx, "planner", "plan", ctx.temperature_start,
                        about={"plan": number, "for_candidate": target["key"]},
                        knowledge_summary=summaries["knowledge"], system_summary=summaries["system"],
                        code_summary=summaries["code"], code=read_code(target), main=prog.main,
-                       measurement=describe_measurement(target))
+                       measurement=describe_measurement(target), gpu_work=describe_gpu_work(target))
     path = run_dir(state).path / "plans" / f"plan-{number:02d}.md"
     write_text(path, f"# Plan {number} (for v{target['version']:03d})\n\n{reply.text}\n")
     plan = {"number": number, "text": reply.text, "for_version": target["key"], "path": str(path)}
-    return {"plan": plan, "plans": number, "coder_mode": "step", "llm_calls": calls}
+    return {**update, "plan": plan, "plans": number, "coder_mode": "step", "llm_calls": calls}

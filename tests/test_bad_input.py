@@ -128,6 +128,16 @@ def test_compiler_flags_that_do_not_split(program, tmp_path):
     one_clear_line(lassi("profile", str(program), "--flags", '"-O2', cwd=tmp_path), "--flags could not be split")
 
 
+def test_extra_arguments_that_do_not_split(program, tmp_path):
+    one_clear_line(lassi("optimize", str(program), "--model", "scripted:x.json", "--check-args", '"7', cwd=tmp_path),
+                   "--check-args '\"7' could not be split")
+
+
+def test_an_output_mask_that_is_not_a_regular_expression(program, tmp_path):
+    one_clear_line(lassi("optimize", str(program), "--model", "scripted:x.json", "--mask", "time (", cwd=tmp_path),
+                   "--mask 'time (' is not a regular expression")
+
+
 def test_a_main_given_as_a_path(program, tmp_path):
     one_clear_line(lassi("profile", str(program), "--main", "../main.cpp", cwd=tmp_path), "a file name inside")
 
@@ -146,3 +156,66 @@ def test_a_malformed_scripted_session_is_reported_before_any_work(program, tmp_p
     (tmp_path / "s.json").write_text('{"responses": {"coder": [{"code_file": "missing.cpp"}]}}')
     one_clear_line(lassi("optimize", str(program), "--model", "scripted:s.json", cwd=tmp_path), "not a valid session")
     assert not (tmp_path / "lassi-runs").exists()
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_rows() -> list[tuple[str, str]]:
+    """The bad-input table of the README: (command line, the message after 'lassi-ee: error: ')."""
+    rows = []
+    for line in README.read_text().splitlines():
+        if line.startswith("| `lassi-ee "):
+            given, message = line.strip().strip("|").split(" | ")
+            rows.append((given.split("`")[1], message.strip().strip("`").strip()))
+    return rows
+
+
+class FourGpus:
+    """NVML as a machine with GPUs 0 to 3 answers the calls made before any GPU is used."""
+
+    class NVMLError(Exception):
+        pass
+
+    def nvmlDeviceGetCount(self) -> int:
+        return 4
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """The folders the README's rows name: prog (C++), kernel (CUDA), empty, two (two sources), old-run."""
+    import tools.gpu
+
+    shutil.copytree(Path(__file__).parent / "fixtures" / "sleeper", tmp_path / "prog")
+    (tmp_path / "prog" / "notes.txt").write_text("notes")
+    for folder, files in {"kernel": ["main.cu"], "empty": [], "two": ["a.cpp", "b.cpp"]}.items():
+        (tmp_path / folder).mkdir()
+        for name in files:
+            (tmp_path / folder / name).write_text("int main() { return 0; }\n")
+    (tmp_path / "old-run").mkdir()
+    (tmp_path / "old-run" / "run.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NVCC", "true")  # a CUDA compiler is found, here and on CI machines without one
+    monkeypatch.setattr(tools.gpu, "nvml", lambda: FourGpus())
+    return tmp_path
+
+
+@pytest.mark.parametrize("command, message", readme_rows(), ids=[row[0] for row in readme_rows()])
+def test_every_row_of_the_readme_table_gets_its_message(command, message, workspace, capsys):
+    import shlex
+
+    from graph.cli import main
+
+    assert main(shlex.split(command)[1:]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lassi-ee: error: "), lines
+    said, at = lines[0].removeprefix("lassi-ee: error: "), 0
+    for piece in message.split("…"):  # … stands for an absolute path
+        found = said.find(piece, at)
+        assert found >= 0 and (at > 0 or found == 0), f"{said!r} does not read {message!r}"
+        at = found + len(piece)
+    assert at == len(said), f"{said!r} does not read {message!r}"
+
+
+def test_the_readme_table_is_there():
+    assert len(readme_rows()) >= 20

@@ -95,6 +95,9 @@ def test_a_scripted_optimize_on_a_cuda_example_finds_a_measured_saving(tmp_path)
     saved = 1 - (result.best["measurement"]["stats"]["net_energy_j"]["mean"]
                  / result.source["measurement"]["stats"]["net_energy_j"]["mean"])
     assert saved > 0.05
+    report = result.report_path.read_text()
+    assert "| kernel launches | 400 |" in report and "`gaussian_blur` launches / GPU time" in report
+    assert "  - workload: " in report
 
 
 def measured_candidate(tmp_path: Path, name: str, code: str, args: list[str], version: int) -> dict:

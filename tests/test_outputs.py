@@ -47,3 +47,29 @@ def test_missing_or_extra_lines_are_caught():
 def test_nan_matches_nan_only():
     assert compare_outputs("r = nan\n", "r = nan\n").same
     assert not compare_outputs("r = nan\n", "r = 0.0\n").same
+
+
+def test_a_verdict_on_a_masked_timing_line_still_counts():
+    source = "result 42\nVerification: PASS (took 1.2 s)\n"
+    assert compare_outputs(source, source.replace("1.2", "0.4")).same
+    check = compare_outputs(source, source.replace("PASS", "FAIL"))
+    assert not check.same and "verdict words differ" in check.reason
+
+
+def test_verdict_phrases_are_compared_wherever_they_appear():
+    assert not compare_outputs("check: no errors\n", "check: 3 errors found\n").same
+    assert not compare_outputs("SUCCESS\n", "success\n").same
+
+
+def test_whole_numbers_count_things_and_must_be_equal():
+    big = "updates: 1048576000\n"
+    assert not compare_outputs(big, big.replace("1048576000", "1048576001"), rtol=1e-3).same
+    assert compare_outputs("x = 1048576000.0\n", "x = 1048576001.0\n", rtol=1e-6).same
+
+
+def test_extra_mask_patterns_hide_lines_the_defaults_do_not_know():
+    from tools.outputs import DEFAULT_MASKS
+
+    source, candidate = "result 42\nran on node-17\n", "result 42\nran on node-03\n"
+    assert not compare_outputs(source, candidate).same
+    assert compare_outputs(source, candidate, masks=(*DEFAULT_MASKS, r"^ran on ")).same

@@ -146,3 +146,22 @@ def test_resume_starts_a_run_that_stopped_before_its_first_checkpoint(program, s
     write_json(run_dir.config, run_record(load_program(program), ["100"], make_context(**settings(model, max_iterations=1))))
     result = resume(run_dir.path)
     assert result.finished and result.best["key"] == "001"
+
+
+def test_an_answer_hard_coded_for_the_main_arguments_fails_on_the_extra_ones_and_the_report_says_so(
+        program, session, settings):
+    hard_coded = sleeper(FAST).replace("long s = sum_to(n);", "long s = 5050;  // the answer for n = 100")
+    model = session({"coder": [answer(hard_coded), answer(sleeper(SLOW))], "judge": [VALID] * 2,
+                     "planner": ["plan"], "reporter": ["comparison"]})
+    result, _ = run(program, model, settings, max_iterations=1, check_args=["7", "33"])
+    cheat = result.state["candidates"]["001"]
+    assert [(c["name"], c["ok"]) for c in cheat["validation"]["checks"]] == [
+        ("runs", True), ("output", True), ("check-args", False), ("judge", None)]
+    assert "with arguments '7': line 1: 28 became 5050" in cheat["outcome_reason"]
+    assert [r["args"] for r in result.source["check_runs"]] == ["7", "33"]
+    report = result.report_path.read_text()
+    assert "- **v001** (zero-shot): invalid" in report and "  - check-args: FAIL — with arguments '7'" in report
+    assert "- **v002** (plan-step): valid" in report and "  - check-args: pass — the output agrees on 2" in report
+    assert "GPU work of source and best" in report and "CUDA programs only" in report
+    planner_prompt = next(r["prompt"] for r in _log(result) if r["key"] == "planner")
+    assert "Where its GPU time goes" in planner_prompt and "CUDA programs only" in planner_prompt

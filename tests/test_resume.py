@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import VALID, answer, sleeper
 
 
@@ -61,8 +63,6 @@ def test_resume_of_a_finished_run_only_reports_it(program, session, tmp_path):
 
 
 def test_a_model_that_stays_down_stops_the_run_resumably_and_resume_finishes_it(program, session, tmp_path):
-    import json
-
     down = {"error": "transient", "times": 99}
     model = session({"coder": [down, answer(sleeper(40)), answer(sleeper(320))], "judge": [VALID] * 2,
                      "planner": ["plan"], "reporter": ["comparison"]})
@@ -81,3 +81,96 @@ def test_a_model_that_stays_down_stops_the_run_resumably_and_resume_finishes_it(
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, err
     assert "Best: v001" in out and "v000" not in "".join(l for l in out.splitlines() if "executor" in l)
+
+
+# SIGKILL at every node in turn: each interrupted run, once resumed, ends as an uninterrupted run does.
+NODES = ["compiler", "executor", "coder", "judge", "comparator", "summarizer", "planner", "reporter"]
+SLOW_ANSWER_S = 0.8  # every model answer takes this long, and every program runs 0.3 s or more,
+KILL_AFTER_S = 0.3  # so a kill this long after the previous step's line lands inside the node
+
+
+def slow(text: str) -> dict:
+    return {"text": text, "delay_s": SLOW_ANSWER_S}
+
+
+@pytest.fixture(scope="module")
+def killable(tmp_path_factory):
+    """A program, a slow scripted session and an uninterrupted run of them: (program, model, its steps, summary)."""
+    import shutil
+
+    from conftest import FIXTURES, SUMMARIES
+
+    folder = tmp_path_factory.mktemp("killable")
+    program = folder / "sleeper"
+    shutil.copytree(FIXTURES / "sleeper", program)
+    (program / "main.cpp").write_text(sleeper(600))
+    responses = {"coder": [slow(answer(sleeper(300))), slow(answer(sleeper(900)))], "judge": [slow(VALID)] * 2,
+                 "planner": [slow("plan")], "reporter": [slow("comparison")],
+                 **{role: [slow(text) for text in texts] for role, texts in SUMMARIES.items()}}
+    session_file = folder / "session.json"
+    session_file.write_text(json.dumps({"about": "slow answers for kill tests", "responses": responses}))
+    model = f"scripted:{session_file}"
+    reference = folder / "reference"
+    done = lassi("optimize", str(program), "--model", model, "--max-iterations", "1", "--run-dir", str(reference),
+                 cwd=folder)
+    out, err = done.communicate(timeout=300)
+    assert done.returncode == 0, err
+    return program, model, steps(out), summary(reference)
+
+
+def steps(out: str) -> list[str]:
+    """The node of each progress line, in order."""
+    return [line.split("]", 1)[1].split()[0] for line in out.splitlines() if line.startswith("[")]
+
+
+def summary(run_dir: Path) -> dict:
+    """What must not depend on interruptions: each candidate's lineage and fate, and that it was measured."""
+    from graph.api import open_run
+
+    with open_run(run_dir) as (graph, config):
+        state = graph.get_state(config).values
+    assert state["stage"] == "done"
+    candidates = {k: (c["origin"], c["parent"], c["status"], c.get("outcome"), "measurement" in c)
+                  for k, c in state["candidates"].items()}
+    folders = sorted(p.name for p in (run_dir / "candidates").iterdir())
+    return {"candidates": candidates, "best": state["best"], "folders": folders}
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_a_run_killed_inside_any_node_resumes_to_the_same_end(node, killable, tmp_path):
+    from graph.api import open_run
+
+    program, model, reference_steps, reference = killable
+    assert set(reference_steps) == set(NODES)
+    run_dir = tmp_path / "run"
+    first = lassi("optimize", str(program), "--model", model, "--max-iterations", "1", "--run-dir", str(run_dir),
+                  cwd=tmp_path)
+    turn = max(i for i, step in enumerate(reference_steps) if step == node)  # its last turn: a checkpoint exists
+    for _ in range(turn):  # the steps before that turn
+        while not (line := first.stdout.readline()).startswith("["):
+            assert line, "the run ended before the node's turn"
+    time.sleep(0 if node == "comparator" else KILL_AFTER_S)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    with open_run(run_dir) as (graph, config):
+        pending = graph.get_state(config).next
+    if node != "comparator":  # it takes milliseconds: a kill lands near it, not reliably inside it
+        assert pending == (node,), pending
+    assert pending and not (run_dir / "report.md").exists()
+
+    second = lassi("resume", str(run_dir), cwd=tmp_path)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    assert summary(run_dir) == reference
+
+
+def test_a_model_that_fails_a_few_times_then_answers_lets_the_run_finish(program, session, settings):
+    from graph.api import optimize
+
+    flaky = {"error": "transient", "times": 2}
+    model = session({"coder": [flaky, answer(sleeper(40)), flaky, answer(sleeper(320))],
+                     "judge": [flaky, VALID, VALID], "planner": [flaky, "plan"], "reporter": ["comparison"]})
+    result = optimize(program, ["100"], **settings(model, max_iterations=1, max_llm_retries=2))
+    assert result.finished and result.best["key"] == "001"
+    log = [json.loads(line) for line in (result.run_dir / "llm.jsonl").read_text().splitlines()]
+    assert sum("error" in record for record in log) == 8  # two failures before each of four answers

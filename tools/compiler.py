@@ -6,11 +6,12 @@ import os
 import shlex
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tools.errors import LassiError
+from tools.executor import run_program
+from tools.sandbox import Sandbox
 
 BINARY_NAME = "program"
 BUILD_TIME_LIMIT_S = 600
@@ -57,15 +58,14 @@ def build_command(language: str, main: str, flags: str | None = None, arch: str 
     return [compiler_for(language), *chosen, main, "-o", BINARY_NAME]
 
 
-def build(workspace: Path, command: list[str]) -> BuildResult:
-    """Run the compile command inside the workspace and capture its log."""
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(command, cwd=workspace, capture_output=True, text=True, timeout=BUILD_TIME_LIMIT_S)
-        ok, log = proc.returncode == 0 and (workspace / BINARY_NAME).exists(), proc.stdout + proc.stderr
-    except subprocess.TimeoutExpired:
-        ok, log = False, f"the compiler ran past {BUILD_TIME_LIMIT_S} s and was stopped"
-    return BuildResult(ok=ok, command=command, log=log, seconds=round(time.perf_counter() - start, 3))
+def build(workspace: Path, command: list[str], sandbox: Sandbox | None = None) -> BuildResult:
+    """Run the compile command inside the workspace, contained like a run, and capture its log."""
+    done = run_program(command, workspace, BUILD_TIME_LIMIT_S, sandbox=sandbox)
+    ok = done.ok and (workspace / BINARY_NAME).exists()
+    log = done.stdout + done.stderr
+    if done.timed_out or done.stopped:
+        log += f"\nthe compiler {done.failure(BUILD_TIME_LIMIT_S)}\n"
+    return BuildResult(ok=ok, command=command, log=log, seconds=round(done.seconds, 3))
 
 
 def compiler_version(language: str) -> str:

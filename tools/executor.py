@@ -1,9 +1,10 @@
-"""Run a built program with a time limit and a cap on the output it may produce."""
+"""Run a built program contained (tools/sandbox.py), with a time limit and a cap on the output it keeps."""
 
 from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -11,6 +12,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
+
+from tools.sandbox import Containment, Sandbox
 
 PR_SET_PDEATHSIG = 1
 DEFAULT_OUTPUT_CAP = 8 * 1024 * 1024  # bytes kept per stream; the rest is read and dropped
@@ -24,15 +27,21 @@ class RunResult:
     seconds: float
     timed_out: bool = False
     truncated: bool = False
+    stopped: str = ""  # why the containment stopped it (too many processes, too much memory)
+    sandbox: str = ""  # the containment it ran under: "bwrap" or "none"
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+        return self.exit_code == 0 and not self.timed_out and not self.stopped
 
     def failure(self, time_limit: float) -> str:
         """One line saying how the run failed ('' when it did not)."""
         if self.timed_out:
             return f"ran past its time limit of {time_limit:g} s and was stopped"
+        if self.stopped:
+            return self.stopped
+        if self.exit_code == -signal.SIGXFSZ:
+            return "wrote a file past the file-size limit and was stopped (SIGXFSZ)"
         if self.exit_code is not None and self.exit_code < 0:
             try:
                 name = signal.Signals(-self.exit_code).name
@@ -56,27 +65,48 @@ class RunResult:
 
 
 def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, str] | None = None,
-                output_cap: int = DEFAULT_OUTPUT_CAP) -> RunResult:
-    """Run `argv` in `cwd`; on timeout kill its whole process group."""
-    full_env = {**os.environ, **(env or {})}
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent)
-    readers = [_CappedReader(proc.stdout, output_cap), _CappedReader(proc.stderr, output_cap)]
-    timed_out = False
-    try:
-        proc.wait(timeout=time_limit)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:  # on timeout, on Ctrl-C, and for children a finished program left behind
-        seconds = time.perf_counter() - start
-        _kill_group(proc)
-        proc.wait()
+                output_cap: int = DEFAULT_OUTPUT_CAP, sandbox: Sandbox | None = None) -> RunResult:
+    """Run `argv` contained in its scratch folder `cwd`; on timeout or a breached cap kill its whole tree."""
+    sandbox = sandbox or Sandbox("none", "no sandbox was chosen")
+    cwd = Path(cwd)
+    (cwd / ".tmp").mkdir(exist_ok=True)  # the program's private temporary folder
+    full_env = {**os.environ, **sandbox.environment(cwd), **(env or {})}
+    with Containment(sandbox.limits) as box:
+
+        def child_setup() -> None:
+            _die_with_parent()
+            box.child_setup()
+
+        start = time.perf_counter()
+        proc = subprocess.Popen(sandbox.command(argv, cwd), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                preexec_fn=child_setup)
+        readers = [_CappedReader(proc.stdout, output_cap), _CappedReader(proc.stderr, output_cap)]
+        box.watch(proc.pid)
+        timed_out = False
+        try:
+            proc.wait(timeout=time_limit)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:  # on timeout, on Ctrl-C, and for children a finished program left behind
+            seconds = time.perf_counter() - start
+            box.kill(root_reaped=proc.returncode is not None)
+            proc.wait()
+            shutil.rmtree(cwd / ".tmp", ignore_errors=True)
     for reader in readers:
         reader.join()
     out, err = readers
-    return RunResult(exit_code=None if timed_out else proc.returncode, stdout=out.text(), stderr=err.text(),
-                     seconds=round(seconds, 6), timed_out=timed_out, truncated=out.truncated or err.truncated)
+    code = None if timed_out else _exit_code(proc.returncode, sandbox)
+    return RunResult(exit_code=code, stdout=out.text(), stderr=err.text(), seconds=round(seconds, 6),
+                     timed_out=timed_out and not box.why, truncated=out.truncated or err.truncated, stopped=box.why,
+                     sandbox=sandbox.mode)
+
+
+def _exit_code(code: int, sandbox: Sandbox) -> int:
+    """bubblewrap reports a program killed by signal N as exit status 128 + N: give it back as -N."""
+    if sandbox.mode == "bwrap" and 128 < code < 128 + 65:
+        return 128 - code
+    return code
 
 
 def _find_prctl():
@@ -93,13 +123,6 @@ def _die_with_parent() -> None:
     """In the child: ask Linux to kill it if LASSI-EE itself is killed, so no run outlives its meter."""
     if _PRCTL is not None:
         _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class _CappedReader(threading.Thread):

@@ -43,6 +43,9 @@ def find_gpu(selector: str | int | None = None) -> Gpu:
     if count == 0:
         raise LassiError("no NVIDIA GPU found by NVML; CUDA programs need one to run and be measured")
     text = str(selector if selector is not None else 0).strip()
+    if not (text.isdigit() or text.startswith(("GPU-", "MIG-"))):
+        raise LassiError(f"--gpu takes an NVML index (0 to {count - 1}) or a UUID such as GPU-… (see nvidia-smi -L),"
+                         f" not {text!r}")
     try:
         if text.isdigit():
             if int(text) >= count:
@@ -55,6 +58,11 @@ def find_gpu(selector: str | int | None = None) -> Gpu:
     return Gpu(index=lib.nvmlDeviceGetIndex(handle), uuid=_text(lib.nvmlDeviceGetUUID(handle)),
                name=_text(lib.nvmlDeviceGetName(handle)),
                compute_capability=tuple(lib.nvmlDeviceGetCudaComputeCapability(handle)))
+
+
+def device_node(gpu: Gpu) -> str:
+    """The GPU's /dev/nvidiaN (N is NVML's minor number): the one GPU node a sandbox lets a program open."""
+    return f"/dev/nvidia{nvml().nvmlDeviceGetMinorNumber(handle_for(gpu))}"
 
 
 def handle_for(gpu: Gpu):

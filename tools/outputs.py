@@ -1,8 +1,9 @@
 """Decide whether a candidate's standard output says the same as the source's.
 
 Lines that report timings or rates are masked; every other line must have the same words, and
-numbers must agree within a relative or absolute tolerance. Verdict words (PASS, FAIL, ...) are
-words, so they must match exactly.
+numbers must agree within a relative or absolute tolerance (integers, which count things, exactly).
+Verdict words (PASS, FAIL, SUCCESS, errors found, ...) must match exactly and in order on every line,
+masked lines included, so a verdict cannot hide on a timing line.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_MASKS = (
-    r"\btime[sd]?\b", r"\belapsed\b", r"\bseconds?\b", r"\bduration\b", r"\bthroughput\b",
-    r"\bbandwidth\b", r"\b(ms|us|µs|ns|msec|usec)\b", r"[kMGT]?(B|FLOP|flop)s?/s\b", r"\bper second\b",
+    r"\btime[sd]?\b", r"\belapsed\b", r"\bseconds?\b", r"\bduration\b", r"\bthroughput\b", r"\bbandwidth\b",
+    r"\bruntime\b", r"\blatency\b", r"\bwall[- ]?clock\b", r"\btook\b", r"\b(ms|us|µs|ns|msec|usec)\b",
+    r"\d\s*(s|secs?|ms|us|µs|ns)\b", r"[kMGT]?(B|FLOP|flop)s?/s\b", r"\bG?FLOPS\b", r"\bper second\b",
 )
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)\b"
+_INTEGER = re.compile(r"[-+]?\d+")
+_VERDICT = re.compile(r"\b(?:pass(?:ed)?|fail(?:ed|ure|s)?|success(?:ful)?|ok|(?:in)?correct|(?:in)?valid|mismatch(?:es)?"
+                      r"|errors? found|no errors?|(?:un)?verified)\b", re.I)
 _TOKEN = re.compile(rf"({_NUMBER})|([A-Za-z_]\w*)|(\S)", re.I)
 
 
@@ -37,6 +42,10 @@ def compare_outputs(expected: str, actual: str, rtol: float = 1e-6, atol: float 
         problem = _compare_line(a, b, rtol, atol)
         if problem:
             return OutputCheck(False, f"line {number}: {problem}: expected {a.strip()!r}, got {b.strip()!r}")
+    verdicts = _VERDICT.findall(expected), _VERDICT.findall(actual)
+    if verdicts[0] != verdicts[1]:
+        return OutputCheck(False, f"verdict words differ (timing lines included): the source says {_words(verdicts[0])},"
+                                  f" the candidate {_words(verdicts[1])}")
     return OutputCheck(True, f"{len(want)} lines agree (timing lines masked, numbers within rtol={rtol:g}, atol={atol:g})")
 
 
@@ -49,7 +58,10 @@ def _compare_line(expected: str, actual: str, rtol: float, atol: float) -> str:
             return f"{x!r} became {y!r}"
         if kind_a == "number":
             fx, fy = float(x), float(y)
-            if not (math.isclose(fx, fy, rel_tol=rtol, abs_tol=atol) or (math.isnan(fx) and math.isnan(fy))):
+            if _INTEGER.fullmatch(x) and _INTEGER.fullmatch(y):
+                if int(x) != int(y):
+                    return f"{x} became {y} (whole numbers must be equal)"
+            elif not (math.isclose(fx, fy, rel_tol=rtol, abs_tol=atol) or (math.isnan(fx) and math.isnan(fy))):
                 return f"{x} became {y} (beyond tolerance)"
         elif x != y:
             return f"{x!r} became {y!r}"
@@ -61,6 +73,10 @@ def _tokens(line: str) -> list[tuple[str, str]]:
     for number, word, other in _TOKEN.findall(line):
         out.append(("number", number) if number else ("word", word or other))
     return out
+
+
+def _words(found: list[str]) -> str:
+    return ", ".join(repr(w) for w in found) if found else "none"
 
 
 def _first_diff(want: list[str], got: list[str]) -> str:

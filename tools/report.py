@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from tools.energy.stats import relative_change
+from tools.workload import Workload, workload_table
 
 OVERLAY_NAME = "power-overlay.png"
 METRIC_ROWS = (("net_energy_j", "Net GPU energy (J)"), ("gross_energy_j", "Gross energy (J)"),
@@ -69,6 +70,8 @@ def describe_models(models: dict[str, str]) -> str:
 def render_report(run_path: Path, source: dict, best: dict, candidates: list[dict], comparison: str,
                   llm_records: list[dict], stop_reason: str, objective_label: str, models: dict[str, str]) -> str:
     lines = [f"# LASSI-EE report: {run_path.name}", "", f"Models — {describe_models(models)}.", ""]
+    if (source.get("run") or {}).get("containment"):
+        lines += [f"Builds and runs were contained by {source['run']['containment']}.", ""]
     if best["key"] == source["key"]:
         lines += ["**No candidate beat the source.** The best code is the source itself.", ""]
     else:
@@ -87,6 +90,10 @@ def render_report(run_path: Path, source: dict, best: dict, candidates: list[dic
         lines.append(f"| v{c['version']:03d} | {c['origin']} | {('v' + c['parent']) if c['parent'] else ''} | "
                      f"{_temperature(c)} | {c['status']} | {_outcome(c)} | "
                      f"{figure(_objective(c))} | {_validation(c)} |")
+    lines += ["", "## Validation", "", "Each candidate that ran, layer by layer (cheapest first; a layer runs only"
+              " when none before it failed).", ""]
+    lines += [line for c in candidates if (c.get("validation") or {}).get("checks") for line in validation_lines(c)]
+    lines += ["", "## GPU work of source and best", "", workload_section(source, best)]
     lines += ["", "## Changes from source to best", "", "```diff", _diff(source, best), "```", "",
               "## The model's comparison", "", comparison.strip(), "", "## Model use", "",
               "| role | model calls | answered from cache | tokens in | tokens out | seconds |", "|---|---|---|---|---|---|"]
@@ -126,8 +133,37 @@ def _validation(c: dict) -> str:
     checks = (c.get("validation") or {}).get("checks")
     if not checks:
         return ""
-    marks = {True: "pass", False: "FAIL", None: "skipped"}
-    return "; ".join(f"{ch['name']}: {marks[ch['ok']]}" for ch in checks)
+    return "; ".join(f"{ch['name']}: {verdict_mark(ch)}" for ch in checks)
+
+
+def verdict_mark(check: dict) -> str:
+    """pass, FAIL, skipped, or FLAGGED (a workload drop the judge was told about)."""
+    if check.get("flagged"):
+        return "FAIL (flagged)" if check["ok"] is False else "FLAGGED"
+    return {True: "pass", False: "FAIL", None: "skipped"}[check["ok"]]
+
+
+def validation_lines(c: dict) -> list[str]:
+    """The candidate's verdict, then one line per layer with its mark and reason."""
+    verdict = "valid" if c["validation"]["valid"] else "invalid"
+    lines = [f"- **v{c['version']:03d}** ({c['origin']}): {verdict}"]
+    lines += [f"  - {ch['name']}: {verdict_mark(ch)} — {_cell(ch['reason'])}" for ch in c["validation"]["checks"]]
+    return lines
+
+
+def workload_section(source: dict, best: dict) -> str:
+    """Kernel launches, copies and bytes of the source and the best, as CUPTI counted them."""
+    shown = [("source", source)] + ([(f"best (v{best['version']:03d})", best)] if best["key"] != source["key"] else [])
+    columns, missing = {}, []
+    for label, c in shown:
+        work = c.get("workload") or {"error": "not counted"}
+        if "counts" in work:
+            columns[label] = Workload.from_dict(work["counts"])
+        else:
+            missing.append(f"{label}: not counted ({work['error']})")
+    text = workload_table(columns) + "\n\nCounted by CUPTI in separate, unmeasured runs on the main arguments." \
+        if columns else ""
+    return "\n\n".join(part for part in (text, "; ".join(missing)) if part)
 
 
 def _cell(text: str) -> str:

@@ -1,0 +1,267 @@
+"""Containment of the code a model wrote: hostile programs are stopped or walled in, and nothing outlives them.
+
+Every hostile program here is bounded by construction (a fork bomb makes at most a few hundred
+processes, each living at most 20 s; a file or an allocation stops at a fixed size), so a failure of
+the containment under test cannot take the machine down with it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import tools.sandbox as sandbox_module
+from tools.errors import LassiError
+from tools.executor import run_program
+from tools.sandbox import Limits, Sandbox, bwrap_problem, choose_sandbox, pids_cgroup_parent
+
+MiB = 1024 * 1024
+SMALL = Limits(max_tasks=32, memory_bytes=64 * MiB, file_bytes=4 * MiB)
+
+needs_bwrap = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bubblewrap unusable: {bwrap_problem()}")
+
+
+@pytest.fixture(params=["bwrap", "none with cgroup", "none"])
+def box(request, monkeypatch) -> Sandbox:
+    """Each containment this machine can offer: bubblewrap, bare limits with a pids cgroup, bare limits alone."""
+    mode, _, cgroup = request.param.partition(" with ")
+    if mode == "bwrap" and bwrap_problem() is not None:
+        pytest.skip(f"bubblewrap unusable: {bwrap_problem()}")
+    if cgroup and pids_cgroup_parent() is None:
+        pytest.skip("no writable cgroup with the pids controller")
+    if not cgroup:
+        monkeypatch.setattr(sandbox_module, "pids_cgroup_parent", lambda: None)
+    return Sandbox(mode, "test", SMALL)
+
+
+def python(code: str, *args: str) -> list[str]:
+    return [sys.executable, "-c", code, *args]
+
+
+def survivors(marker: str) -> list[int]:
+    """Processes whose command line holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+# At most 200 processes, each gone after 20 s whatever happens.
+FLAT_BOMB = """
+import os, time
+for _ in range(200):
+    try:
+        if os.fork() == 0:
+            time.sleep(20); os._exit(0)
+    except OSError:
+        pass
+time.sleep(20)
+"""
+
+# A binary tree of depth 6 (at most 127 processes), each in a session of its own, each gone after 20 s.
+SESSION_BOMB = """
+import os, time
+depth = 0
+while depth < 6:
+    for _ in range(2):
+        try:
+            pid = os.fork()
+        except OSError:
+            continue
+        if pid == 0:
+            os.setsid(); depth += 1; break
+    else:
+        break
+time.sleep(20)
+"""
+
+
+@pytest.mark.parametrize("bomb", [FLAT_BOMB, SESSION_BOMB], ids=["flat", "new-sessions"])
+def test_a_fork_bomb_is_stopped_whole_and_promptly(box, bomb, tmp_path):
+    marker = f"bomb-{os.getpid()}-{time.monotonic_ns()}"
+    start = time.monotonic()
+    roomy = replace(box, limits=replace(SMALL, memory_bytes=4096 * MiB))  # forked copies count their shared pages
+    result = run_program(python(bomb, marker), tmp_path, 60, sandbox=roomy)
+    assert time.monotonic() - start < 15
+    assert not result.ok and "more than 32 processes and threads" in result.failure(60)
+    time.sleep(0.5)
+    assert survivors(marker) == []
+    assert not list(Path(str(pids_cgroup_parent() or "/nonexistent")).glob("lassi-ee-*"))
+
+
+def test_a_huge_file_stops_at_the_file_size_limit(box, tmp_path):
+    code = "f = open('big', 'wb')\nfor _ in range(32): f.write(b'x' * 1048576)"  # 32 MiB at most
+    result = run_program(python(code), tmp_path, 60, sandbox=box)
+    assert not result.ok and "File too large" in result.stderr
+    assert (tmp_path / "big").stat().st_size <= 4 * MiB
+
+
+def test_memory_over_the_cap_is_stopped(box, tmp_path):
+    code = ("import resource, time\nresource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+            "blocks = []\nfor _ in range(16):\n    blocks.append(b'x' * (16 << 20)); time.sleep(0.05)\n"
+            "time.sleep(20)")  # 256 MiB at most
+    result = run_program(python(code), tmp_path, 60, sandbox=box)
+    assert not result.ok and result.failure(60).startswith("used more than 64 MiB of memory")
+
+
+def test_a_program_that_spins_forever_is_stopped_at_its_time_limit(box, tmp_path):
+    result = run_program(python("while True: pass"), tmp_path, 1, sandbox=box)
+    assert result.timed_out and result.failure(1) == "ran past its time limit of 1 s and was stopped"
+
+
+def test_a_well_behaved_program_runs_and_its_temporary_files_stay_in_its_scratch_folder(box, tmp_path):
+    code = "import tempfile; f = tempfile.NamedTemporaryFile(); print(f.name); open('out.txt', 'w').write('kept')"
+    result = run_program(python(code), tmp_path, 60, sandbox=box)
+    assert result.ok, result.stderr
+    assert (tmp_path / "out.txt").read_text() == "kept" and not (tmp_path / ".tmp").exists()
+    if box.mode == "none":
+        assert result.stdout.startswith(str(tmp_path.resolve() / ".tmp"))
+
+
+@needs_bwrap
+def test_with_bubblewrap_files_outside_the_scratch_folder_cannot_be_deleted_or_written(tmp_path):
+    with tempfile.TemporaryDirectory(dir=Path.home()) as home_folder:  # outside /tmp, which the sandbox replaces
+        outside = Path(home_folder)
+        victim = outside / "keep.txt"
+        victim.write_text("precious")
+        code = f"""
+import os
+for attempt in (lambda: os.remove({str(victim)!r}), lambda: open({str(outside / 'new.txt')!r}, 'w')):
+    try:
+        attempt(); print('done')
+    except OSError as exc:
+        print(exc.strerror)
+open('/tmp/private.txt', 'w').write('x')
+"""
+        result = run_program(python(code), tmp_path, 60, sandbox=Sandbox("bwrap", "test", SMALL))
+        assert result.ok, result.stderr
+        assert result.stdout.splitlines() == ["Read-only file system"] * 2
+        assert victim.read_text() == "precious" and not (outside / "new.txt").exists()
+    assert not Path("/tmp/private.txt").exists()
+
+
+@needs_bwrap
+def test_with_bubblewrap_there_is_no_network(tmp_path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    code = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=5); print('connected')"
+    result = run_program(python(code), tmp_path, 60, sandbox=Sandbox("bwrap", "test", SMALL))
+    with pytest.raises(socket.timeout):
+        listener.accept()
+    listener.close()
+    assert not result.ok and "connected" not in result.stdout and "Connection refused" in result.stderr
+
+
+@needs_bwrap
+def test_with_bubblewrap_only_the_device_nodes_given_are_visible(tmp_path):
+    code = "import os; print(sorted(n for n in os.listdir('/dev') if n.startswith(('kmsg', 'fuse', 'loop'))))"
+    plain = run_program(python(code), tmp_path, 60, sandbox=Sandbox("bwrap", "test", SMALL))
+    given = run_program(python(code), tmp_path, 60, sandbox=Sandbox("bwrap", "test", SMALL, ("/dev/kmsg",)))
+    assert plain.stdout.strip() == "[]"
+    assert given.stdout.strip() == ("['kmsg']" if Path("/dev/kmsg").exists() else "[]")
+
+
+@needs_bwrap
+def test_with_bubblewrap_a_signal_is_reported_as_the_signal(tmp_path):
+    result = run_program(python("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"), tmp_path, 60,
+                         sandbox=Sandbox("bwrap", "test", SMALL))
+    assert result.failure(60) == "was killed by SIGSEGV"
+
+
+def test_auto_falls_back_to_resource_limits_and_says_why_when_bubblewrap_is_missing(monkeypatch):
+    monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: None)
+    bwrap_problem.cache_clear()
+    try:
+        chosen = choose_sandbox("auto")
+        assert chosen.mode == "none" and chosen.why == "bubblewrap (bwrap) is not installed"
+        assert "no filesystem or network isolation (bubblewrap (bwrap) is not installed)" in chosen.describe()
+        with pytest.raises(LassiError, match="--sandbox bwrap cannot be used: bubblewrap .bwrap. is not installed"):
+            choose_sandbox("bwrap")
+    finally:
+        bwrap_problem.cache_clear()
+
+
+def test_the_description_names_every_cap():
+    text = Sandbox("none", "--sandbox none was chosen", SMALL).describe()
+    assert "at most 32 processes and threads" in text and "64 MiB of memory" in text and "files up to 4 MiB" in text
+
+
+# Hostile C++ candidates for whole runs; each is bounded like the programs above.
+ATTACKS = {
+    "fork-bomb": "for (int i = 0; i < 200; ++i) if (fork() == 0) { sleep(20); _exit(0); }\n    sleep(20);",
+    "huge-file": ("static char block[1 << 20];\n    FILE* f = std::fopen(\"big.bin\", \"wb\");\n"
+                  "    for (int i = 0; i < 64; ++i) std::fwrite(block, 1, sizeof block, f);\n    std::fclose(f);"),
+    "memory": ("for (int i = 0; i < 40; ++i) { char* p = (char*)std::malloc(16 << 20); std::memset(p, 1, 16 << 20);"
+               " usleep(50000); }\n    sleep(20);"),
+    "spin": "for (volatile long i = 0;; ++i) {}",
+    "delete": 'if (std::remove("VICTIM") != 0) { std::perror("remove"); return 3; }',
+    "socket": ("int fd = socket(AF_INET, SOCK_STREAM, 0);\n    sockaddr_in a{};\n    a.sin_family = AF_INET;\n"
+               "    a.sin_port = htons(PORT);\n    inet_pton(AF_INET, \"127.0.0.1\", &a.sin_addr);\n"
+               "    if (connect(fd, (sockaddr*)&a, sizeof a) != 0) { std::perror(\"connect\"); return 4; }"),
+}
+HEADERS = "#include <arpa/inet.h>\n#include <cstring>\n#include <netinet/in.h>\n#include <sys/socket.h>\n#include <unistd.h>\n"
+WHY = {"fork-bomb": "more than 40 processes and threads", "huge-file": "file-size limit",
+       "memory": "used more than 256 MiB of memory", "spin": "ran past its time limit of 3 s",
+       "delete": "remove: Read-only file system", "socket": "connect: Connection refused"}
+
+
+def hostile(attack: str, **values) -> str:
+    from conftest import sleeper
+
+    code = ATTACKS[attack]
+    for name, value in values.items():
+        code = code.replace(name, str(value))
+    return HEADERS + sleeper(40).replace("    long s = sum_to(n);", f"    {code}\n    long s = sum_to(n);")
+
+
+@pytest.mark.parametrize("mode", ["bwrap", "none"])
+def test_a_run_survives_hostile_candidates_and_the_report_says_why_each_failed(mode, program, session, settings,
+                                                                             tmp_path):
+    from conftest import VALID, answer, sleeper
+
+    from graph.api import optimize
+
+    if mode == "bwrap" and bwrap_problem() is not None:
+        pytest.skip(f"bubblewrap unusable: {bwrap_problem()}")
+    attacks = ["fork-bomb", "huge-file", "memory", "spin"] + (["delete", "socket"] if mode == "bwrap" else [])
+    with tempfile.TemporaryDirectory(dir=Path.home()) as outside, socket.socket() as listener:
+        victim = Path(outside) / "keep.txt"
+        victim.write_text("precious")
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.2)
+        values = {"VICTIM": victim, "PORT": listener.getsockname()[1]}
+        model = session({"coder": [answer(hostile(a, **values)) for a in attacks] + [answer(sleeper(40)),
+                                                                                      answer(sleeper(320))],
+                         "judge": [VALID] * 2, "planner": ["plan"], "reporter": ["comparison"]})
+        result = optimize(program, ["100"], **settings(model, sandbox=mode, max_iterations=1,
+                                                        max_corrections=len(attacks), time_limit=3,
+                                                        max_processes=40, max_memory_mb=256, max_file_mb=8))
+        assert victim.read_text() == "precious"
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    failed = result.candidates[1:len(attacks) + 1]
+    assert [c["status"] for c in failed] == ["run_failed"] * len(attacks)
+    for attack, cand in zip(attacks, failed):
+        assert WHY[attack] in cand["reason"], (attack, cand["reason"])
+    assert result.finished and result.best["version"] == len(attacks) + 1
+    assert (Path(failed[attacks.index("huge-file")]["dir"]) / "work" / "big.bin").stat().st_size <= 8 * MiB
+    report = result.report_path.read_text()
+    contained = "bubblewrap: no network" if mode == "bwrap" else "resource limits only, no filesystem or network isolation"
+    assert f"Builds and runs were contained by {contained}" in report
+    for attack in attacks:
+        assert WHY[attack] in report
