@@ -3,6 +3,9 @@
     from graph.api import optimize
     result = optimize("examples/programs/heat2d", model="scripted:examples/sessions/heat2d/session.json")
     print(result.best["key"], result.report_path)
+
+A run can pause before chosen nodes (`interrupt_before=["judge"]`), be inspected or edited through
+`open_run`, and continue with `resume`, from its last checkpoint or from an earlier one (a replay).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Callable, Iterator, Sequence
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from graph.builder import build_graph
+from graph.builder import NODES, build_graph
 from graph.context import Context, make_context
 from graph.state import SOURCE
 from knowledge.documents import load_documents
@@ -36,10 +39,11 @@ Listener = Callable[[str, dict, dict], None]  # (node, its update, the state aft
 
 @dataclass
 class Result:
-    """A run's outcome. `state` is the final graph state; the rest are views of it."""
+    """A run's outcome. `state` is the latest graph state; the rest are views of it."""
 
     run_dir: Path
     state: dict
+    paused_before: tuple[str, ...] = ()  # the nodes a paused run runs next; empty once it ended
 
     @property
     def finished(self) -> bool:
@@ -68,19 +72,30 @@ class Result:
 
 
 def optimize(program: str | Path, args: Sequence[str] = (), *, model: str | None = None, main: str | None = None,
-             run_dir: str | Path | None = None, on_step: Listener | None = None, **settings) -> Result:
-    """Optimize a program end to end; `settings` are the fields of graph.context.Context."""
-    return _start(program, args, main, run_dir, on_step, model=model, **settings)
+             run_dir: str | Path | None = None, on_step: Listener | None = None,
+             interrupt_before: Sequence[str] = (), **settings) -> Result:
+    """Optimize a program end to end; `settings` are the fields of graph.context.Context.
+
+    With `interrupt_before` (node names) the run pauses before each of those nodes; `resume` continues it.
+    """
+    return _start(program, args, main, run_dir, on_step, interrupt_before, model=model, **settings)
 
 
 def profile(program: str | Path, args: Sequence[str] = (), *, main: str | None = None,
             run_dir: str | Path | None = None, on_step: Listener | None = None, **settings) -> Result:
     """Stage 0 alone: build, run and measure the program through the same nodes as a full run."""
-    return _start(program, args, main, run_dir, on_step, stop_after_profile=True, **settings)
+    return _start(program, args, main, run_dir, on_step, (), stop_after_profile=True, **settings)
 
 
-def resume(run_dir: str | Path, on_step: Listener | None = None) -> Result:
-    """Continue a run from its last checkpoint; finished candidates are not built or measured again."""
+def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_before: Sequence[str] = (),
+           checkpoint_id: str | None = None) -> Result:
+    """Continue a run from its last checkpoint; finished candidates are not built or measured again.
+
+    `checkpoint_id` (from open_run's get_state_history) replays the run from that earlier checkpoint
+    instead: the nodes after it run again, the first one even if `interrupt_before` names it, and their
+    updates become the run's latest state (a fork; the replaced branch stays in the history).
+    Candidates that run again are written over their folders.
+    """
     run = RunDir(run_dir)
     if not run.config.is_file():
         raise LassiError(f"no run in {run.path}: run.json is missing (give the directory a run was started in)")
@@ -90,30 +105,39 @@ def resume(run_dir: str | Path, on_step: Listener | None = None) -> Result:
     except (ValueError, KeyError, TypeError) as exc:
         raise LassiError(f"{run.config} is damaged ({exc.__class__.__name__}: {exc}); the run cannot be resumed") from None
     _check_tools(record["language"], ctx)
-    with open_run(run.path) as (graph, config):
-        snapshot = graph.get_state(config)
-        if not snapshot.values:  # stopped before its first checkpoint: start it from run.json
-            _stream(graph, _first_state(record, run), config, ctx, on_step, run)
-        elif snapshot.next:
-            _stream(graph, None, config, ctx, on_step, run)
-        return Result(run.path, graph.get_state(config).values)
+    with open_run(run.path, interrupt_before=_pauses(interrupt_before)) as (graph, config):
+        if checkpoint_id is not None:
+            start = {"configurable": {**config["configurable"], "checkpoint_id": checkpoint_id}}
+            if graph.get_state(start).created_at is None:
+                raise LassiError(f"no checkpoint {checkpoint_id} in {run.checkpoints}")
+            _stream(graph, None, config, ctx, on_step, run, start=start)
+        else:
+            snapshot = graph.get_state(config)
+            if not snapshot.values:  # stopped before its first checkpoint: start it from run.json
+                _stream(graph, _first_state(record, run), config, ctx, on_step, run)
+            elif snapshot.next:
+                _stream(graph, None, config, ctx, on_step, run)
+        return _result(graph, config, run)
 
 
 @contextmanager
-def open_run(run_dir: str | Path) -> Iterator[tuple[object, dict]]:
+def open_run(run_dir: str | Path, **compile_options) -> Iterator[tuple[object, dict]]:
     """The compiled graph with the run's SQLite checkpointer, and the config naming its thread.
 
     For driving a run yourself: get_state, get_state_history, update_state, stream with interrupts.
+    `compile_options` go to the graph's compile (e.g. interrupt_before=["judge"]).
     """
     path = RunDir(run_dir).checkpoints
     connection = sqlite3.connect(path, check_same_thread=False)
     try:
-        yield build_graph(checkpointer=SqliteSaver(connection)), {"configurable": {"thread_id": THREAD_ID}}
+        yield (build_graph(checkpointer=SqliteSaver(connection), **compile_options),
+               {"configurable": {"thread_id": THREAD_ID}})
     finally:
         connection.close()
 
 
-def _start(program, args, main, run_dir, on_step, **settings) -> Result:
+def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) -> Result:
+    pauses = _pauses(interrupt_before)
     ctx = make_context(**settings)
     prog = load_program(program, main)
     _check_tools(prog.language, ctx)
@@ -125,9 +149,21 @@ def _start(program, args, main, run_dir, on_step, **settings) -> Result:
     run = RunDir.create(ctx.runs_root, prog.folder.name, run_dir)
     record = run_record(prog, args, ctx)
     write_json(run.config, record)
-    with open_run(run.path) as (graph, config):
+    with open_run(run.path, interrupt_before=pauses) as (graph, config):
         _stream(graph, _first_state(record, run), config, ctx, on_step, run)
-        return Result(run.path, graph.get_state(config).values)
+        return _result(graph, config, run)
+
+
+def _result(graph, config: dict, run: RunDir) -> Result:
+    snapshot = graph.get_state(config)
+    return Result(run.path, snapshot.values, tuple(snapshot.next))
+
+
+def _pauses(names: Sequence[str]) -> list[str]:
+    """The nodes to pause before, checked, since a misspelt one would silently never pause."""
+    if unknown := [name for name in names if name not in NODES]:
+        raise LassiError(f"cannot pause before {unknown[0]!r}: the graph's nodes are {', '.join(NODES)}")
+    return list(names)
 
 
 def _first_state(record: dict, run: RunDir) -> dict:
@@ -148,9 +184,11 @@ def _check_tools(language: str, ctx: Context) -> None:
             check_model(name, ctx.base_url)
 
 
-def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, run: RunDir) -> None:
+def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, run: RunDir,
+            start: dict | None = None) -> None:
+    """Run the graph from `start` (default: the thread's latest checkpoint) until it ends or pauses."""
     try:
-        for update in graph.stream(state, config, context=ctx, stream_mode="updates", durability="sync"):
+        for update in graph.stream(state, start or config, context=ctx, stream_mode="updates", durability="sync"):
             if on_step is None:
                 continue
             for node, change in update.items():

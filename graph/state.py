@@ -5,7 +5,9 @@ Candidate code lives in files in the run directory; the state holds their paths 
 
 from __future__ import annotations
 
-from typing import Annotated, TypedDict
+from typing import Annotated
+
+from typing_extensions import TypedDict  # pydantic (Studio's input form) needs it on Python 3.11
 
 
 def merge(old: dict | None, new: dict | None) -> dict:
