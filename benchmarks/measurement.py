@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 from benchmarks.paper_method import paper_measure
+from graph.context import make_context
+from nodes.common import sandbox_for
 from tools.compiler import BINARY_NAME, build, build_command
 from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.energy.stats import summarize
@@ -43,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     meter = choose_meter("cuda", args.gpu)
-    print(f"GPU {meter.gpu.name} ({meter.gpu.arch}), counter update period {meter.period * 1000:.0f} ms", flush=True)
+    print(f"GPU {meter.gpu.name} ({meter.gpu.arch}), counter update period {meter.period * 1000:.0f} ms; runs contained by "
+          f"{sandbox_for(make_context(gpu=args.gpu), 'cuda').describe()}", flush=True)
     results = [bench(name, meter, args) for name in args.examples]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
@@ -58,9 +61,10 @@ def bench(name: str, meter, args) -> dict:
     if not built.ok:
         sys.exit(f"{name} did not build: {built.first_error}")
     command = [str(work / BINARY_NAME), *ARGS.get(name, [])]
+    sandbox = sandbox_for(make_context(gpu=args.gpu), "cuda")  # contained as the tool contains candidates
 
     def run():
-        result = run_program(command, work, 600, env=meter.child_env())
+        result = run_program(command, work, 600, env=meter.child_env(), sandbox=sandbox)
         if not result.ok or "PASS" not in result.stdout:
             sys.exit(f"{name} failed: {result.failure(600)}")
         return result
@@ -81,11 +85,11 @@ def bench(name: str, meter, args) -> dict:
           f"net power CV {power.cv:.2%}; measuring cost {overhead:.2f} s per repeat; "
           f"counter vs sampled gross within {agreement:.2%}; Eq. 1 / net {row['eq1_over_net']:.3f}", flush=True)
     if args.paper_runs:
-        row["paper"] = compare_with_paper(meter, command, work, args)
+        row["paper"] = compare_with_paper(meter, command, work, sandbox, args)
     return row
 
 
-def compare_with_paper(meter, command: list[str], work: Path, args) -> dict:
+def compare_with_paper(meter, command: list[str], work: Path, sandbox, args) -> dict:
     """Runs measured by the paper's harness and the tool's meter at once."""
     lib, handle = meter.lib, meter.handle
     pairs = []
@@ -96,7 +100,7 @@ def compare_with_paper(meter, command: list[str], work: Path, args) -> dict:
             def run() -> tuple[float, float]:
                 def program():
                     box["start"] = time.perf_counter()
-                    result = run_program(command, work, 600, env=meter.child_env())
+                    result = run_program(command, work, 600, env=meter.child_env(), sandbox=sandbox)
                     box["end"] = time.perf_counter()
                     return result
 

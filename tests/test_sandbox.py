@@ -41,8 +41,13 @@ def box(request, monkeypatch) -> Sandbox:
     return Sandbox(mode, "test", SMALL)
 
 
+# The interpreter itself rather than a virtual environment's link to it: a checkout (and its .venv)
+# under /tmp is hidden inside the sandbox, whose /tmp is private.
+PYTHON = os.path.realpath(sys.executable)
+
+
 def python(code: str, *args: str) -> list[str]:
-    return [sys.executable, "-c", code, *args]
+    return [PYTHON, "-c", code, *args]
 
 
 def survivors(marker: str) -> list[int]:
