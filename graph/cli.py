@@ -68,7 +68,8 @@ def _resume(args) -> int:
 
 def _profile(args) -> int:
     from graph.api import profile
-    from nodes.common import describe_measurement, with_interval
+    from nodes.common import describe_measurement
+    from tools.energy.measurement import with_interval
 
     result = profile(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=Progress(),
                      **_settings(args))
@@ -85,7 +86,7 @@ def _profile(args) -> int:
             figures.append(f"average power {reading['avg_power_w']:.1f} W")
         print(f"  run {i}: " + ", ".join(figures))
     objective = m["stats"][m["objective"]]
-    print(f"  {m['repeats']} runs: {m['objective']} {with_interval(objective, '')}(95% interval), "
+    print(f"  {m['repeats']} runs: {m['objective']} {with_interval(objective)} (95% interval), "
           f"spread {objective['std'] / objective['mean']:.1%} of the mean; stopped after {m['stop_reason']}")
     print(f"  measuring took {m['overhead_per_repeat_s']:.2f} s per run beyond the program's own time")
     print(f"  device: {m['device'].get('name')}; stdout and measurement.json in {src['dir']}")

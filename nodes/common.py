@@ -9,7 +9,6 @@ status moves generated → built | build_failed → ran | run_failed → judged,
 
 from __future__ import annotations
 
-import math
 import secrets
 from pathlib import Path
 
@@ -17,9 +16,10 @@ from graph.context import Context
 from graph.state import SOURCE, State, key
 from prompts import prompt_version, render
 from tools.cache import ReplyCache
+from tools.energy.measurement import with_interval
 from tools.compiler import BINARY_NAME
 from tools.errors import LassiError
-from tools.gpu import device_node, find_gpu
+from tools.gpu import device_node, find_gpu, only_gpu_env
 from tools.llm import Models, Reply
 from tools.program import Program, load_program
 from tools.rundir import RunDir
@@ -73,12 +73,6 @@ def failed_status(step: str, reason: str, corrections: int, budget: int) -> tupl
     return f"{step}_failed", reason
 
 
-def objective_values(candidate: dict) -> list[float]:
-    """The objective of every measured run, the input of the comparator's test."""
-    measurement = candidate.get("measurement") or {}
-    return [r[measurement["objective"]] for r in measurement.get("readings", [])]
-
-
 def describe_measurement(candidate: dict) -> str:
     """One line of figures for prompts and progress: energy, power, runtime, with intervals."""
     measurement = candidate.get("measurement")
@@ -92,13 +86,6 @@ def describe_measurement(candidate: dict) -> str:
             parts.append(f"{label} {with_interval(stats[metric], unit)}")
     n = measurement["repeats"]
     return ", ".join(parts) + f" ({n} run{'s' if n != 1 else ''}, measured by {measurement['method']})"
-
-
-def with_interval(stat: dict, unit: str) -> str:
-    """`12.3 J ± 0.4`: a figure with the half-width of its 95% interval, where there is one."""
-    ci = stat.get("ci95")
-    figure = f"{stat['mean']:.4g} {unit}"
-    return figure + (f" ± {ci:.2g}" if ci is not None and math.isfinite(ci) else "")
 
 
 def ask(state: State, context: Context, role: str, prompt: str, temperature: float | None,
@@ -158,7 +145,7 @@ NOT_CUDA = {"error": "CUPTI counts the GPU work of CUDA programs only"}
 
 def gpu_env(language: str, context: Context) -> dict[str, str]:
     """Unmeasured runs see the same single GPU the measured runs do."""
-    return {"CUDA_VISIBLE_DEVICES": find_gpu(context.gpu).uuid} if language == "cuda" else {}
+    return only_gpu_env(find_gpu(context.gpu)) if language == "cuda" else {}
 
 
 def binary_of(candidate: dict) -> tuple[Path, Path]:

@@ -12,7 +12,8 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import SOURCE, State
-from nodes.common import best, current, objective_values
+from nodes.common import best, current
+from tools.energy.measurement import run_values
 from tools.energy.stats import relative_change
 
 
@@ -61,8 +62,8 @@ def assess(cand: dict, incumbent: dict, min_improvement: float) -> tuple[str, st
     if not validation.get("valid"):
         failed = next((c for c in validation.get("checks", []) if c["ok"] is False), None)
         return "invalid", f"{failed['name']}: {failed['reason']}" if failed else "not validated"
-    mine, theirs = objective_values(cand), objective_values(incumbent)
     metric = cand["measurement"]["objective"]
+    mine, theirs = run_values(cand["measurement"], metric), run_values(incumbent["measurement"], metric)
     if not mine or not theirs or sum(theirs) <= 0:
         return "not_better", f"no {metric} to compare"
     delta = relative_change(mine, theirs)

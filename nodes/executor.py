@@ -8,9 +8,10 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import SOURCE, State
-from nodes.common import current, failed_status, sandbox_for, source, with_interval
+from nodes.common import current, failed_status, sandbox_for, source
 from tools.compiler import BINARY_NAME
 from tools.energy import RepeatPolicy, choose_meter, measure
+from tools.energy.measurement import with_interval
 from tools.energy.plots import plot_profile
 from tools.errors import LassiError
 from tools.executor import RunResult, run_program
@@ -60,7 +61,12 @@ def time_limit(state: State, ctx: Context) -> float:
         return ctx.time_limit
     if state["current"] == SOURCE:
         return SOURCE_TIME_LIMIT_S
-    return round(3 * source(state)["run"]["seconds"] + 10, 1)
+    return candidate_time_limit(source(state)["run"]["seconds"])
+
+
+def candidate_time_limit(source_seconds: float) -> float:
+    """A candidate may take three times what the source took, plus ten seconds."""
+    return round(3 * source_seconds + 10, 1)
 
 
 def _failure(result: RunResult, limit: float, cand: dict, corrections: int, budget: int,

@@ -29,7 +29,7 @@ from graph.context import Context
 from graph.state import SOURCE, State
 from nodes.common import (NOT_CUDA, ask, binary_of, count_gpu_work, current, describe_measurement, gpu_env, judge_tag,
                           read_code, read_stdout, sandbox_for, source, with_source_workload)
-from nodes.executor import SOURCE_TIME_LIMIT_S
+from nodes.executor import SOURCE_TIME_LIMIT_S, candidate_time_limit
 from tools.errors import LassiError
 from tools.executor import run_program
 from tools.outputs import DEFAULT_MASKS, compare_outputs
@@ -132,7 +132,7 @@ def _source_check_runs(state: State, ctx: Context, src: dict, env: dict[str, str
 
 
 def _candidate_limits(ctx: Context, src: dict) -> list[float]:
-    return [ctx.time_limit or round(3 * r["seconds"] + 10, 1) for r in src["check_runs"]]
+    return [ctx.time_limit or candidate_time_limit(r["seconds"]) for r in src["check_runs"]]
 
 
 def _compare_check_runs(src: dict, cand: dict, compare) -> dict:
@@ -151,7 +151,7 @@ def _compare_check_runs(src: dict, cand: dict, compare) -> dict:
 def _candidate_limit(ctx: Context, source_workload: dict) -> float:
     """The executor's rule for candidates, applied to the source's counting run."""
     seconds = source_workload.get("counts", {}).get("seconds")
-    return ctx.time_limit or (round(3 * seconds + 10, 1) if seconds else SOURCE_TIME_LIMIT_S)
+    return ctx.time_limit or (candidate_time_limit(seconds) if seconds else SOURCE_TIME_LIMIT_S)
 
 
 def _workload_check(src: dict, cand: dict, strict: bool) -> tuple[dict, str]:

@@ -65,6 +65,11 @@ def device_node(gpu: Gpu) -> str:
     return f"/dev/nvidia{nvml().nvmlDeviceGetMinorNumber(handle_for(gpu))}"
 
 
+def only_gpu_env(gpu: Gpu) -> dict[str, str]:
+    """The environment that shows a child process this GPU alone, whatever order CUDA would give it."""
+    return {"CUDA_VISIBLE_DEVICES": gpu.uuid}
+
+
 def handle_for(gpu: Gpu):
     return nvml().nvmlDeviceGetHandleByUUID(gpu.uuid)
 

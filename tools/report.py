@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from tools.energy.measurement import run_values, with_interval
 from tools.energy.stats import relative_change
 from tools.workload import Workload, workload_table
 
@@ -20,25 +21,17 @@ METRIC_ROWS = (("net_energy_j", "Net GPU energy (J)"), ("gross_energy_j", "Gross
 
 
 def figure(stat: dict | None) -> str:
-    if not stat:
-        return "—"
-    ci = stat.get("ci95")
-    return f"{stat['mean']:.4g}" + (f" ± {ci:.2g}" if ci is not None and math.isfinite(ci) else "")
+    return with_interval(stat) if stat else "—"
 
 
 def change(new: dict, old: dict, metric: str) -> str:
     """The relative change of a metric between two measurements, with its 95% interval (Welch)."""
-    new_values, old_values = _values(new, metric), _values(old, metric)
+    new_values, old_values = run_values(new, metric), run_values(old, metric)
     if not new_values or not old_values or not sum(old_values):
         return "—"
     delta = relative_change(new_values, old_values)
     interval = f" [{delta.low:+.1%}, {delta.high:+.1%}]" if math.isfinite(delta.low) else ""
     return f"{delta.change:+.1%}{interval}"
-
-
-def _values(measurement: dict, metric: str) -> list[float]:
-    values = [r.get(metric) for r in measurement.get("readings", [])]
-    return values if values and None not in values else []
 
 
 def comparison_table(source: dict, best: dict, candidates: list[dict]) -> list[dict]:

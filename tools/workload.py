@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tools.errors import LassiError
+from tools.cache import default_cache_dir
 from tools.executor import run_program
 from tools.sandbox import Sandbox
 from tools.rundir import write_json, write_text
@@ -218,7 +219,7 @@ def counter_library() -> Path:
     include, lib = cupti_folders(toolkit)
     source = COUNTER_SOURCE.read_bytes()
     stamp = hashlib.sha256(source + str(toolkit).encode() + _toolkit_version(toolkit).encode()).hexdigest()[:16]
-    target = cache_folder() / f"workload-counter-{stamp}.so"
+    target = Path(default_cache_dir()) / f"workload-counter-{stamp}.so"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -266,9 +267,6 @@ def cupti_folders(toolkit: Path) -> tuple[Path, Path]:
             return toolkit / include, toolkit / lib
     raise LassiError(f"CUPTI (cupti.h and libcupti.so) not found in the CUDA toolkit at {toolkit}: workload not counted")
 
-
-def cache_folder() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lassi-ee"
 
 
 def _toolkit_version(toolkit: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -93,6 +94,19 @@ class Measurement:
             writer.writerow(["repeat", "seconds", "watts"])
             writer.writerows(rows)
         return True
+
+
+def run_values(summary: dict, metric: str) -> list[float]:
+    """A metric's value in every run of a measurement summary; [] where the meter did not read it."""
+    values = [r.get(metric) for r in summary.get("readings", [])]
+    return values if values and None not in values else []
+
+
+def with_interval(stat: dict, unit: str = "") -> str:
+    """`12.3 J ± 0.4`: a summary's figure with the half-width of its 95% interval, where there is one."""
+    ci = stat.get("ci95")
+    figure = f"{stat['mean']:.4g}" + (f" {unit}" if unit else "")
+    return figure + (f" ± {ci:.2g}" if ci is not None and math.isfinite(ci) else "")
 
 
 def measure(meter, run: Callable[[], RunResult], policy: RepeatPolicy) -> tuple[RunResult, Measurement | None]:

@@ -20,7 +20,7 @@ from typing import Iterator
 from tools.energy.gpu_lock import gpu_lock
 from tools.energy.measurement import Reading
 from tools.executor import RunResult
-from tools.gpu import Gpu, handle_for, nvml
+from tools.gpu import Gpu, handle_for, nvml, only_gpu_env
 
 IDLE_CACHE_S = 300.0  # a baseline older than this is measured again from scratch
 QUIET_BEFORE_IDLE_S = 3.0  # the ~122 W tail lasts ~1.5 s after activity: sample deep idle only after this
@@ -46,7 +46,7 @@ class NvmlMeter:
 
     def child_env(self) -> dict[str, str]:
         """The child sees only the measured GPU, whatever order CUDA would give it."""
-        return {"CUDA_VISIBLE_DEVICES": self.gpu.uuid}
+        return only_gpu_env(self.gpu)
 
     def device(self) -> dict:
         return {**self.gpu.to_dict(), "update_period_s": round(self.period, 4), "idle_baselines": self._idle_history[-3:]}
