@@ -69,7 +69,7 @@ def _resume(args) -> int:
 def _profile(args) -> int:
     from graph.api import profile
     from nodes.common import describe_measurement
-    from tools.energy.measurement import with_interval
+    from tools.energy.measurement import spread_sources, with_interval
 
     result = profile(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=Progress(),
                      **_settings(args))
@@ -88,6 +88,8 @@ def _profile(args) -> int:
     objective = m["stats"][m["objective"]]
     print(f"  {m['repeats']} runs: {m['objective']} {with_interval(objective)} (95% interval), "
           f"spread {objective['std'] / objective['mean']:.1%} of the mean; stopped after {m['stop_reason']}")
+    if spread := spread_sources(m):
+        print(f"  {spread}")
     print(f"  measuring took {m['overhead_per_repeat_s']:.2f} s per run beyond the program's own time")
     print(f"  device: {m['device'].get('name')}; stdout and measurement.json in {src['dir']}")
     for label, key in (("power trace", "trace_path"), ("power plot", "plot_path")):

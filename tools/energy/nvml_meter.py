@@ -6,7 +6,7 @@ activity the GPU idles at ~122 W for ~1.5 s before settling to its deep idle (~7
 
 - the baseline is deep idle, taken only once the GPU has been quiet, and checked again for drift
   at the start of each candidate's measurement whenever the GPU is quiet then;
-- each repeat starts once the post-run tail is over, so every repeat starts from the same state
+- each repeat starts once the post-run tail is over, so every repeat starts at deep-idle power
   (on an H200 this halved the spread of back-to-back repeats) at a cost of ~1.5 s.
 """
 
