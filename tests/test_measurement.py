@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tools.energy.gpu_lock import gpu_lock
+from tools.energy.nvml_meter import NvmlMeter
 from tools.energy.measurement import Reading, RepeatPolicy, measure, spread_sources
 from tools.energy.plots import plot_overlay, plot_profile, read_trace, typical_repeat
 from tools.executor import RunResult
@@ -96,6 +97,26 @@ def test_a_spread_that_follows_the_power_is_put_down_to_the_gpu():
 def test_the_spread_is_not_explained_from_fewer_than_three_runs_or_without_energies():
     assert spread_sources(summary_of([(5.0, 120.0), (5.5, 120.0)])) == ""
     assert spread_sources({"readings": [{"duration_s": 1.0, "net_energy_j": None}] * 3}) == ""
+
+
+class TailAfterUnseenWork(NvmlMeter):
+    """An NVML meter on a GPU that another process just left: 124 W for 1.5 s, then 78 W deep idle."""
+
+    def __init__(self):
+        now = time.monotonic()
+        self.period, self._idle, self._idle_history = 0.1, (78.0, now), []
+        self._last_activity = now - 60  # the meter's own last run is long over
+        self.tail_ends = now + 1.5
+
+    def instant_power_w(self) -> float:
+        return 124.0 if time.monotonic() < self.tail_ends else 78.0
+
+
+def test_a_tail_left_by_work_the_meter_did_not_see_is_waited_out_not_taken_for_idle():
+    meter = TailAfterUnseenWork()
+    meter._check_idle()
+    assert meter._idle[0] == 78.0
+    assert meter._idle_history[-1]["why"] == "drifted from 78.0 W"
 
 
 def test_a_second_run_waits_for_the_gpu_a_first_run_is_measuring_on(tmp_path, monkeypatch):

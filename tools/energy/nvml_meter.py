@@ -86,6 +86,10 @@ class NvmlMeter:
         window = self._sample(DRIFT_WINDOW_S)
         level = sum(window) / len(window)
         if abs(level - self._idle[0]) > DRIFT_LIMIT_W and max(window) - min(window) <= SETTLE_RANGE_W:
+            # A level the meter cannot explain may be the tail of work it did not see (another
+            # process, the validation's own runs): flat for a second, but not idle. Count it as
+            # activity just now, so the new baseline is taken only after a full quiet period.
+            self._last_activity = time.monotonic()
             self._take_idle(f"drifted from {self._idle[0]:.1f} W")
 
     def _take_idle(self, why: str) -> None:
