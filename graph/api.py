@@ -115,7 +115,7 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
             snapshot = graph.get_state(config)
             if not snapshot.values:  # stopped before its first checkpoint: start it from run.json
                 _stream(graph, _first_state(record, run), config, ctx, on_step, run)
-            elif snapshot.next:
+            elif snapshot.tasks:  # to run, or run with its result saved but its step not yet checkpointed
                 _stream(graph, None, config, ctx, on_step, run)
         return _result(graph, config, run)
 
@@ -186,14 +186,21 @@ def _check_tools(language: str, ctx: Context) -> None:
 
 def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, run: RunDir,
             start: dict | None = None) -> None:
-    """Run the graph from `start` (default: the thread's latest checkpoint) until it ends or pauses."""
+    """Run the graph from `start` (default: the thread's latest checkpoint) until it ends or pauses.
+
+    A step's updates stream out as soon as its node returns, its full state only once the step's checkpoint
+    is saved: `on_step` hears of a step then, so what it reports survives a kill.
+    """
+    steps: list[tuple[str, dict]] = []
     try:
-        for update in graph.stream(state, start or config, context=ctx, stream_mode="updates", durability="sync"):
-            if on_step is None:
-                continue
-            for node, change in update.items():
-                if isinstance(change, dict):
-                    on_step(node, change, graph.get_state(config).values)
+        for mode, chunk in graph.stream(state, start or config, context=ctx, stream_mode=["updates", "values"],
+                                        durability="sync"):
+            if mode == "updates":
+                steps += [(node, change) for node, change in chunk.items() if isinstance(change, dict)]
+            elif on_step is not None:
+                for node, change in steps:
+                    on_step(node, change, chunk)
+                steps.clear()
     except ModelUnavailable as exc:
         raise ModelUnavailable(f"{exc}; the run is saved: continue it with `lassi-ee resume {run.path}`"
                                " once the model answers") from None
