@@ -97,13 +97,7 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
     Candidates that run again are written over their folders.
     """
     run = RunDir(run_dir)
-    if not run.config.is_file():
-        raise LassiError(f"no run in {run.path}: run.json is missing (give the directory a run was started in)")
-    try:
-        record = json.loads(run.config.read_text())
-        ctx = Context(**record["context"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise LassiError(f"{run.config} is damaged ({exc.__class__.__name__}: {exc}); the run cannot be resumed") from None
+    record, ctx = _read_run(run)
     _check_tools(record["language"], ctx)
     with open_run(run.path, interrupt_before=_pauses(interrupt_before)) as (graph, config):
         if checkpoint_id is not None:
@@ -118,6 +112,22 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
             elif snapshot.tasks:  # to run, or run with its result saved but its step not yet checkpointed
                 _stream(graph, None, config, ctx, on_step, run)
         return _result(graph, config, run)
+
+
+def run_context(run_dir: str | Path) -> Context:
+    """The settings a run was started with, which `resume` continues it with."""
+    return _read_run(RunDir(run_dir))[1]
+
+
+def _read_run(run: RunDir) -> tuple[dict, Context]:
+    """A run's run.json record and its context, or one clear error where they cannot be read."""
+    if not run.config.is_file():
+        raise LassiError(f"no run in {run.path}: run.json is missing (give the directory a run was started in)")
+    try:
+        record = json.loads(run.config.read_text())
+        return record, Context(**record["context"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LassiError(f"{run.config} is damaged ({exc.__class__.__name__}: {exc}); the run cannot be resumed") from None
 
 
 @contextmanager
