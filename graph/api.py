@@ -207,10 +207,11 @@ def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, 
                                         durability="sync"):
             if mode == "updates":
                 steps += [(node, change) for node, change in chunk.items() if isinstance(change, dict)]
-            elif on_step is not None:
+                continue
+            if on_step is not None:  # the chunk is the state after those steps, their checkpoint saved
                 for node, change in steps:
                     on_step(node, change, chunk)
-                steps.clear()
+            steps.clear()
     except ModelUnavailable as exc:
         raise ModelUnavailable(f"{exc}; the run is saved: continue it with `lassi-ee resume {run.path}`"
                                " once the model answers") from None
