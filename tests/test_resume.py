@@ -227,3 +227,19 @@ def test_a_model_that_fails_a_few_times_then_answers_lets_the_run_finish(program
     assert result.finished and result.best["key"] == "001"
     log = [json.loads(line) for line in (result.run_dir / "llm.jsonl").read_text().splitlines()]
     assert sum("error" in record for record in log) == 8  # two failures before each of four answers
+
+
+def test_each_step_is_reported_once_its_checkpoint_is_saved(program, settings):
+    from graph.api import open_run, profile
+
+    heard, saved = [], []
+
+    def listener(node: str, update: dict, state: dict) -> None:
+        heard.append(node)
+        with open_run(state["run_dir"]) as (graph, config):  # what a kill at this moment would leave
+            history = list(graph.get_state_history(config))
+        saved.append((len(history), history[0].values == state))
+
+    profile(program, ["100"], on_step=listener, **settings(None))
+    assert heard == ["compiler", "executor", "comparator"]
+    assert saved == [(3, True), (4, True), (5, True)]  # the input's and the start's checkpoints, then one per step
