@@ -198,8 +198,8 @@ def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, 
             start: dict | None = None) -> None:
     """Run the graph from `start` (default: the thread's latest checkpoint) until it ends or pauses.
 
-    A step's updates stream out as soon as its node returns, its full state only once the step's checkpoint
-    is saved: `on_step` hears of a step then, so what it reports survives a kill.
+    A step's updates may stream out before its checkpoint is saved, its full state only after: `on_step`
+    hears of a step with that state, so what it reports survives a kill.
     """
     steps: list[tuple[str, dict]] = []
     try:
