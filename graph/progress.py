@@ -136,7 +136,7 @@ def describe_step(node: str, update: dict, state: dict, budget: int | None = Non
             return f"{name}: {describe_measurement(cand)}"
         return f"{name}: run failed" + _reason(cand)
     if node == "coder":
-        fixing = f" ({_fixes(state['corrections'], budget)})" if cand.get("origin") == "fix" else ""
+        fixing = f" ({_fixes(state.get('corrections', 0), budget)})" if cand.get("origin") == "fix" else ""
         return (f"{name}{fixing}: written at temperature {_temperature(cand)}"
                 + (f" — {cand['reason']}" if cand["reason"] else ""))
     if node == "judge":
