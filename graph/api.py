@@ -97,13 +97,7 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
     Candidates that run again are written over their folders.
     """
     run = RunDir(run_dir)
-    if not run.config.is_file():
-        raise LassiError(f"no run in {run.path}: run.json is missing (give the directory a run was started in)")
-    try:
-        record = json.loads(run.config.read_text())
-        ctx = Context(**record["context"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise LassiError(f"{run.config} is damaged ({exc.__class__.__name__}: {exc}); the run cannot be resumed") from None
+    record, ctx = _read_run(run)
     _check_tools(record["language"], ctx)
     with open_run(run.path, interrupt_before=_pauses(interrupt_before)) as (graph, config):
         if checkpoint_id is not None:
@@ -115,9 +109,25 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
             snapshot = graph.get_state(config)
             if not snapshot.values:  # stopped before its first checkpoint: start it from run.json
                 _stream(graph, _first_state(record, run), config, ctx, on_step, run)
-            elif snapshot.next:
+            elif snapshot.tasks:  # to run, or run with its result saved but its step not yet checkpointed
                 _stream(graph, None, config, ctx, on_step, run)
         return _result(graph, config, run)
+
+
+def run_context(run_dir: str | Path) -> Context:
+    """The settings a run was started with, which `resume` continues it with."""
+    return _read_run(RunDir(run_dir))[1]
+
+
+def _read_run(run: RunDir) -> tuple[dict, Context]:
+    """A run's run.json record and its context, or one clear error where they cannot be read."""
+    if not run.config.is_file():
+        raise LassiError(f"no run in {run.path}: run.json is missing (give the directory a run was started in)")
+    try:
+        record = json.loads(run.config.read_text())
+        return record, Context(**record["context"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LassiError(f"{run.config} is damaged ({exc.__class__.__name__}: {exc}); the run cannot be resumed") from None
 
 
 @contextmanager
@@ -186,14 +196,22 @@ def _check_tools(language: str, ctx: Context) -> None:
 
 def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, run: RunDir,
             start: dict | None = None) -> None:
-    """Run the graph from `start` (default: the thread's latest checkpoint) until it ends or pauses."""
+    """Run the graph from `start` (default: the thread's latest checkpoint) until it ends or pauses.
+
+    A step's updates may stream out before its checkpoint is saved, its full state only after: `on_step`
+    hears of a step with that state, so what it reports survives a kill.
+    """
+    steps: list[tuple[str, dict]] = []
     try:
-        for update in graph.stream(state, start or config, context=ctx, stream_mode="updates", durability="sync"):
-            if on_step is None:
+        for mode, chunk in graph.stream(state, start or config, context=ctx, stream_mode=["updates", "values"],
+                                        durability="sync"):
+            if mode == "updates":
+                steps += [(node, change) for node, change in chunk.items() if isinstance(change, dict)]
                 continue
-            for node, change in update.items():
-                if isinstance(change, dict):
-                    on_step(node, change, graph.get_state(config).values)
+            if on_step is not None:  # the chunk is the state after those steps, their checkpoint saved
+                for node, change in steps:
+                    on_step(node, change, chunk)
+            steps.clear()
     except ModelUnavailable as exc:
         raise ModelUnavailable(f"{exc}; the run is saved: continue it with `lassi-ee resume {run.path}`"
                                " once the model answers") from None

@@ -51,17 +51,20 @@ def _optimize(args) -> int:
     from graph.context import make_context
     from tools.report import describe_models
 
-    print(f"Models — {describe_models(make_context(**_settings(args)).models())}")
-    result = optimize(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=Progress(),
-                      **_settings(args))
+    ctx = make_context(**_settings(args))
+    print(f"Models — {describe_models(ctx.models())}")
+    with Progress(corrections_budget=ctx.max_corrections) as progress:
+        result = optimize(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=progress,
+                          **_settings(args))
     _print_result(result)
     return 0
 
 
 def _resume(args) -> int:
-    from graph.api import resume
+    from graph.api import resume, run_context
 
-    result = resume(args.run_dir, on_step=Progress())
+    with Progress(corrections_budget=run_context(args.run_dir).max_corrections) as progress:
+        result = resume(args.run_dir, on_step=progress)
     _print_result(result)
     return 0
 
@@ -71,8 +74,9 @@ def _profile(args) -> int:
     from nodes.common import describe_measurement
     from tools.energy.measurement import spread_sources, with_interval
 
-    result = profile(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=Progress(),
-                     **_settings(args))
+    with Progress() as progress:
+        result = profile(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=progress,
+                         **_settings(args))
     src = result.source
     m = src["measurement"]
     print(f"\n{Path(args.program).name}: {describe_measurement(src)}")
