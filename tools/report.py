@@ -123,7 +123,8 @@ def _profiles(run_path: Path, source: dict, best: dict) -> list[Block]:
         figures.append(Figure("Net GPU power of the source and the best candidate", Path(OVERLAY_NAME)))
     for c in shown:
         if plot := (c.get("measurement") or {}).get("plot_path"):
-            figures.append(Figure(f"v{c['version']:03d} power profile, every repeat", Path(plot).relative_to(run_path)))
+            figures.append(Figure(f"v{c['version']:03d} power profile, every repeat", Path(plot).relative_to(run_path),
+                                  small=True))
     if not figures:
         figures.append(Para(f"No power profile: the {source['measurement']['method']} meter takes no power samples."))
     return [Heading(2, "Power profiles"), *figures]

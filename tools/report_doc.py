@@ -49,6 +49,7 @@ class Figure:
 
     alt: str
     path: Path  # relative to the run directory
+    small: bool = False  # a detail: HTML shows small ones side by side
 
 
 @dataclass(frozen=True)

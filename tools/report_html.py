@@ -36,6 +36,7 @@ pre span { display: block; padding: 0 12px; white-space: pre; }
 .add { background: #dafbe1; } .del { background: #ffebe9; } .hunk { background: #ddf4ff; color: #0550ae; }
 .file { font-weight: bold; }
 figure { margin: 12px 0; } figure img { max-width: 100%; border: 1px solid #d8dee4; }
+figure.small { display: inline-block; width: 48%; margin-right: 1.5%; vertical-align: top; }
 figcaption { font-size: 13px; color: #57606a; }
 .prose { border-left: 4px solid #d0d7de; padding: 2px 16px; }
 .prose p { white-space: pre-line; }
@@ -107,7 +108,8 @@ def _figure(b: Figure, run_path: Path) -> str:
     if not path.is_file():
         return f"<p>(picture missing: {html.escape(b.path.as_posix())})</p>"
     data = base64.b64encode(path.read_bytes()).decode()
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(b.alt)}">'
+    attribute = ' class="small"' if b.small else ""
+    return (f'<figure{attribute}><img src="data:image/png;base64,{data}" alt="{html.escape(b.alt)}">'
             f"<figcaption>{html.escape(b.alt)}</figcaption></figure>")
 
 
