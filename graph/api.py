@@ -129,9 +129,12 @@ def report(run_dir: str | Path) -> Path:
     if state.get("stop_reason") == "profile only":
         raise LassiError(f"{run.path} holds a profile (Stage 0 alone), which has no report: its measurement is in"
                          f" {run.candidate(0, 'source') / 'measurement.json'}")
-    if state.get("stage") != "done" or not run.comparison.is_file():
+    if state.get("stage") != "done":
         raise LassiError(f"the run in {run.path} has not finished, so it has no report yet: continue it with"
                          f" `lassi-ee resume {run.path}` (its report is written when it ends)")
+    if not run.comparison.is_file():
+        raise LassiError(f"{run.comparison} is missing: without the reporter model's comparison the report cannot"
+                         " be rebuilt (runs finished before the comparison was kept have only their report.md)")
     return write_reports(run, _moved(state, run.path), ctx.models())
 
 

@@ -219,14 +219,14 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("run_dir", help="the run directory")
     res.set_defaults(handler=_resume)
 
+    prof = sub.add_parser("profile", help="Stage 0 alone: build, run and measure a program")
+    program_options(prof)
+    prof.set_defaults(handler=_profile)
+
     rep = sub.add_parser("report", help="rebuild report.md and report.html of a finished run from its directory"
                          " (no model is called)")
     rep.add_argument("run_dir", help="the run directory")
     rep.set_defaults(handler=_report)
-
-    prof = sub.add_parser("profile", help="Stage 0 alone: build, run and measure a program")
-    program_options(prof)
-    prof.set_defaults(handler=_profile)
     return parser
 
 
