@@ -67,7 +67,7 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
                Heading(2, "Validation"),
                Para("Each candidate that ran, layer by layer (cheapest first; a layer runs only when none before it"
                     " failed)."),
-               Items([validation_item(c) for c in candidates if (c.get("validation") or {}).get("checks")]),
+               _validations(candidates),
                Heading(2, "GPU work of source and best"), *workload_blocks(source, best),
                Heading(2, "Changes from source to best"), Code(_diff(source, best), "diff"),
                Heading(2, "The model's comparison"), Prose(comparison),
@@ -167,6 +167,11 @@ def validation_item(c: dict) -> tuple[str, list[str]]:
     verdict = "valid" if c["validation"]["valid"] else "invalid"
     return (f"**v{c['version']:03d}** ({c['origin']}): {verdict}",
             [f"{ch['name']}: {verdict_mark(ch)} — {_short(ch['reason'])}" for ch in c["validation"]["checks"]])
+
+
+def _validations(candidates: list[dict]) -> Block:
+    judged = [validation_item(c) for c in candidates if (c.get("validation") or {}).get("checks")]
+    return Items(judged) if judged else Para("No candidate ran far enough to be validated.")
 
 
 def validation_lines(c: dict) -> list[str]:
