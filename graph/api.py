@@ -1,4 +1,4 @@
-"""The Python API: `optimize`, `resume`, `profile`, and `open_run` for driving the graph yourself.
+"""The Python API: `optimize`, `resume`, `profile`, `report`, and `open_run` for driving the graph yourself.
 
     from graph.api import optimize
     result = optimize("examples/programs/heat2d", model="scripted:examples/sessions/heat2d/session.json")
@@ -30,7 +30,7 @@ from tools.gpu import find_gpu
 from tools.llm import check_model
 from tools.llm.reply import ModelUnavailable
 from tools.program import load_program
-from tools.report import comparison_table
+from tools.report import comparison_table, write_reports
 from tools.rundir import RunDir, write_json
 from tools.sandbox import choose_sandbox
 
@@ -97,7 +97,7 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
     Candidates that run again are written over their folders.
     """
     run = RunDir(run_dir)
-    record, ctx = _read_run(run)
+    record, ctx = _read_run(run, "resumed")
     _check_tools(record["language"], ctx)
     with open_run(run.path, interrupt_before=_pauses(interrupt_before)) as (graph, config):
         if checkpoint_id is not None:
@@ -116,18 +116,51 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
 
 def run_context(run_dir: str | Path) -> Context:
     """The settings a run was started with, which `resume` continues it with."""
-    return _read_run(RunDir(run_dir))[1]
+    return _read_run(RunDir(run_dir), "resumed")[1]
 
 
-def _read_run(run: RunDir) -> tuple[dict, Context]:
-    """A run's run.json record and its context, or one clear error where they cannot be read."""
+def report(run_dir: str | Path) -> Path:
+    """Rebuild report.md and report.html of a finished run from its directory alone; no model is called.
+
+    The pictures are drawn again from the measurement files, the model's comparison is the one the
+    reporter kept in comparison.md, and the rest comes from the run's last checkpoint and llm.jsonl.
+    """
+    run = RunDir(run_dir)
+    _, ctx = _read_run(run, "reported")
+    state = {}
+    if run.checkpoints.is_file():
+        with open_run(run.path) as (graph, config):
+            state = graph.get_state(config).values
+    if state.get("stop_reason") == "profile only":
+        raise LassiError(f"{run.path} holds a profile (Stage 0 alone), which has no report: its measurement is in"
+                         f" {run.candidate(0, 'source') / 'measurement.json'}")
+    if state.get("stage") != "done":
+        raise LassiError(f"the run in {run.path} has not finished, so it has no report yet: continue it with"
+                         f" `lassi-ee resume {run.path}` (its report is written when it ends)")
+    if not run.comparison.is_file():
+        raise LassiError(f"{run.comparison} is missing: without the reporter model's comparison the report cannot"
+                         " be rebuilt (runs finished before the comparison was kept have only their report.md)")
+    return write_reports(run, _moved(state, run.path), ctx.models())
+
+
+def _read_run(run: RunDir, purpose: str) -> tuple[dict, Context]:
+    """A run's run.json record and its context; a missing or damaged one is the user's error."""
     if not run.config.is_file():
         raise LassiError(f"no run in {run.path}: run.json is missing (give the directory a run was started in)")
     try:
         record = json.loads(run.config.read_text())
         return record, Context(**record["context"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise LassiError(f"{run.config} is damaged ({exc.__class__.__name__}: {exc}); the run cannot be resumed") from None
+        raise LassiError(f"{run.config} is damaged ({exc.__class__.__name__}: {exc}); the run cannot be"
+                         f" {purpose}") from None
+
+
+def _moved(state: dict, path: Path) -> dict:
+    """The state with the paths of its files under `path`, for a run directory copied or moved since it ran."""
+    old = str(Path(state["run_dir"]).resolve())
+    if old == str(path):
+        return state
+    return json.loads(json.dumps(state).replace(json.dumps(old + "/")[1:-1], json.dumps(str(path) + "/")[1:-1]))
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""The `lassi-ee` command: optimize, resume, profile."""
+"""The `lassi-ee` command: optimize, resume, profile, report."""
 
 from __future__ import annotations
 
@@ -69,6 +69,13 @@ def _resume(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from graph.api import report
+
+    _print_report(report(args.run_dir))
+    return 0
+
+
 def _profile(args) -> int:
     from graph.api import profile
     from nodes.common import describe_measurement
@@ -110,7 +117,11 @@ def _print_result(result) -> None:
     print(f"\nBest: v{best['version']:03d} ({best['origin']})   run directory: {result.run_dir}")
     for row in result.table:
         print(f"  {row['metric']:<42} {row['source']:>16} {row['best']:>16} {row['change']:>8}")
-    print(f"Report: {result.report_path}")
+    _print_report(result.report_path)
+
+
+def _print_report(path: Path) -> None:
+    print(f"Report: {path}\n        {path.with_suffix('.html')}")
 
 
 def _settings(args) -> dict:
@@ -217,6 +228,11 @@ def _parser() -> argparse.ArgumentParser:
     prof = sub.add_parser("profile", help="Stage 0 alone: build, run and measure a program")
     program_options(prof)
     prof.set_defaults(handler=_profile)
+
+    rep = sub.add_parser("report", help="rebuild report.md and report.html of a finished run from its directory"
+                         " (no model is called)")
+    rep.add_argument("run_dir", help="the run directory")
+    rep.set_defaults(handler=_report)
     return parser
 
 
