@@ -83,8 +83,10 @@ def _block(b: Block, run_path: Path) -> str:
         return "<pre>" + "".join(_code_line(line, b.language) for line in b.text.split("\n")) + "</pre>"
     if isinstance(b, Figure):
         return _figure(b, run_path)
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", b.text.strip()) if p.strip()]
-    return '<div class="prose">' + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs) + "</div>"
+    if isinstance(b, Prose):
+        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", b.text.strip()) if p.strip()]
+        return '<div class="prose">' + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs) + "</div>"
+    raise TypeError(f"no HTML for a {type(b).__name__} block")
 
 
 def _cell(text: str) -> str:
