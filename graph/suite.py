@@ -162,7 +162,7 @@ def load_suite(path: str | Path) -> Suite:
     base = given.resolve().parent
     programs, seen = [], set()
     for number, entry in enumerate(entries, 1):
-        label = f"{where}: program {entry.get('name') or entry.get('folder') or number}"
+        label = f"{where}: program {_label(entry, number)}"
         own = _checked(entry, {**SETTINGS, **PROGRAM_ONLY, **BOTH}, label)
         if "folder" not in own:
             raise LassiError(f"{where}: program {number}: folder is missing: name the program's folder"
@@ -174,6 +174,14 @@ def load_suite(path: str | Path) -> Suite:
         seen.add(program.name)
         programs.append(program)
     return Suite(given.resolve(), top.get("about", ""), programs)
+
+
+def _label(entry: dict, number: int) -> str:
+    """How an error names a program before it is checked: its name, its folder's name, or its position."""
+    name, folder = entry.get("name"), entry.get("folder")
+    if isinstance(name, str) and name:
+        return name
+    return Path(folder).name if isinstance(folder, str) and folder else str(number)
 
 
 def _read(path: Path) -> dict:

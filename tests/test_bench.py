@@ -133,6 +133,44 @@ def test_a_yaml_suite_reads_like_its_toml_twin(tmp_path):
     assert (program.settings["min_repeats"], program.settings["max_repeats"]) == (3, 5)
 
 
+# Mistakes in a suite file: one line each, before any work (the README's table has more)
+
+@pytest.mark.parametrize("name, text, message", [
+    ("args.toml", '[[program]]\nfolder = "prog"\nargs = "1 \'two"\n',
+     "args.toml: program prog: args could not be split like a shell line: No closing quotation"),
+    ("provider.toml", 'model = "acme:brain-1"\n[[program]]\nfolder = "prog"\n',
+     "provider.toml: program prog: unknown model provider 'acme' in 'acme:brain-1': use one of openai,"),
+    ("session.toml", 'model = "scripted:missing.json"\n[[program]]\nfolder = "prog"\n',
+     "session.toml: program prog: scripted model file not found: "),
+    ("repeats.toml", 'repeats = "many"\n[[program]]\nfolder = "prog"\n',
+     "repeats.toml: repeats takes N or MIN-MAX (for example 5 or 3-10), not 'many'"),
+    ("name.toml", '[[program]]\nfolder = "prog"\nname = "a/b"\n',
+     "name.toml: program a/b: name may hold letters, digits, '.', '_' and '-' only"),
+    ("main.toml", '[[program]]\nfolder = "prog"\nmain = "other.cpp"\n',
+     "main.toml: program prog: main source other.cpp not found in "),
+    ("gpu.toml", 'gpu = true\n[[program]]\nfolder = "prog"\n',
+     "gpu.toml: gpu takes an NVML index or a GPU UUID, not True"),
+    ("knowledge.toml", 'knowledge = ["notes.doc"]\n[[program]]\nfolder = "prog"\n',
+     "knowledge.toml: program prog: knowledge notes.doc: unsupported file type '.doc'"),
+    ("inner.toml", '[[program]]\nfolder = "prog"\nmax_corrections = 1\n',
+     "inner.toml: program prog: unknown key 'max_corrections' (did you mean 'max-corrections'?)"),
+    ("list.toml", 'program = "prog"\n', "list.toml: program must be a list of tables"),
+    ("broken.yaml", "trials: [1\n", "broken.yaml: not valid YAML: expected ',' or ']'"),
+    ("list.yaml", "- a\n- b\n", "list.yaml: a suite is a table of keys (trials, model, ..., program), not list"),
+])
+def test_a_mistake_in_a_suite_gets_one_line_naming_file_program_and_key(name, text, message, program, tmp_path,
+                                                                       monkeypatch, capsys):
+    from graph.cli import main
+
+    shutil.move(program, tmp_path / "prog")
+    (tmp_path / name).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", name]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"lassi-ee: error: {message}"), lines
+    assert not (tmp_path / "lassi-runs").exists()
+
+
 # Criterion 3: the shipped CPU suite, killed midway and run again
 
 def lassi(*args: str, cwd: Path, log: Path) -> subprocess.Popen:
