@@ -87,18 +87,21 @@ def _gpu(value) -> str:
 
 
 def _args(value) -> list[str]:
-    """A shell-like line, or a list of arguments (numbers allowed)."""
+    """A shell-like line, one number, or a list of arguments (numbers allowed)."""
     if isinstance(value, str):
         try:
             return shlex.split(value)
         except ValueError as exc:
             raise _Wrong(f"could not be split like a shell line: {exc}") from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [str(value)]
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
         return [str(v) for v in value]
     raise _Wrong(f"must be a string such as \"1500 80\" or a list such as [\"1500\", \"80\"], not {value!r}")
 
 
-# Suite key -> (Context field or fields, reader). Paths are resolved against the suite's folder afterwards.
+# Suite key -> (the Context field it sets, its reader); `repeats` sets min_repeats and max_repeats.
+# Paths are resolved against the suite's folder afterwards.
 SETTINGS: dict[str, tuple[str, Callable]] = {
     "model": ("model", _text), **{f"{role}-model": (f"{role}_model", _text) for role in ROLES},
     "base-url": ("base_url", _text), "gpu": ("gpu", _gpu),
@@ -112,6 +115,7 @@ SETTINGS: dict[str, tuple[str, Callable]] = {
     "sandbox": ("sandbox", _text), "max-processes": ("max_processes", _whole),
     "max-memory-mb": ("max_memory_mb", _whole), "max-file-mb": ("max_file_mb", _whole),
 }
+READERS = {key: reader for key, (_, reader) in SETTINGS.items()}
 SUITE_ONLY = {"about": _text}
 PROGRAM_ONLY = {"folder": _text, "name": _text, "args": _args, "main": _text, "check-args": _texts}
 BOTH = {"trials": lambda v: _whole(v, at_least=1)}
@@ -153,7 +157,7 @@ def load_suite(path: str | Path) -> Suite:
         raise LassiError(f"{given.name}: a suite is a TOML (.toml) or YAML (.yaml, .yml) file, not {given.suffix or 'a file without a suffix'}")
     data = _read(given)
     where = given.name
-    top = _checked(data, {**SETTINGS, **SUITE_ONLY, **BOTH}, where, extra={"program"})
+    top = _checked(data, {**READERS, **SUITE_ONLY, **BOTH}, where, extra={"program"})
     entries = data.get("program")
     if entries is None or entries == []:
         raise LassiError(f"{where}: no programs: add at least one [[program]] table with folder = \"...\"")
@@ -163,7 +167,7 @@ def load_suite(path: str | Path) -> Suite:
     programs, seen = [], set()
     for number, entry in enumerate(entries, 1):
         label = f"{where}: program {_label(entry, number)}"
-        own = _checked(entry, {**SETTINGS, **PROGRAM_ONLY, **BOTH}, label)
+        own = _checked(entry, {**READERS, **PROGRAM_ONLY, **BOTH}, label)
         if "folder" not in own:
             raise LassiError(f"{where}: program {number}: folder is missing: name the program's folder"
                              " (relative to the suite file)")
@@ -216,9 +220,8 @@ def _checked(table: dict, readers: dict[str, Callable], where: str, extra: set[s
             close = difflib.get_close_matches(str(key).replace("_", "-"), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
             raise LassiError(f"{where}: unknown key {key!r} ({hint})")
-        reader = readers[key][1] if isinstance(readers[key], tuple) else readers[key]
         try:
-            values[key] = reader(value)
+            values[key] = readers[key](value)
         except (_Wrong, LassiError) as exc:
             said = _unflagged(str(exc))
             raise LassiError(f"{where}: {said if said.startswith(str(key)) else f'{key} {said}'}") from None
