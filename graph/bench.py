@@ -76,8 +76,7 @@ def bench(suite_path: str | Path, out: str | Path | None = None, *, say: Callabl
                 counts[how] += 1
         records = {p.name: [_record(p, n, out, ledgers[p.name]) for n in range(1, p.trials + 1)]
                    for p in suite.programs}
-        figures = suite_figures(suite.label, suite.about, records)
-        figures["suite_path"] = str(suite.path)
+        figures = suite_figures(str(suite.path), suite.about, records)
         write_json(out / FIGURES_NAME, figures)
         write_text(out / REPORT_NAME, render_markdown(figures))
     return BenchResult(out.resolve(), figures, **counts)

@@ -26,6 +26,7 @@ from tools.suite_report import TrialRecord, any_of_k, best_of_k, render_markdown
 ROOT = Path(__file__).parents[1]
 SUITES = ROOT / "examples" / "suites"
 EXAMPLE_PROGRAMS = sorted(p.name for p in (ROOT / "examples" / "programs").iterdir())
+EXAMPLE_PROGRAMS_IN_SUITE_ORDER = ["transfer-loop", "pageable-copy", "sync-storm", "heat2d"]
 
 
 # The figures
@@ -48,7 +49,10 @@ def test_share_at_k_is_the_chance_that_k_trials_include_one_with_a_valid_saving(
 
 
 def measured(*durations: float) -> dict:
-    return {"objective": "duration_s", "readings": [{"duration_s": d} for d in durations]}
+    from tools.energy.stats import summarize
+
+    return {"objective": "duration_s", "readings": [{"duration_s": d} for d in durations],
+            "stats": {"duration_s": summarize(list(durations)).to_dict()}}
 
 
 def candidate(version: int, origin: str, outcome: str, durations=(1.0, 1.05, 0.95)) -> dict:
@@ -59,6 +63,12 @@ def candidate(version: int, origin: str, outcome: str, durations=(1.0, 1.05, 0.9
 def finished_run(best: str, *others: dict) -> dict:
     cands = {"000": candidate(0, "source", "baseline"), **{c["key"]: c for c in others}}
     return {"stage": "done", "best": best, "candidates": cands, "stop_reason": "iteration budget (2) spent"}
+
+
+def program_rows(report: str) -> list[str]:
+    """The first cell of each row of the report's Programs table."""
+    section = report.split("## Programs")[1].split("\n## ")[0]
+    return [line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ")][1:]
 
 
 def test_the_suite_figures_count_savings_failures_tokens_and_time_per_program():
@@ -96,11 +106,12 @@ def test_the_suite_figures_count_savings_failures_tokens_and_time_per_program():
     assert figures["usage_by_role"]["summarizer/code"]["cache_hits"] == 2
 
     report = render_markdown(figures)
-    programs = report.split("## Programs")[1].split("## Energy reduction@k")[0]
-    assert [line.split("|")[1].strip() for line in programs.splitlines() if line.startswith("| ")][1:] == \
-        ["alpha", "beta", "**all**"]
-    assert "50.0% [" in programs and "(trial 1, v002)" in programs
+    assert program_rows(report) == ["alpha", "beta", "**all**"]
+    assert "50.0% [" in report and "(trial 1, v002)" in report
     assert "failed: the source does not build" in report and "C(n, k)" in report
+    table10 = report.split("## Source and best of each program's best trial")[1].split("## Energy reduction@k")[0]
+    assert "| alpha (trial 1) | Runtime (s) | 1 ± 0.12 | 0.5 ± 0.05 | -50.0% [" in table10
+    assert "| beta | no valid saving in any trial |" in table10
 
 
 # The shipped suites
@@ -113,7 +124,8 @@ def test_the_shipped_suites_cover_the_examples_with_paths_relative_to_their_file
     assert all(p.settings["check_args"] for p in real.programs)
 
     scripted = load_suite(SUITES / "examples-scripted.toml")
-    assert sorted(p.name for p in scripted.programs) == EXAMPLE_PROGRAMS
+    assert [p.name for p in scripted.programs] == EXAMPLE_PROGRAMS_IN_SUITE_ORDER
+    assert sorted(EXAMPLE_PROGRAMS_IN_SUITE_ORDER) == EXAMPLE_PROGRAMS
     for p in scripted.programs:
         assert p.settings["model"] == f"scripted:{ROOT / 'examples' / 'sessions' / p.name / 'session.json'}"
 
@@ -235,9 +247,7 @@ def test_the_shipped_cpu_suite_completes_and_a_killed_bench_resumes_without_redo
     assert all(p["finished"] == p["trials"] == 2 for p in figures["programs"])
     assert [row["k"] for row in figures["at_k"]] == [1, 2]
     report = (out / "suite-report.md").read_text()
-    programs = report.split("## Programs")[1].split("## Energy reduction@k")[0]
-    assert [line.split("|")[1].strip() for line in programs.splitlines() if line.startswith("| ")][1:] == \
-        ["heat2d", "heat2d-small", "**all**"]
+    assert program_rows(report) == ["heat2d", "heat2d-small", "**all**"]
     assert "Suite report:" in said and "energy-reduction@k: k=1" in said
 
     third = subprocess.run([sys.executable, "-m", "graph.cli", *command], cwd=tmp_path, capture_output=True,
@@ -285,11 +295,14 @@ def test_a_trial_that_fails_is_counted_and_the_suite_goes_on(quick_suite, tmp_pa
     assert [p["trials"] for p in more.figures["programs"]] == [3, 3]
 
 
-def test_a_suite_changed_after_its_trials_started_is_refused(quick_suite, tmp_path):
-    bench(quick_suite(trials=1), tmp_path / "out")
+def test_a_suite_changed_after_its_trials_started_is_refused(quick_suite, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = bench(quick_suite(trials=1))  # by default into lassi-runs/bench-<suite name>
+    assert first.out == tmp_path / "lassi-runs" / "bench-quick"
+    assert (first.out / "sleeper" / "trial-1" / "report.md").is_file()
     with pytest.raises(LassiError, match=r"holds trials started with other settings \(args: \['100'\] then,"
                                          r" \['7'\] now\); restore them in quick.toml or choose another --out"):
-        bench(quick_suite(trials=1, args="7"), tmp_path / "out")
+        bench(quick_suite(trials=1, args="7"))
 
 
 def test_a_second_bench_on_a_folder_in_use_is_refused_at_once(quick_suite, tmp_path):
@@ -323,9 +336,16 @@ def test_a_suite_that_cannot_run_here_stops_before_its_first_trial(tmp_path):
 
 
 @pytest.mark.gpu
-def test_the_scripted_examples_suite_runs_every_example_on_the_gpu(tmp_path):
-    result = bench(SUITES / "examples-scripted.toml", tmp_path / "out", say=print)
+def test_every_example_of_the_scripted_suite_runs_through_the_bench_on_the_gpu(tmp_path):
+    """The shipped scripted suite's programs, arguments and sessions, one short trial each."""
+    shipped = load_suite(SUITES / "examples-scripted.toml")
+    tables = [f'[[program]]\nname = "{p.name}"\nfolder = "{p.folder}"\nargs = {json.dumps(p.args)}\n'
+              f'model = "{p.settings["model"]}"\ncheck-args = {json.dumps(p.settings["check_args"])}\n'
+              for p in shipped.programs]
+    suite = tmp_path / "short.toml"
+    suite.write_text("trials = 1\nmax-iterations = 1\nrepeats = 3\n\n" + "\n".join(tables))
+    result = bench(suite, tmp_path / "out", say=print)
     print(result.table)
-    assert [p["program"] for p in result.figures["programs"]] == [load_suite(SUITES / "examples-scripted.toml")
-                                                                  .programs[i].name for i in range(4)]
-    assert all(p["finished"] == p["trials"] for p in result.figures["programs"])
+    assert [p["program"] for p in result.figures["programs"]] == EXAMPLE_PROGRAMS_IN_SUITE_ORDER
+    assert all(p["finished"] == 1 for p in result.figures["programs"]), result.table
+    assert {p["objective"] for p in result.figures["programs"][:3]} == {"net_energy_j"}

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from math import comb
+from pathlib import Path
 
 from tools.energy.measurement import run_values
 from tools.energy.meters import describe_objective
 from tools.energy.stats import relative_change
 from tools.llm.usage import RoleUsage, role_usage, tokens_estimated, total_usage
+from tools.report import comparison_table
 
 AT_K_METHOD = (
     "For each program, take the savings s1…sn of its n trials: the relative decrease of the program's"
@@ -67,9 +69,11 @@ def trial_figures(trial: TrialRecord) -> dict:
         interval = [-delta.high, -delta.low] if math.isfinite(delta.low) else None
     generated = [c for c in candidates if c["origin"] != "source"]
     usage = total_usage([role_usage(trial.llm_records)])
+    table = comparison_table(source, best, candidates) if found else None
     return {"trial": trial.number, "status": trial.status, "error": trial.error, "run_dir": trial.run_dir,
             "objective": objective, "valid_saving": found, "saving": saving, "interval": interval,
             "best": f"v{best['version']:03d}" if found else None, "best_origin": best["origin"] if found else None,
+            "table": table,
             "stop_reason": trial.state.get("stop_reason", ""), "candidates": len(generated),
             "invalid": sum(c.get("outcome") == "invalid" for c in generated),
             "discarded": sum(c.get("outcome") == "discarded" for c in generated),
@@ -82,7 +86,7 @@ def program_figures(name: str, trials: list[dict]) -> dict:
     savings = [t["saving"] for t in trials]
     found = sum(t["valid_saving"] for t in trials)
     winner = max((t for t in trials if t["valid_saving"]), key=lambda t: t["saving"], default=None)
-    best = {key: winner[key] for key in ("trial", "best", "saving", "interval")} if winner else None
+    best = {key: winner[key] for key in ("trial", "best", "saving", "interval", "table")} if winner else None
     return {"program": name, "objective": next((t["objective"] for t in trials if t["objective"]), None),
             "trials": n, "finished": sum(t["status"] == "finished" for t in trials),
             "failed": sum(t["status"] == "failed" for t in trials), "with_valid_saving": found,
@@ -96,7 +100,7 @@ def program_figures(name: str, trials: list[dict]) -> dict:
             "per_trial": trials}
 
 
-def suite_figures(suite: str, about: str, records: dict[str, list[TrialRecord]]) -> dict:
+def suite_figures(suite_path: str, about: str, records: dict[str, list[TrialRecord]]) -> dict:
     """Everything the suite report shows, as JSON-able data (suite-report.json)."""
     programs = [program_figures(name, [trial_figures(t) for t in trials]) for name, trials in records.items()]
     depth = min(p["trials"] for p in programs)
@@ -108,7 +112,7 @@ def suite_figures(suite: str, about: str, records: dict[str, list[TrialRecord]])
                "tokens_out")}
     totals["model_seconds"] = round(sum(p["model_seconds"] for p in programs), 3)
     totals["seconds"] = round(sum(p["seconds"] for p in programs), 3)
-    return {"suite": suite, "about": about, "programs": programs, "at_k": at_k, "at_k_method": AT_K_METHOD,
+    return {"suite": Path(suite_path).name, "suite_path": suite_path, "about": about, "programs": programs, "at_k": at_k, "at_k_method": AT_K_METHOD,
             "totals": totals, "usage_by_role": {role: vars(row) for role, row in sorted(role_usage(all_records).items())},
             "tokens_estimated": tokens_estimated(all_records)}
 
@@ -137,7 +141,7 @@ def best_text(program: dict) -> str:
 
 def render_markdown(figures: dict) -> str:
     programs = figures["programs"]
-    lines = [f"# LASSI-EE suite report: {figures['suite']}", ""]
+    lines = [f"# LASSI-EE suite report: {figures['suite']}", "", f"Suite file: {figures['suite_path']}.", ""]
     if figures["about"]:
         lines += [figures["about"], ""]
     lines += ["## Programs", "",
@@ -156,6 +160,11 @@ def render_markdown(figures: dict) -> str:
     lines.append(f"| **all** | | {t['trials']} ({t['finished']}, {t['failed']}) | | | {t['candidates']} |"
                  f" {t['invalid']} | {t['discarded']} | {t['model_calls']} | {t['tokens_in']} | {t['tokens_out']} |"
                  f" {t['model_seconds']:.1f} | {t['seconds']:.1f} |")
+    lines += ["", "## Source and best of each program's best trial", "",
+              "As in a run's report: means with the half-width of their 95% interval, changes with their interval.", "",
+              "| program (trial) | | source | best | change |", "|---|---|---|---|---|"]
+    for p in programs:
+        lines += _table10_rows(p)
     lines += ["", "## Energy reduction@k", "", "| k | energy-reduction@k (mean saving of the best of k trials)"
               " | share@k (programs with a valid saving within k trials) |", "|---|---|---|"]
     lines += [f"| {row['k']} | {row['reduction']:.1%} | {row['share']:.0%} |" for row in figures["at_k"]]
@@ -182,6 +191,16 @@ def render_markdown(figures: dict) -> str:
     if figures["tokens_estimated"]:
         lines += ["", "Token counts of scripted answers are estimates (characters / 4)."]
     return "\n".join(lines) + "\n"
+
+
+def _table10_rows(program: dict) -> list[str]:
+    """The program's best trial: source against best as in that run's report (the paper's Table 10)."""
+    best = program["best_saving"]
+    if not best:
+        return [f"| {program['program']} | no valid saving in any trial | | | |"]
+    heading = f"{program['program']} (trial {best['trial']})"
+    return [f"| {heading if i == 0 else ''} | {r['metric']} | {r['source']} | {r['best']} | {r['change']} |"
+            for i, r in enumerate(best["table"])]
 
 
 def terminal_table(figures: dict) -> str:
