@@ -5,9 +5,14 @@
 For each example it prints, from `--repeats` back-to-back repeats as the tool measures a candidate:
 net energy (mean, coefficient of variation, 95% interval), runtime spread, measuring time per
 repeat beyond the program's own runtime, and how far the counter's gross energy is from the
-instant-power samples integrated over the same window. Then, on `--paper-runs` further runs, each
-measured by both at once: the paper's net energy (10 ms polling of nvmlDeviceGetPowerUsage, idle
-from windows around the run) beside the tool's, and the harness time per run of each.
+instant-power samples integrated over the same window, and whether the spread follows the
+runtime or the power. `--bare-runs` plain runs (no meter, no containment) show how much the
+program's runtime varies on this machine without the tool. Then, on `--paper-runs` further runs,
+each measured by both at once: the paper's net energy (10 ms polling of nvmlDeviceGetPowerUsage,
+idle from windows around the run) beside the tool's, and the harness time per run of each.
+
+Beside the examples runs `steady` (benchmarks/steady), a control whose work and pace are the same
+every run: its spread is what the meter and the GPU's own state add.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,18 +33,22 @@ from graph.context import make_context
 from nodes.common import sandbox_for
 from tools.compiler import BINARY_NAME, build, build_command
 from tools.energy import RepeatPolicy, choose_meter, measure
+from tools.energy.measurement import spread_sources
 from tools.energy.stats import summarize
 from tools.executor import run_program
 from tools.program import load_program, stage_workspace
 
-PROGRAMS = Path(__file__).parents[1] / "examples" / "programs"
+HERE = Path(__file__).parent
+FOLDERS = {name: HERE.parent / "examples" / "programs" / name for name in ("transfer-loop", "pageable-copy", "sync-storm")}
+FOLDERS["steady"] = HERE / "steady"
 # sync-storm's default 120,000 steps run ~4.5 s on an H200; 140,000 take it past 5 s.
-ARGS = {"transfer-loop": [], "pageable-copy": [], "sync-storm": ["1024", "140000"]}
+ARGS = {"transfer-loop": [], "pageable-copy": [], "sync-storm": ["1024", "140000"], "steady": []}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.measurement", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--bare-runs", type=int, default=5, help="plain runs timed without the tool (0: none)")
     parser.add_argument("--paper-runs", type=int, default=3, help="runs measured by both methods at once (0: none)")
     parser.add_argument("--wait", type=float, default=15.0, help="the paper harness's wait before and after a run")
     parser.add_argument("--gpu", help="NVML index or UUID")
@@ -55,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def bench(name: str, meter, args) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    prog = load_program(PROGRAMS / name)
+    prog = load_program(FOLDERS[name])
     stage_workspace(prog, work, prog.read_main())
     built = build(work, build_command("cuda", prog.main, arch=meter.gpu.arch))
     if not built.ok:
@@ -84,9 +95,24 @@ def bench(name: str, meter, args) -> dict:
           f"(CV {runtime.cv:.1%})\n  tool : net energy {net.mean:.1f} J ± {net.ci95:.1f} (95%), CV {net.cv:.2%}; "
           f"net power CV {power.cv:.2%}; measuring cost {overhead:.2f} s per repeat; "
           f"counter vs sampled gross within {agreement:.2%}; Eq. 1 / net {row['eq1_over_net']:.3f}", flush=True)
+    row["spread"] = spread_sources(m.summary())
+    print(f"  {row['spread']}", flush=True)
+    if args.bare_runs:
+        row["bare_runtime_cv"] = bare_runtime_cv(command, work, meter.child_env(), args.bare_runs)
+        print(f"  {args.bare_runs} plain runs without the tool: runtime CV {row['bare_runtime_cv']:.1%}", flush=True)
     if args.paper_runs:
         row["paper"] = compare_with_paper(meter, command, work, sandbox, args)
     return row
+
+
+def bare_runtime_cv(command: list[str], work: Path, env: dict[str, str], runs: int) -> float:
+    """How much the program's runtime varies with nothing around it: no meter, no containment."""
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=work, env={**os.environ, **env}, stdout=subprocess.DEVNULL, check=True)
+        seconds.append(time.perf_counter() - start)
+    return summarize(seconds).cv
 
 
 def compare_with_paper(meter, command: list[str], work: Path, sandbox, args) -> dict:

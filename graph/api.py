@@ -1,4 +1,4 @@
-"""The Python API: `optimize`, `resume`, `profile`, `preflight`, and `open_run` for driving the graph yourself.
+"""The Python API: `optimize`, `resume`, `profile`, `report`, `preflight`, and `open_run` for driving the graph yourself.
 
     from graph.api import optimize
     result = optimize("examples/programs/heat2d", model="scripted:examples/sessions/heat2d/session.json")
@@ -30,7 +30,7 @@ from tools.gpu import find_gpu
 from tools.llm import check_model
 from tools.llm.reply import ModelUnavailable
 from tools.program import load_program
-from tools.report import comparison_table
+from tools.report import comparison_table, write_reports
 from tools.rundir import RunDir, write_json
 from tools.sandbox import choose_sandbox
 
@@ -97,13 +97,7 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
     Candidates that run again are written over their folders.
     """
     run = RunDir(run_dir)
-    if not run.config.is_file():
-        raise LassiError(f"no run in {run.path}: run.json is missing (give the directory a run was started in)")
-    try:
-        record = json.loads(run.config.read_text())
-        ctx = Context(**record["context"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise LassiError(f"{run.config} is damaged ({exc.__class__.__name__}: {exc}); the run cannot be resumed") from None
+    record, ctx = _read_run(run, "resumed")
     _check_tools(record["language"], ctx)
     with open_run(run.path, interrupt_before=_pauses(interrupt_before)) as (graph, config):
         if checkpoint_id is not None:
@@ -115,9 +109,58 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
             snapshot = graph.get_state(config)
             if not snapshot.values:  # stopped before its first checkpoint: start it from run.json
                 _stream(graph, _first_state(record, run), config, ctx, on_step, run)
-            elif snapshot.next:
+            elif snapshot.tasks:  # to run, or run with its result saved but its step not yet checkpointed
                 _stream(graph, None, config, ctx, on_step, run)
         return _result(graph, config, run)
+
+
+def run_context(run_dir: str | Path) -> Context:
+    """The settings a run was started with, which `resume` continues it with."""
+    return _read_run(RunDir(run_dir), "resumed")[1]
+
+
+def report(run_dir: str | Path) -> Path:
+    """Rebuild report.md and report.html of a finished run from its directory alone; no model is called.
+
+    The pictures are drawn again from the measurement files, the model's comparison is the one the
+    reporter kept in comparison.md, and the rest comes from the run's last checkpoint and llm.jsonl.
+    """
+    run = RunDir(run_dir)
+    _, ctx = _read_run(run, "reported")
+    state = {}
+    if run.checkpoints.is_file():
+        with open_run(run.path) as (graph, config):
+            state = graph.get_state(config).values
+    if state.get("stop_reason") == "profile only":
+        raise LassiError(f"{run.path} holds a profile (Stage 0 alone), which has no report: its measurement is in"
+                         f" {run.candidate(0, 'source') / 'measurement.json'}")
+    if state.get("stage") != "done":
+        raise LassiError(f"the run in {run.path} has not finished, so it has no report yet: continue it with"
+                         f" `lassi-ee resume {run.path}` (its report is written when it ends)")
+    if not run.comparison.is_file():
+        raise LassiError(f"{run.comparison} is missing: without the reporter model's comparison the report cannot"
+                         " be rebuilt (runs finished before the comparison was kept have only their report.md)")
+    return write_reports(run, _moved(state, run.path), ctx.models())
+
+
+def _read_run(run: RunDir, purpose: str) -> tuple[dict, Context]:
+    """A run's run.json record and its context; a missing or damaged one is the user's error."""
+    if not run.config.is_file():
+        raise LassiError(f"no run in {run.path}: run.json is missing (give the directory a run was started in)")
+    try:
+        record = json.loads(run.config.read_text())
+        return record, Context(**record["context"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise LassiError(f"{run.config} is damaged ({exc.__class__.__name__}: {exc}); the run cannot be"
+                         f" {purpose}") from None
+
+
+def _moved(state: dict, path: Path) -> dict:
+    """The state with the paths of its files under `path`, for a run directory copied or moved since it ran."""
+    old = str(Path(state["run_dir"]).resolve())
+    if old == str(path):
+        return state
+    return json.loads(json.dumps(state).replace(json.dumps(old + "/")[1:-1], json.dumps(str(path) + "/")[1:-1]))
 
 
 @contextmanager
@@ -197,14 +240,22 @@ def _check_tools(language: str, ctx: Context) -> None:
 
 def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, run: RunDir,
             start: dict | None = None) -> None:
-    """Run the graph from `start` (default: the thread's latest checkpoint) until it ends or pauses."""
+    """Run the graph from `start` (default: the thread's latest checkpoint) until it ends or pauses.
+
+    A step's updates may stream out before its checkpoint is saved, its full state only after: `on_step`
+    hears of a step with that state, so what it reports survives a kill.
+    """
+    steps: list[tuple[str, dict]] = []
     try:
-        for update in graph.stream(state, start or config, context=ctx, stream_mode="updates", durability="sync"):
-            if on_step is None:
+        for mode, chunk in graph.stream(state, start or config, context=ctx, stream_mode=["updates", "values"],
+                                        durability="sync"):
+            if mode == "updates":
+                steps += [(node, change) for node, change in chunk.items() if isinstance(change, dict)]
                 continue
-            for node, change in update.items():
-                if isinstance(change, dict):
-                    on_step(node, change, graph.get_state(config).values)
+            if on_step is not None:  # the chunk is the state after those steps, their checkpoint saved
+                for node, change in steps:
+                    on_step(node, change, chunk)
+            steps.clear()
     except ModelUnavailable as exc:
         raise ModelUnavailable(f"{exc}; the run is saved: continue it with `lassi-ee resume {run.path}`"
                                " once the model answers") from None

@@ -1,4 +1,4 @@
-"""The `lassi-ee` command: optimize, resume, profile, bench."""
+"""The `lassi-ee` command: optimize, resume, profile, report, bench."""
 
 from __future__ import annotations
 
@@ -51,28 +51,39 @@ def _optimize(args) -> int:
     from graph.context import make_context
     from tools.report import describe_models
 
-    print(f"Models — {describe_models(make_context(**_settings(args)).models())}")
-    result = optimize(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=Progress(),
-                      **_settings(args))
+    ctx = make_context(**_settings(args))
+    print(f"Models — {describe_models(ctx.models())}")
+    with Progress(corrections_budget=ctx.max_corrections) as progress:
+        result = optimize(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=progress,
+                          **_settings(args))
     _print_result(result)
     return 0
 
 
 def _resume(args) -> int:
-    from graph.api import resume
+    from graph.api import resume, run_context
 
-    result = resume(args.run_dir, on_step=Progress())
+    with Progress(corrections_budget=run_context(args.run_dir).max_corrections) as progress:
+        result = resume(args.run_dir, on_step=progress)
     _print_result(result)
+    return 0
+
+
+def _report(args) -> int:
+    from graph.api import report
+
+    _print_report(report(args.run_dir))
     return 0
 
 
 def _profile(args) -> int:
     from graph.api import profile
     from nodes.common import describe_measurement
-    from tools.energy.measurement import with_interval
+    from tools.energy.measurement import spread_sources, with_interval
 
-    result = profile(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=Progress(),
-                     **_settings(args))
+    with Progress() as progress:
+        result = profile(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=progress,
+                         **_settings(args))
     src = result.source
     m = src["measurement"]
     print(f"\n{Path(args.program).name}: {describe_measurement(src)}")
@@ -88,6 +99,8 @@ def _profile(args) -> int:
     objective = m["stats"][m["objective"]]
     print(f"  {m['repeats']} runs: {m['objective']} {with_interval(objective)} (95% interval), "
           f"spread {objective['std'] / objective['mean']:.1%} of the mean; stopped after {m['stop_reason']}")
+    if spread := spread_sources(m):
+        print(f"  {spread}")
     print(f"  measuring took {m['overhead_per_repeat_s']:.2f} s per run beyond the program's own time")
     print(f"  device: {m['device'].get('name')}; stdout and measurement.json in {src['dir']}")
     for label, key in (("power trace", "trace_path"), ("power plot", "plot_path")):
@@ -115,7 +128,11 @@ def _print_result(result) -> None:
     print(f"\nBest: v{best['version']:03d} ({best['origin']})   run directory: {result.run_dir}")
     for row in result.table:
         print(f"  {row['metric']:<42} {row['source']:>16} {row['best']:>16} {row['change']:>8}")
-    print(f"Report: {result.report_path}")
+    _print_report(result.report_path)
+
+
+def _print_report(path: Path) -> None:
+    print(f"Report: {path}\n        {path.with_suffix('.html')}")
 
 
 def _settings(args) -> dict:
@@ -215,6 +232,11 @@ def _parser() -> argparse.ArgumentParser:
     prof = sub.add_parser("profile", help="Stage 0 alone: build, run and measure a program")
     program_options(prof)
     prof.set_defaults(handler=_profile)
+
+    rep = sub.add_parser("report", help="rebuild report.md and report.html of a finished run from its directory"
+                         " (no model is called)")
+    rep.add_argument("run_dir", help="the run directory")
+    rep.set_defaults(handler=_report)
 
     ben = sub.add_parser("bench", help="run every program of a suite file for its trials, then write a suite report")
     ben.add_argument("suite", help="the suite: a TOML (or YAML) file listing programs, arguments, trials and models")

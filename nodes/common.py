@@ -73,6 +73,10 @@ def failed_status(step: str, reason: str, corrections: int, budget: int) -> tupl
     return f"{step}_failed", reason
 
 
+MEASURED = (("net_energy_j", "net GPU energy", "J"), ("gross_energy_j", "gross energy", "J"),
+            ("avg_power_w", "average power", "W"), ("duration_s", "runtime", "s"))  # (metric, label, unit)
+
+
 def describe_measurement(candidate: dict) -> str:
     """One line of figures for prompts and progress: energy, power, runtime, with intervals."""
     measurement = candidate.get("measurement")
@@ -80,8 +84,7 @@ def describe_measurement(candidate: dict) -> str:
         return "not measured"
     stats = measurement["stats"]
     parts = []
-    for metric, label, unit in (("net_energy_j", "net GPU energy", "J"), ("gross_energy_j", "gross energy", "J"),
-                                ("avg_power_w", "average power", "W"), ("duration_s", "runtime", "s")):
+    for metric, label, unit in MEASURED:
         if metric in stats:
             parts.append(f"{label} {with_interval(stats[metric], unit)}")
     n = measurement["repeats"]

@@ -1,4 +1,4 @@
-"""`reporter`: Stage 4 — the model's comparison of source and best, report.md, and best/."""
+"""`reporter`: Stage 4 — the model's comparison of source and best, the report files, and best/."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import State
 from nodes.common import LANGUAGE_NAMES, ask, best, describe_measurement, read_code, read_stdout, run_dir, source
-from tools.energy.meters import describe_objective
-from tools.energy.plots import plot_overlay
-from tools.report import OVERLAY_NAME, render_report
-from tools.rundir import read_jsonl, write_text
+from tools.report import write_reports
+from tools.rundir import write_text
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
@@ -30,13 +28,9 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
             source_code=read_code(src), source_output=read_stdout(src), source_measurement=describe_measurement(src),
             best_code=read_code(top), best_output=read_stdout(top), best_measurement=describe_measurement(top))
         comparison = reply.text
+    write_text(run.comparison, comparison)  # kept, so `lassi-ee report` rebuilds the report without a model
     _copy_best(top, run.best)
-    candidates = sorted(state["candidates"].values(), key=lambda c: c["version"])
-    _draw_overlay(src, top, run.path / OVERLAY_NAME)
-    text = render_report(run.path, src, top, candidates, comparison, read_jsonl(run.llm_log),
-                         state.get("stop_reason", ""), describe_objective(src["measurement"]["objective"]),
-                         ctx.models())
-    write_text(run.report, text)
+    write_reports(run, state, ctx.models())
     return {**update, "stage": "done", "report": str(run.report)}
 
 
@@ -45,11 +39,3 @@ def _copy_best(candidate: dict, target: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(Path(candidate["dir"]) / "work", target, ignore=shutil.ignore_patterns("program"))
-
-
-def _draw_overlay(src: dict, top: dict, png: Path) -> None:
-    """Source and best on one time axis, where both have a power trace."""
-    profiles = [(f"v{c['version']:03d} {c['origin']}", Path(c["measurement"]["trace_path"]), c["measurement"])
-                for c in ((src, top) if top["key"] != src["key"] else (src,)) if c["measurement"].get("trace_path")]
-    if profiles:
-        plot_overlay(profiles, png, "Net GPU power, typical repeat")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,20 @@ def test_the_nvml_meter_reads_counter_energy_settled_idle_and_a_power_profile(tm
     assert reading.eq1_energy_j > 0 and reading.profile_energy_j > 0
     assert measurement.device["idle_baselines"] and measurement.stop_reason
     assert {"sm_clock_mhz", "temperature_c", "power_limit_w"} <= reading.device_state["after"].keys()
+
+
+def test_work_the_meter_did_not_see_does_not_become_its_idle_baseline(tmp_path):
+    prog = load_program(EXAMPLES / "programs" / "transfer-loop")
+    work = tmp_path / "w"
+    stage_workspace(prog, work, prog.read_main())
+    assert build(work, build_command("cuda", prog.main, arch=find_gpu().arch)).ok
+    meter = choose_meter("cuda", None)
+    run = lambda: run_program([str(work / BINARY_NAME), "2048", "2048", "100"], work, 300, env=meter.child_env())
+    _, first = measure(meter, run, RepeatPolicy(1, 1))
+    time.sleep(4)  # the meter's own run is long over: its next session checks the baseline for drift
+    assert run().ok  # a run the meter does not see, leaving the GPU clocked up for a while
+    _, second = measure(meter, run, RepeatPolicy(1, 1))
+    assert second.readings[0].idle_power_w == pytest.approx(first.readings[0].idle_power_w, abs=5)
 
 
 @pytest.mark.parametrize("name", CUDA_EXAMPLES)

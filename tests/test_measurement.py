@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tools.energy.gpu_lock import gpu_lock
-from tools.energy.measurement import Reading, RepeatPolicy, measure
+from tools.energy.nvml_meter import NvmlMeter
+from tools.energy.measurement import Reading, RepeatPolicy, measure, spread_sources
 from tools.energy.plots import plot_overlay, plot_profile, read_trace, typical_repeat
 from tools.executor import RunResult
 
@@ -74,6 +75,48 @@ def test_the_summary_keeps_every_run_the_interval_and_the_cost_of_measuring():
     assert [r["net_energy_j"] for r in summary["readings"]] == [100.0, 101.0, 99.0]
     assert summary["stats"]["net_energy_j"]["ci95"] == pytest.approx(4.303 / 3 ** 0.5)
     assert summary["repeats"] == 3 and summary["stop_reason"] and summary["overhead_per_repeat_s"] < 0
+
+
+def summary_of(runs: list[tuple[float, float]]) -> dict:
+    """A measurement summary from (runtime s, net power W) pairs."""
+    return {"readings": [{"duration_s": t, "net_energy_j": t * w} for t, w in runs]}
+
+
+def test_a_spread_that_follows_the_runtime_is_put_down_to_the_programs_pace():
+    text = spread_sources(summary_of([(5.0, 120.0), (5.5, 120.2), (4.6, 119.9), (5.2, 120.1)]))
+    assert text.startswith("net energy varies 7.")
+    assert "runtime 7." in text and "net power 0.1%" in text
+    assert "the program's own pace" in text
+
+
+def test_a_spread_that_follows_the_power_is_put_down_to_the_gpu():
+    text = spread_sources(summary_of([(5.0, 120.0), (5.01, 130.0), (4.99, 110.0)]))
+    assert "net power 8.3%" in text and "its power draw" in text
+
+
+def test_the_spread_is_not_explained_from_fewer_than_three_runs_or_without_energies():
+    assert spread_sources(summary_of([(5.0, 120.0), (5.5, 120.0)])) == ""
+    assert spread_sources({"readings": [{"duration_s": 1.0, "net_energy_j": None}] * 3}) == ""
+
+
+class TailAfterUnseenWork(NvmlMeter):
+    """An NVML meter on a GPU that another process just left: 124 W for 1.5 s, then 78 W deep idle."""
+
+    def __init__(self):
+        now = time.monotonic()
+        self.period, self._idle, self._idle_history = 0.1, (78.0, now), []
+        self._last_activity = now - 60  # the meter's own last run is long over
+        self.tail_ends = now + 1.5
+
+    def instant_power_w(self) -> float:
+        return 124.0 if time.monotonic() < self.tail_ends else 78.0
+
+
+def test_a_tail_left_by_work_the_meter_did_not_see_is_waited_out_not_taken_for_idle():
+    meter = TailAfterUnseenWork()
+    meter._check_idle()
+    assert meter._idle[0] == 78.0
+    assert meter._idle_history[-1]["why"] == "drifted from 78.0 W"
 
 
 def test_a_second_run_waits_for_the_gpu_a_first_run_is_measuring_on(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -12,10 +13,11 @@ from tools.llm import Models
 
 
 class FakeServer:
-    """Answers /v1/chat/completions; a queue of (status, body) lets a test script failures first."""
+    """Answers /v1/chat/completions; a queue of (status, body[, headers]) lets a test script failures first."""
 
     def __init__(self):
         self.requests: list[dict] = []
+        self.arrivals: list[float] = []
         self.replies: list[tuple[int, dict]] = []
         server = self
 
@@ -23,9 +25,12 @@ class FakeServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append(body)
-                status, reply = server.replies.pop(0) if server.replies else (200, completion("an answer"))
+                server.arrivals.append(time.monotonic())
+                status, reply, *headers = server.replies.pop(0) if server.replies else (200, completion("an answer"))
                 data = json.dumps(reply).encode()
                 self.send_response(status)
+                for name, value in (headers[0] if headers else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -85,6 +90,14 @@ def test_rate_limits_are_retried(server, tmp_path):
     server.replies.append(error(429, "Rate limit reached"))
     assert models(server, tmp_path).ask("planner", "s", "p", 0.2, 0).text == "an answer"
     assert len(server.requests) == 2
+
+
+def test_a_rate_limited_call_waits_as_long_as_the_server_asks(server, tmp_path):
+    status, body = error(429, "Rate limit reached")
+    server.replies.append((status, body, {"Retry-After": "0.4"}))
+    assert models(server, tmp_path).ask("planner", "s", "p", 0.2, 0).text == "an answer"
+    first, second = server.arrivals
+    assert second - first >= 0.4  # the test's own backoff is 0 s
 
 
 def test_any_other_refusal_is_one_clear_error(server, tmp_path):

@@ -136,6 +136,11 @@ def summary(run_dir: Path) -> dict:
     return {"candidates": candidates, "best": state["best"], "folders": folders}
 
 
+def llm_calls(run_dir: Path) -> dict[str, int]:
+    roles = [json.loads(line)["role"] for line in (run_dir / "llm.jsonl").read_text().splitlines()]
+    return {role: roles.count(role) for role in roles}
+
+
 @pytest.mark.parametrize("node", NODES)
 def test_a_run_killed_inside_any_node_resumes_to_the_same_end(node, killable, tmp_path):
     from graph.api import open_run
@@ -153,7 +158,7 @@ def test_a_run_killed_inside_any_node_resumes_to_the_same_end(node, killable, tm
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
     with open_run(run_dir) as (graph, config):
-        pending = graph.get_state(config).next
+        pending = tuple(task.name for task in graph.get_state(config).tasks)  # to run, or run but not checkpointed
     if node != "comparator":  # it takes milliseconds: a kill lands near it, not reliably inside it
         assert pending == (node,), pending
     assert pending and not (run_dir / "report.md").exists()
@@ -162,6 +167,54 @@ def test_a_run_killed_inside_any_node_resumes_to_the_same_end(node, killable, tm
     out, err = second.communicate(timeout=300)
     assert second.returncode == 0, err
     assert summary(run_dir) == reference
+
+
+# Killed once a node's result is saved and before its step's checkpoint is: LangGraph keeps the result as a
+# pending write of the step's starting checkpoint, which then lists no node still to run.
+DIE_BEFORE_CHECKPOINT = """
+import os, signal, sys, time
+from langgraph.checkpoint.sqlite import SqliteSaver
+from graph.cli import main
+
+step, saved_writes, saved_checkpoint = int(sys.argv[1]), SqliteSaver.put_writes, SqliteSaver.put
+written = []  # one entry per step: the input's, then each node's (the saver is called from several threads)
+
+def put_writes(self, *args):
+    saved_writes(self, *args)
+    written.append(args[2])
+
+def put(self, config, checkpoint, metadata, new_versions):
+    if metadata.get("step") == step:
+        while len(written) <= step:  # the step's own writes are being saved
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return saved_checkpoint(self, config, checkpoint, metadata, new_versions)
+
+SqliteSaver.put_writes, SqliteSaver.put = put_writes, put
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("node", ["judge", "comparator"])
+def test_a_run_killed_between_a_nodes_result_and_its_checkpoint_resumes_without_redoing_it(node, killable, tmp_path):
+    from graph.api import open_run
+
+    program, model, reference_steps, reference = killable
+    step = 1 + max(i for i, name in enumerate(reference_steps) if name == node)  # its last turn's checkpoint
+    run_dir = tmp_path / "run"
+    first = subprocess.run([sys.executable, "-c", DIE_BEFORE_CHECKPOINT, str(step), "optimize", str(program),
+                            "--model", model, "--max-iterations", "1", "--run-dir", str(run_dir)], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    with open_run(run_dir) as (graph, config):
+        snapshot = graph.get_state(config)
+    assert [task.name for task in snapshot.tasks] == [node] and snapshot.next == ()  # done, not checkpointed
+
+    second = lassi("resume", str(run_dir), cwd=tmp_path)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    assert summary(run_dir) == reference
+    assert llm_calls(run_dir) == llm_calls(program.parent / "reference")  # the judge's answer was not asked again
 
 
 def test_a_model_that_fails_a_few_times_then_answers_lets_the_run_finish(program, session, settings):
@@ -174,3 +227,19 @@ def test_a_model_that_fails_a_few_times_then_answers_lets_the_run_finish(program
     assert result.finished and result.best["key"] == "001"
     log = [json.loads(line) for line in (result.run_dir / "llm.jsonl").read_text().splitlines()]
     assert sum("error" in record for record in log) == 8  # two failures before each of four answers
+
+
+def test_each_step_is_reported_once_its_checkpoint_is_saved(program, settings):
+    from graph.api import open_run, profile
+
+    heard, saved = [], []
+
+    def listener(node: str, update: dict, state: dict) -> None:
+        heard.append(node)
+        with open_run(state["run_dir"]) as (graph, config):  # what a kill at this moment would leave
+            history = list(graph.get_state_history(config))
+        saved.append((len(history), history[0].values == state))
+
+    profile(program, ["100"], on_step=listener, **settings(None))
+    assert heard == ["compiler", "executor", "comparator"]
+    assert saved == [(3, True), (4, True), (5, True)]  # the input's and the start's checkpoints, then one per step

@@ -1,7 +1,8 @@
-"""The run's report in Markdown: source against best, every candidate, the diff, the model's comparison.
+"""The run's report: source against best, every candidate, the search, the diff, the model's comparison.
 
-Plain functions over the run's candidate records and llm.jsonl, so a report can be rebuilt from a
-run directory without the graph.
+Plain functions over a run's records (candidate records, measurement files and traces, llm.jsonl,
+and the model's comparison kept in comparison.md), so the reporter node and `lassi-ee report` build
+the same report.md and report.html from the same run directory, without calling a model.
 """
 
 from __future__ import annotations
@@ -12,12 +13,66 @@ from collections import defaultdict
 from pathlib import Path
 
 from tools.energy.measurement import run_values, with_interval
+from tools.energy.meters import describe_objective
+from tools.energy.plots import SearchPoint, plot_overlay, plot_search
 from tools.energy.stats import relative_change
-from tools.workload import Workload, workload_table
+from tools.report_doc import Block, Code, Document, Figure, Heading, Items, Para, Prose, Table, block_markdown, \
+    to_markdown
+from tools.report_html import to_html
+from tools.rundir import RunDir, read_jsonl, write_text
+from tools.workload import Workload, workload_rows
 
 OVERLAY_NAME = "power-overlay.png"
+SEARCH_NAME = "search.png"
 METRIC_ROWS = (("net_energy_j", "Net GPU energy (J)"), ("gross_energy_j", "Gross energy (J)"),
                ("avg_power_w", "Average power (W)"), ("duration_s", "Runtime (s)"))
+
+
+def write_reports(run: RunDir, state: dict, models: dict[str, str]) -> Path:
+    """Draw the run's pictures and write report.md and report.html from one document."""
+    candidates = sorted(state["candidates"].values(), key=lambda c: c["version"])
+    source, best = candidates[0], state["candidates"][state["best"]]
+    _draw_overlay(source, best, run.path / OVERLAY_NAME)
+    _draw_search(candidates, best, run.path / SEARCH_NAME)
+    doc = build_document(run.path, source, best, candidates, run.comparison.read_text(), read_jsonl(run.llm_log),
+                         state.get("stop_reason", ""), models)
+    write_text(run.report, to_markdown(doc))
+    write_text(run.report_html, to_html(doc, run.path))
+    return run.report
+
+
+def build_document(run_path: Path, source: dict, best: dict, candidates: list[dict], comparison: str,
+                   llm_records: list[dict], stop_reason: str, models: dict[str, str]) -> Document:
+    improved = best["key"] != source["key"]
+    blocks: list[Block] = [Para(f"Models — {describe_models(models)}.")]
+    if (source.get("run") or {}).get("containment"):
+        blocks.append(Para(f"Builds and runs were contained by {source['run']['containment']}."))
+    blocks.append(Para(f"**Best candidate: v{best['version']:03d}** ({best['origin']}), found at {best['dir']}."
+                       if improved else "**No candidate beat the source.** The best code is the source itself."))
+    blocks += [Para(f"Candidates were compared on {describe_objective(source['measurement']['objective'])}."
+                    f" The run stopped because: {stop_reason or 'it finished'}."),
+               Heading(2, "Source and best"),
+               Table(["", "source", "best", "change"],
+                     [[r["metric"], r["source"], r["best"], r["change"]]
+                      for r in comparison_table(source, best, candidates)]),
+               Para("Figures are means over the measured runs; ± is the half-width of the 95% confidence interval"
+                    " of the mean, and a change's [low, high] is the 95% interval of the change (Welch).")]
+    blocks += _profiles(run_path, source, best)
+    blocks += [Heading(2, "The search"), Figure("Objective of every candidate in the order it was made", Path(SEARCH_NAME)),
+               Para("Each candidate's mean objective with its 95% interval; failed candidates (no measurement) sit"
+                    " on the x axis; the line is the best valid candidate so far, the star the final best."),
+               Heading(2, "Candidates"),
+               Table(["version", "origin", "parent", "temperature", "status", "outcome", "objective", "validation"],
+                     [_candidate_row(c) for c in candidates]),
+               Heading(2, "Validation"),
+               Para("Each candidate that ran, layer by layer (cheapest first; a layer runs only when none before it"
+                    " failed)."),
+               _validations(candidates),
+               Heading(2, "GPU work of source and best"), *workload_blocks(source, best),
+               Heading(2, "Changes from source to best"), Code(_diff(source, best), "diff"),
+               Heading(2, "The model's comparison"), Prose(comparison),
+               Heading(2, "Model use"), *_usage(llm_records), Heading(2, "Time spent"), _time(candidates, llm_records)]
+    return Document(f"LASSI-EE report: {run_path.name}", blocks)
 
 
 def figure(stat: dict | None) -> str:
@@ -60,51 +115,24 @@ def describe_models(models: dict[str, str]) -> str:
     return "; ".join(parts)
 
 
-def render_report(run_path: Path, source: dict, best: dict, candidates: list[dict], comparison: str,
-                  llm_records: list[dict], stop_reason: str, objective_label: str, models: dict[str, str]) -> str:
-    lines = [f"# LASSI-EE report: {run_path.name}", "", f"Models — {describe_models(models)}.", ""]
-    if (source.get("run") or {}).get("containment"):
-        lines += [f"Builds and runs were contained by {source['run']['containment']}.", ""]
-    if best["key"] == source["key"]:
-        lines += ["**No candidate beat the source.** The best code is the source itself.", ""]
-    else:
-        lines += [f"**Best candidate: v{best['version']:03d}** ({best['origin']}), found at {best['dir']}.", ""]
-    lines += [f"Candidates were compared on {objective_label}. The run stopped because: {stop_reason or 'it finished'}.",
-              "", "## Source and best", "", "| | source | best | change |", "|---|---|---|---|"]
-    lines += [f"| {r['metric']} | {r['source']} | {r['best']} | {r['change']} |"
-              for r in comparison_table(source, best, candidates)]
-    lines += ["", "Figures are means over the measured runs; ± is the half-width of the 95% confidence interval"
-              " of the mean, and a change's [low, high] is the 95% interval of the change (Welch).", ""]
-    lines += _profiles(run_path, source, best)
-    lines += ["## Candidates", "",
-              "| version | origin | parent | temperature | status | outcome | objective | validation |",
-              "|---|---|---|---|---|---|---|---|"]
-    for c in candidates:
-        lines.append(f"| v{c['version']:03d} | {c['origin']} | {('v' + c['parent']) if c['parent'] else ''} | "
-                     f"{_temperature(c)} | {c['status']} | {_outcome(c)} | "
-                     f"{figure(_objective(c))} | {_validation(c)} |")
-    lines += ["", "## Validation", "", "Each candidate that ran, layer by layer (cheapest first; a layer runs only"
-              " when none before it failed).", ""]
-    lines += [line for c in candidates if (c.get("validation") or {}).get("checks") for line in validation_lines(c)]
-    lines += ["", "## GPU work of source and best", "", workload_section(source, best)]
-    lines += ["", "## Changes from source to best", "", "```diff", _diff(source, best), "```", "",
-              "## The model's comparison", "", comparison.strip(), "", "## Model use", "",
-              "| role | model calls | answered from cache | tokens in | tokens out | seconds |", "|---|---|---|---|---|---|"]
-    lines += _usage(llm_records)
-    return "\n".join(lines) + "\n"
-
-
-def _profiles(run_path: Path, source: dict, best: dict) -> list[str]:
-    """The power-profile pictures, where the meter took a profile."""
-    lines = []
+def _profiles(run_path: Path, source: dict, best: dict) -> list[Block]:
+    """The power-profile pictures, where the meter took a profile; otherwise say why there are none."""
+    shown = (source, best) if best["key"] != source["key"] else (source,)
+    figures: list[Block] = []
     if (run_path / OVERLAY_NAME).exists():
-        lines += [f"![Net GPU power of the source and the best candidate]({OVERLAY_NAME})", ""]
-    for c in (source, best) if best["key"] != source["key"] else (source,):
-        plot = (c.get("measurement") or {}).get("plot_path")
-        if plot:
-            lines.append(f"- v{c['version']:03d} power profile, every repeat: [{Path(plot).name}]"
-                         f"({Path(plot).relative_to(run_path)})")
-    return lines + [""] if lines else []
+        figures.append(Figure("Net GPU power of the source and the best candidate", Path(OVERLAY_NAME)))
+    for c in shown:
+        if plot := (c.get("measurement") or {}).get("plot_path"):
+            figures.append(Figure(f"v{c['version']:03d} power profile, every repeat", Path(plot).relative_to(run_path),
+                                  small=True))
+    if not figures:
+        figures.append(Para(f"No power profile: the {source['measurement']['method']} meter takes no power samples."))
+    return [Heading(2, "Power profiles"), *figures]
+
+
+def _candidate_row(c: dict) -> list[str]:
+    return [f"v{c['version']:03d}", c["origin"], f"v{c['parent']}" if c["parent"] else "", _temperature(c),
+            c["status"], _outcome(c), figure(_objective(c)), _validation(c)]
 
 
 def _temperature(c: dict) -> str:
@@ -113,8 +141,8 @@ def _temperature(c: dict) -> str:
 
 def _outcome(c: dict) -> str:
     if c.get("outcome"):
-        return f"{c['outcome']}: {_cell(c.get('outcome_reason', ''))}"
-    return f"fixed by a later candidate: {_cell(c.get('reason', ''))}"
+        return f"{c['outcome']}: {_short(c.get('outcome_reason', ''))}"
+    return f"fixed by a later candidate: {_short(c.get('reason', ''))}"
 
 
 def _objective(c: dict) -> dict | None:
@@ -124,9 +152,7 @@ def _objective(c: dict) -> dict | None:
 
 def _validation(c: dict) -> str:
     checks = (c.get("validation") or {}).get("checks")
-    if not checks:
-        return ""
-    return "; ".join(f"{ch['name']}: {verdict_mark(ch)}" for ch in checks)
+    return "; ".join(f"{ch['name']}: {verdict_mark(ch)}" for ch in checks) if checks else ""
 
 
 def verdict_mark(check: dict) -> str:
@@ -136,15 +162,23 @@ def verdict_mark(check: dict) -> str:
     return {True: "pass", False: "FAIL", None: "skipped"}[check["ok"]]
 
 
-def validation_lines(c: dict) -> list[str]:
-    """The candidate's verdict, then one line per layer with its mark and reason."""
+def validation_item(c: dict) -> tuple[str, list[str]]:
+    """The candidate's verdict, with one sub-item per layer: its mark and reason."""
     verdict = "valid" if c["validation"]["valid"] else "invalid"
-    lines = [f"- **v{c['version']:03d}** ({c['origin']}): {verdict}"]
-    lines += [f"  - {ch['name']}: {verdict_mark(ch)} — {_cell(ch['reason'])}" for ch in c["validation"]["checks"]]
-    return lines
+    return (f"**v{c['version']:03d}** ({c['origin']}): {verdict}",
+            [f"{ch['name']}: {verdict_mark(ch)} — {_short(ch['reason'])}" for ch in c["validation"]["checks"]])
 
 
-def workload_section(source: dict, best: dict) -> str:
+def _validations(candidates: list[dict]) -> Block:
+    judged = [validation_item(c) for c in candidates if (c.get("validation") or {}).get("checks")]
+    return Items(judged) if judged else Para("No candidate ran far enough to be validated.")
+
+
+def validation_lines(c: dict) -> list[str]:
+    return block_markdown(Items([validation_item(c)])).splitlines()
+
+
+def workload_blocks(source: dict, best: dict) -> list[Block]:
     """Kernel launches, copies and bytes of the source and the best, as CUPTI counted them."""
     shown = [("source", source)] + ([(f"best (v{best['version']:03d})", best)] if best["key"] != source["key"] else [])
     columns, missing = {}, []
@@ -154,13 +188,21 @@ def workload_section(source: dict, best: dict) -> str:
             columns[label] = Workload.from_dict(work["counts"])
         else:
             missing.append(f"{label}: not counted ({work['error']})")
-    text = workload_table(columns) + "\n\nCounted by CUPTI in separate, unmeasured runs on the main arguments." \
-        if columns else ""
-    return "\n\n".join(part for part in (text, "; ".join(missing)) if part)
+    blocks: list[Block] = []
+    if columns:
+        blocks += [Table(["", *columns], [[label, *cells] for label, cells in workload_rows(columns)]),
+                   Para("Counted by CUPTI in separate, unmeasured runs on the main arguments.")]
+    return blocks + ([Para("; ".join(missing))] if missing else [])
 
 
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")[:300]
+def workload_section(source: dict, best: dict) -> str:
+    return "\n\n".join(block_markdown(b) for b in workload_blocks(source, best))
+
+
+def _short(text: str, limit: int = 300) -> str:
+    """One line of at most `limit` characters; a cut one ends in an ellipsis."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def _diff(source: dict, best: dict) -> str:
@@ -170,7 +212,7 @@ def _diff(source: dict, best: dict) -> str:
     return "".join(difflib.unified_diff(old, new, f"source/{name}", f"best/{name}")).rstrip() or "(no change)"
 
 
-def _usage(records: list[dict]) -> list[str]:
+def _usage(records: list[dict]) -> list[Block]:
     """Per role: answered calls, answers taken from the summary cache, tokens and seconds spent."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])
     for r in records:
@@ -181,8 +223,45 @@ def _usage(records: list[dict]) -> list[str]:
         row[2] += r.get("tokens_in") or 0
         row[3] += r.get("tokens_out") or 0
         row[4] += r.get("latency_s") or 0.0
-    estimated = any(r.get("tokens_estimated") for r in records)
-    rows = [f"| {role} | {c} | {h} | {i} | {o} | {s:.1f} |" for role, (c, h, i, o, s) in sorted(totals.items())]
-    if estimated:
-        rows.append("\nToken counts of scripted answers are estimates (characters / 4).")
-    return rows
+    blocks: list[Block] = [Table(["role", "model calls", "answered from cache", "tokens in", "tokens out", "seconds"],
+                                 [[role, str(c), str(h), str(i), str(o), f"{s:.1f}"]
+                                  for role, (c, h, i, o, s) in sorted(totals.items())])]
+    if any(r.get("tokens_estimated") for r in records):
+        blocks.append(Para("Token counts of scripted answers are estimates (characters / 4)."))
+    return blocks
+
+
+def _time(candidates: list[dict], records: list[dict]) -> Table:
+    """Seconds spent building, measuring (waits included) and waiting for models, over the whole run."""
+    builds = [c["build"]["seconds"] for c in candidates if (c.get("build") or {}).get("seconds") is not None]
+    measured = [c["measurement"] for c in candidates if c.get("measurement")]
+    answered = [r.get("latency_s") or 0.0 for r in records if "response" in r]
+    return Table(["activity", "count", "seconds"],
+                 [["builds", str(len(builds)), f"{sum(builds):.1f}"],
+                  ["measured runs", str(sum(m["repeats"] for m in measured)), f"{sum(m['wall_s'] for m in measured):.1f}"],
+                  ["model calls", str(len(answered)), f"{sum(answered):.1f}"]])
+
+
+def _draw_overlay(source: dict, best: dict, png: Path) -> None:
+    """Source and best on one time axis, where both have a power trace."""
+    profiles = [(f"v{c['version']:03d} {c['origin']}", Path(c["measurement"]["trace_path"]), c["measurement"])
+                for c in ((source, best) if best["key"] != source["key"] else (source,))
+                if c["measurement"].get("trace_path")]
+    if profiles:
+        plot_overlay(profiles, png, "Net GPU power, typical repeat")
+
+
+def _draw_search(candidates: list[dict], best: dict, png: Path) -> None:
+    """Every candidate's objective in order, with the best valid one so far."""
+    best_mean = _objective(candidates[0])["mean"]
+    points = []
+    for c in candidates:
+        stat = _objective(c)
+        if c.get("outcome") == "better":
+            best_mean = stat["mean"]
+        kind = ("source" if c["origin"] == "source" else "failed" if stat is None
+                else "valid" if (c.get("validation") or {}).get("valid") else "invalid")
+        points.append(SearchPoint(f"v{c['version']:03d}", kind, stat and stat["mean"], stat and stat.get("ci95"),
+                                  best_mean))
+    metric = candidates[0]["measurement"]["objective"]
+    plot_search(points, f"v{best['version']:03d}", png, dict(METRIC_ROWS).get(metric, metric))

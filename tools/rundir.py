@@ -59,6 +59,15 @@ class RunDir:
         return self.path / "report.md"
 
     @property
+    def report_html(self) -> Path:
+        return self.path / "report.html"
+
+    @property
+    def comparison(self) -> Path:
+        """The reporter model's comparison of source and best, kept so the report can be rebuilt."""
+        return self.path / "comparison.md"
+
+    @property
     def best(self) -> Path:
         return self.path / "best"
 

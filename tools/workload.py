@@ -136,7 +136,13 @@ def compare_workloads(source: Workload, candidate: Workload) -> WorkloadCheck:
 
 def workload_table(columns: dict[str, Workload]) -> str:
     """A Markdown table of kernels, copies and memsets, one column per labelled workload."""
-    names = list(columns)
+    lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in workload_rows(columns)]
+    return "\n".join(lines)
+
+
+def workload_rows(columns: dict[str, Workload]) -> list[tuple[str, list[str]]]:
+    """(label, one cell per labelled workload) for kernels, copies and memsets."""
     works = list(columns.values())
     rows = [("kernel launches", [f"{w.launches:,}" for w in works]),
             ("threads launched", [f"{w.threads:,}" for w in works])]
@@ -146,9 +152,7 @@ def workload_table(columns: dict[str, Workload]) -> str:
     for direction in sorted({d for w in works for d in w.copies}):
         rows.append((f"{direction} copies / bytes", [_copy_cell(w.copies.get(direction)) for w in works]))
     rows.append(("memsets / bytes", [f"{w.memsets['count']:,} / {format_bytes(w.memsets['bytes'])}" for w in works]))
-    lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows]
-    return "\n".join(lines)
+    return rows
 
 
 def describe_workload(work: Workload) -> str:

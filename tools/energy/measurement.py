@@ -102,6 +102,25 @@ def run_values(summary: dict, metric: str) -> list[float]:
     return values if values and None not in values else []
 
 
+def spread_sources(summary: dict) -> str:
+    """Where a measurement's run-to-run spread of net energy comes from: runtime or power draw.
+
+    Net energy is net power times runtime, so its spread is theirs combined. When the runtime
+    carries it, the program itself ran at a different pace each time (host work, pageable copies,
+    other load on the machine): a better meter cannot narrow that, only more repeats. '' for fewer
+    than three runs or a meter without energies.
+    """
+    energy, runtime = run_values(summary, "net_energy_j"), run_values(summary, "duration_s")
+    if len(energy) < 3 or len(runtime) != len(energy):
+        return ""
+    power = [e / t for e, t in zip(energy, runtime)]
+    e_cv, t_cv, p_cv = (summarize(values).cv for values in (energy, runtime, power))
+    cause = ("its runtime: the program's own pace changed between runs" if t_cv >= p_cv
+             else "its power draw: clocks, temperature or other work on the GPU changed between runs")
+    return (f"net energy varies {e_cv:.1%} between runs (runtime {t_cv:.1%}, net power {p_cv:.1%}); "
+            f"most of it comes from {cause}")
+
+
 def with_interval(stat: dict, unit: str = "") -> str:
     """`12.3 J ± 0.4`: a summary's figure with the half-width of its 95% interval, where there is one."""
     ci = stat.get("ci95")

@@ -6,7 +6,7 @@ activity the GPU idles at ~122 W for ~1.5 s before settling to its deep idle (~7
 
 - the baseline is deep idle, taken only once the GPU has been quiet, and checked again for drift
   at the start of each candidate's measurement whenever the GPU is quiet then;
-- each repeat starts once the post-run tail is over, so every repeat starts from the same state
+- each repeat starts once the post-run tail is over, so every repeat starts at deep-idle power
   (on an H200 this halved the spread of back-to-back repeats) at a cost of ~1.5 s.
 """
 
@@ -86,6 +86,10 @@ class NvmlMeter:
         window = self._sample(DRIFT_WINDOW_S)
         level = sum(window) / len(window)
         if abs(level - self._idle[0]) > DRIFT_LIMIT_W and max(window) - min(window) <= SETTLE_RANGE_W:
+            # A level the meter cannot explain may be the tail of work it did not see (another
+            # process, the validation's own runs): flat for a second, but not idle. Count it as
+            # activity just now, so the new baseline is taken only after a full quiet period.
+            self._last_activity = time.monotonic()
             self._take_idle(f"drifted from {self._idle[0]:.1f} W")
 
     def _take_idle(self, why: str) -> None:

@@ -1,13 +1,15 @@
-"""Power profiles as pictures: net GPU power over time with the run window marked.
+"""The run's pictures: power profiles (net GPU power over time, run window marked) and the search.
 
-Drawn from the files a measurement leaves (`power.csv` and `measurement.json`), so a report can be
-rebuilt from a run directory alone. matplotlib draws off-screen (Agg): no display is needed.
+Drawn from the files a measurement leaves (`power.csv` and `measurement.json`) and from candidate
+records, so a report can be rebuilt from a run directory alone. matplotlib draws off-screen (Agg):
+no display is needed. The PNGs carry no software stamp, so the same data gives the same bytes.
 """
 
 from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 Series = list[tuple[float, float]]  # (seconds from run start, watts)
@@ -61,6 +63,51 @@ def plot_overlay(profiles: list[tuple[str, Path, dict]], png: Path, title: str) 
     return _save(fig, png)
 
 
+@dataclass(frozen=True)
+class SearchPoint:
+    """One candidate on the search plot. `mean`/`ci95` are its objective (None where it was not measured);
+    `kind` is source, valid, invalid or failed; `best_mean` is the best objective once it was judged."""
+
+    label: str
+    kind: str
+    mean: float | None
+    ci95: float | None
+    best_mean: float
+
+
+SEARCH_STYLE = {"source": ("tab:grey", "s", "source"), "valid": ("tab:green", "o", "valid"),
+                "invalid": ("tab:orange", "D", "measured, invalid"), "failed": ("tab:red", "x", "failed (not measured)")}
+
+
+def plot_search(points: list[SearchPoint], best_label: str, png: Path, ylabel: str) -> Path:
+    """The objective of every candidate in the order they were made, with 95% intervals and the running best."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.6), dpi=110)
+    xs = range(len(points))
+    for kind, (color, marker, label) in SEARCH_STYLE.items():
+        chosen = [(x, p) for x, p in zip(xs, points) if p.kind == kind]
+        if not chosen:
+            continue
+        if kind == "failed":  # nothing measured: marked on the x axis
+            ax.plot([x for x, _ in chosen], [0.04] * len(chosen), marker, color=color, ms=8, mew=2, ls="none",
+                    transform=ax.get_xaxis_transform(), label=label, clip_on=False)
+            continue
+        ax.errorbar([x for x, _ in chosen], [p.mean for _, p in chosen], yerr=[p.ci95 or 0 for _, p in chosen],
+                    fmt=marker, color=color, ms=6, capsize=3, lw=1, label=label)
+    ax.step(xs, [p.best_mean for p in points], where="post", color="tab:blue", lw=1.2, alpha=0.8, label="best so far")
+    for x, p in zip(xs, points):
+        if p.label == best_label and p.mean is not None:
+            ax.plot([x], [p.mean], "*", color="tab:blue", ms=16, mfc="none", mew=1.5, label="best")
+    ax.set_xticks(list(xs), [p.label for p in points], rotation=45 if len(points) > 12 else 0, fontsize=8)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("candidate, in the order it was made")
+    ax.set_ylabel(ylabel)
+    ax.set_title("The search: every candidate's objective (mean, 95% interval)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, png)
+
+
 def _net(series: Series, idle_w: float) -> tuple[list[float], list[float]]:
     return [t for t, _ in series], [w - idle_w for _, w in series]
 
@@ -75,7 +122,7 @@ def _finish(ax, title: str) -> None:
 
 def _save(fig, png: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(png)
+    fig.savefig(png, bbox_inches="tight", metadata={"Software": None})
     _pyplot().close(fig)
     return png
 

@@ -16,12 +16,19 @@ from tools.llm.scripted import ScriptedClient
 from tools.rundir import append_jsonl
 
 ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
+MAX_ASKED_WAIT_S = 300.0  # a server asking for longer gets this; the retry budget still bounds the run
 
 
 @cache
 def _client(spec: ModelSpec) -> OpenAIClient | ScriptedClient:
     """One client per model for the whole process, so what it learns (no temperature) is kept."""
     return ScriptedClient(spec.model) if spec.provider == "scripted" else OpenAIClient(spec)
+
+
+def _wait_before_retry(attempt: int, backoff_s: float, asked_s: float | None) -> float:
+    """Exponential backoff with jitter, and never less than the server asked for (up to MAX_ASKED_WAIT_S)."""
+    wait = backoff_s * 2**attempt * random.uniform(0.5, 1.5)
+    return max(wait, min(asked_s, MAX_ASKED_WAIT_S)) if asked_s is not None else wait
 
 
 class Models:
@@ -64,7 +71,7 @@ class Models:
                           about=about)
                 if attempt == self.max_retries:
                     raise ModelUnavailable(f"{client.label} failed {attempt + 1} times for {key} ({exc})") from None
-                time.sleep(self.backoff_s * 2**attempt * random.uniform(0.5, 1.5))
+                time.sleep(_wait_before_retry(attempt, self.backoff_s, exc.retry_after_s))
         latency_s, answered_at, note = round(time.perf_counter() - started, 3), _now(), None
         if cache is not None:
             failure = cache.put(stored_under, {"time": answered_at, "model": client.label, "key": key,

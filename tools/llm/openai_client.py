@@ -49,7 +49,7 @@ class OpenAIClient:
             raise LassiError(f"{self.spec.label} refused the request: {_short(exc)}") from None
         except (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
                 openai.InternalServerError) as exc:
-            raise TransientModelError(_short(exc)) from None
+            raise TransientModelError(_short(exc), retry_after_s=_retry_after(exc)) from None
         except openai.AuthenticationError:
             raise LassiError(f"{self.spec.label}: the API key was refused (check OPENAI_API_KEY)") from None
         except openai.NotFoundError:
@@ -63,3 +63,18 @@ class OpenAIClient:
 
 def _short(exc: Exception) -> str:
     return " ".join(str(exc).split())[:300]
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """The wait a rate-limited server asked for, in seconds: `retry-after-ms`, or `retry-after` in seconds.
+
+    The HTTP-date form of Retry-After is left to the usual backoff.
+    """
+    response = getattr(exc, "response", None)
+    headers = response.headers if response is not None else {}
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        try:
+            return max(0.0, float(headers[name]) * scale)
+        except (KeyError, ValueError):
+            continue
+    return None

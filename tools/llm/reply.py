@@ -17,7 +17,14 @@ class Reply:
 
 
 class TransientModelError(Exception):
-    """A failure worth retrying: rate limits, timeouts, dropped connections, server errors."""
+    """A failure worth retrying: rate limits, timeouts, dropped connections, server errors.
+
+    `retry_after_s` is the wait the server asked for (a Retry-After header), where it named one.
+    """
+
+    def __init__(self, message: str, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ModelUnavailable(LassiError):
