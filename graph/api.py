@@ -1,4 +1,4 @@
-"""The Python API: `optimize`, `resume`, `profile`, `report`, and `open_run` for driving the graph yourself.
+"""The Python API: `optimize`, `resume`, `profile`, `report`, `preflight`, and `open_run` for driving the graph yourself.
 
     from graph.api import optimize
     result = optimize("examples/programs/heat2d", model="scripted:examples/sessions/heat2d/session.json")
@@ -179,13 +179,24 @@ def open_run(run_dir: str | Path, **compile_options) -> Iterator[tuple[object, d
         connection.close()
 
 
-def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) -> Result:
-    pauses = _pauses(interrupt_before)
+def preflight(program: str | Path, *, main: str | None = None, **settings) -> Context:
+    """Every check `optimize` makes before it starts, without starting: settings, program, tools, models,
+    knowledge. For callers that start many runs later (`lassi-ee bench`) and should fail before the first."""
+    return _prepare(program, main, settings)[1]
+
+
+def _prepare(program, main, settings: dict):
     ctx = make_context(**settings)
     prog = load_program(program, main)
     _check_tools(prog.language, ctx)
     if not ctx.stop_after_profile:
         load_documents(ctx.knowledge)  # a bad path or selection is reported now, not after Stage 1
+    return prog, ctx
+
+
+def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) -> Result:
+    pauses = _pauses(interrupt_before)
+    prog, ctx = _prepare(program, main, settings)
     if run_dir is not None and RunDir(run_dir).config.exists():
         raise LassiError(f"{run_dir} already holds a run: resume it with `lassi-ee resume {run_dir}`"
                          " or choose another --run-dir")

@@ -1,4 +1,4 @@
-"""The `lassi-ee` command: optimize, resume, profile, report."""
+"""The `lassi-ee` command: optimize, resume, profile, report, bench."""
 
 from __future__ import annotations
 
@@ -109,6 +109,17 @@ def _profile(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    from graph.bench import bench
+
+    result = bench(args.suite, args.out, say=lambda line: print(line, flush=True), progress=Progress)
+    print(f"\nSuite of {len(result.figures['programs'])} programs: {result.started} trials started,"
+          f" {result.resumed} resumed, {result.skipped} finished earlier")
+    print(result.table)
+    print(f"Suite report: {result.report_path}")
+    return 0
+
+
 def _print_result(result) -> None:
     if not result.finished:
         print(f"\nRun paused before its end; continue with: lassi-ee resume {result.run_dir}")
@@ -131,22 +142,15 @@ def _settings(args) -> dict:
              "rtol", "atol", "check_args", "strict_workload",
              "sandbox", "max_processes", "max_memory_mb", "max_file_mb"]
     settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    from graph.context import parse_repeats
+
     if getattr(args, "repeats", None) is not None:
-        settings["min_repeats"], settings["max_repeats"] = _repeats(args.repeats)
+        settings["min_repeats"], settings["max_repeats"] = parse_repeats(args.repeats)
     if getattr(args, "flags", None) is not None:
         settings["compile_flags"] = args.flags
     if getattr(args, "mask", None) is not None:
         settings["output_masks"] = args.mask
     return settings
-
-
-def _repeats(text: str) -> tuple[int, int]:
-    """`--repeats N` (exactly N) or `--repeats MIN-MAX` (adaptive)."""
-    low, _, high = text.partition("-")
-    try:
-        return int(low), int(high or low)
-    except ValueError:
-        raise LassiError(f"--repeats takes N or MIN-MAX (for example 5 or 3-10), not {text!r}") from None
 
 
 def _split(text: str | None) -> list[str]:
@@ -233,6 +237,12 @@ def _parser() -> argparse.ArgumentParser:
                          " (no model is called)")
     rep.add_argument("run_dir", help="the run directory")
     rep.set_defaults(handler=_report)
+
+    ben = sub.add_parser("bench", help="run every program of a suite file for its trials, then write a suite report")
+    ben.add_argument("suite", help="the suite: a TOML (or YAML) file listing programs, arguments, trials and models")
+    ben.add_argument("--out", help="folder of the suite's runs and report; the same command again continues it"
+                     " (default lassi-runs/bench-<suite name>)")
+    ben.set_defaults(handler=_bench)
     return parser
 
 

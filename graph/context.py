@@ -75,6 +75,15 @@ class Context:
         return asdict(self)
 
 
+def parse_repeats(text: str) -> tuple[int, int]:
+    """`N` (exactly N measured runs) or `MIN-MAX` (adaptive): the min_repeats and max_repeats settings."""
+    low, _, high = text.partition("-")
+    try:
+        return int(low), int(high or low)
+    except ValueError:
+        raise LassiError(f"--repeats takes N or MIN-MAX (for example 5 or 3-10), not {text!r}") from None
+
+
 def make_context(**settings) -> Context:
     """A checked Context; scripted model, knowledge and cache paths are made absolute so a resume finds them."""
     known = {f.name for f in fields(Context)}

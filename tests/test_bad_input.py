@@ -181,9 +181,20 @@ class FourGpus:
         return 4
 
 
+# The suite files the README's `lassi-ee bench` rows name, each with one mistake.
+BAD_SUITES = {"broken.toml": "trials = \n", "empty.toml": "trials = 2\n",
+              "typo.toml": 'max_iterations = 2\n[[program]]\nfolder = "prog"\n',
+              "zero.toml": 'trials = 0\n[[program]]\nfolder = "prog"\n',
+              "nofolder.toml": '[[program]]\nargs = "100"\n', "lost.toml": '[[program]]\nfolder = "nowhere"\n',
+              "twice.toml": '[[program]]\nfolder = "prog"\n[[program]]\nfolder = "prog"\n',
+              "types.toml": '[[program]]\nfolder = "prog"\nmax-iterations = "3"\n',
+              "range.toml": 'max-iterations = 0\n[[program]]\nfolder = "prog"\n'}
+
+
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
-    """The folders the README's rows name: prog (C++), kernel (CUDA), empty, two (two sources), old-run."""
+    """The folders the README's rows name: prog (C++), kernel (CUDA), empty, two (two sources), old-run;
+    and the suite files."""
     import tools.gpu
 
     shutil.copytree(Path(__file__).parent / "fixtures" / "sleeper", tmp_path / "prog")
@@ -192,6 +203,8 @@ def workspace(tmp_path, monkeypatch):
         (tmp_path / folder).mkdir()
         for name in files:
             (tmp_path / folder / name).write_text("int main() { return 0; }\n")
+    for name, text in BAD_SUITES.items():
+        (tmp_path / name).write_text(text)
     (tmp_path / "old-run").mkdir()
     (tmp_path / "old-run" / "run.json").write_text("{}")
     monkeypatch.chdir(tmp_path)

@@ -1,0 +1,280 @@
+"""A benchmark suite file (TOML, or YAML): programs, their arguments, trials and settings, checked at load.
+
+    trials = 3                          # every key outside [[program]] applies to every program
+    model = "openai:o3-mini"
+    repeats = "3-10"
+
+    [[program]]
+    folder = "../programs/heat2d"       # paths are relative to the suite file
+    args = "1500 80"
+    check-args = ["64 5"]
+    trials = 1                          # a program's own keys override the suite's
+
+Setting keys are the `lassi-ee optimize` options without their dashes. Every wrong value is reported
+as one line naming the file, the program and the key, before any run starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from graph.context import ROLES, make_context, parse_repeats
+from knowledge.documents import parse_spec
+from tools.errors import LassiError
+from tools.llm.names import check_model, parse_model
+from tools.program import load_program
+
+SUFFIXES = (".toml", ".yaml", ".yml")
+NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class _Wrong(Exception):
+    """A value that does not fit its key; the message says what was expected."""
+
+
+def _whole(value, at_least: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Wrong(f"must be a whole number, not {value!r}")
+    if at_least is not None and value < at_least:
+        raise _Wrong(f"must be at least {at_least}, not {value}")
+    return value
+
+
+def _number(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Wrong(f"must be a number, not {value!r}")
+    return float(value)
+
+
+def _text(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Wrong(f"must be a non-empty string, not {value!r}")
+    return value
+
+
+def _texts(value) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Wrong(f"must be a list of strings, not {value!r}")
+    return value
+
+
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise _Wrong(f"must be true or false, not {value!r}")
+    return value
+
+
+def _repeats(value) -> tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, value
+    if not isinstance(value, str):
+        raise _Wrong(f"takes N or \"MIN-MAX\" (for example 5 or \"3-10\"), not {value!r}")
+    return parse_repeats(value)
+
+
+def _gpu(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise _Wrong(f"takes an NVML index or a GPU UUID, not {value!r}")
+    return str(value)
+
+
+def _args(value) -> list[str]:
+    """A shell-like line, one number, or a list of arguments (numbers allowed)."""
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise _Wrong(f"could not be split like a shell line: {exc}") from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [str(value)]
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+        return [str(v) for v in value]
+    raise _Wrong(f"must be a string such as \"1500 80\" or a list such as [\"1500\", \"80\"], not {value!r}")
+
+
+# Suite key -> (the Context field it sets, its reader); `repeats` sets min_repeats and max_repeats.
+# Paths are resolved against the suite's folder afterwards.
+SETTINGS: dict[str, tuple[str, Callable]] = {
+    "model": ("model", _text), **{f"{role}-model": (f"{role}_model", _text) for role in ROLES},
+    "base-url": ("base_url", _text), "gpu": ("gpu", _gpu),
+    "max-iterations": ("max_iterations", _whole), "max-corrections": ("max_corrections", _whole),
+    "repeats": ("repeats", _repeats), "target-ci": ("target_ci", _number),
+    "repeat-budget": ("repeat_budget_s", _number), "min-improvement": ("min_improvement", _number),
+    "time-limit": ("time_limit", _number), "flags": ("compile_flags", _text),
+    "rtol": ("rtol", _number), "atol": ("atol", _number), "mask": ("output_masks", _texts),
+    "strict-workload": ("strict_workload", _flag), "knowledge": ("knowledge", _texts),
+    "cache-dir": ("cache_dir", _text), "max-llm-retries": ("max_llm_retries", _whole),
+    "sandbox": ("sandbox", _text), "max-processes": ("max_processes", _whole),
+    "max-memory-mb": ("max_memory_mb", _whole), "max-file-mb": ("max_file_mb", _whole),
+}
+READERS = {key: reader for key, (_, reader) in SETTINGS.items()}
+SUITE_ONLY = {"about": _text}
+PROGRAM_ONLY = {"folder": _text, "name": _text, "args": _args, "main": _text, "check-args": _texts}
+BOTH = {"trials": lambda v: _whole(v, at_least=1)}
+
+
+@dataclass(frozen=True)
+class SuiteProgram:
+    """One program of a suite, its settings resolved: what `optimize` is called with for each trial."""
+
+    name: str
+    folder: Path
+    args: list[str]
+    main: str | None
+    trials: int
+    settings: dict = field(default_factory=dict)  # keywords of graph.api.optimize (Context fields)
+
+    def spec(self) -> dict:
+        """What its trials were started with; a later run of the suite must ask for the same."""
+        return {"folder": str(self.folder), "main": self.main, "args": self.args, "settings": self.settings}
+
+
+@dataclass(frozen=True)
+class Suite:
+    path: Path
+    about: str
+    programs: list[SuiteProgram]
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and check a suite: keys, types, ranges, program folders, models and documents named."""
+    given = Path(path).expanduser()
+    if not given.is_file():
+        raise LassiError(f"suite not found: {path} (give a .toml, .yaml or .yml file)")
+    if given.suffix.lower() not in SUFFIXES:
+        raise LassiError(f"{given.name}: a suite is a TOML (.toml) or YAML (.yaml, .yml) file, not {given.suffix or 'a file without a suffix'}")
+    data = _read(given)
+    where = given.name
+    top = _checked(data, {**READERS, **SUITE_ONLY, **BOTH}, where, extra={"program"})
+    entries = data.get("program")
+    if entries is None or entries == []:
+        raise LassiError(f"{where}: no programs: add at least one [[program]] table with folder = \"...\"")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise LassiError(f"{where}: program must be a list of tables ([[program]] in TOML, a list of mappings in YAML)")
+    base = given.resolve().parent
+    programs, seen = [], set()
+    for number, entry in enumerate(entries, 1):
+        label = f"{where}: program {_label(entry, number)}"
+        own = _checked(entry, {**READERS, **PROGRAM_ONLY, **BOTH}, label)
+        if "folder" not in own:
+            raise LassiError(f"{where}: program {number}: folder is missing: name the program's folder"
+                             " (relative to the suite file)")
+        program = _program({**top, **own}, base, where)
+        if program.name in seen:
+            raise LassiError(f"{where}: two programs are named {program.name}: give one of them its own"
+                             " name = \"...\"")
+        seen.add(program.name)
+        programs.append(program)
+    return Suite(given.resolve(), top.get("about", ""), programs)
+
+
+def _label(entry: dict, number: int) -> str:
+    """How an error names a program before it is checked: its name, its folder's name, or its position."""
+    name, folder = entry.get("name"), entry.get("folder")
+    if isinstance(name, str) and name:
+        return name
+    return Path(folder).name if isinstance(folder, str) and folder else str(number)
+
+
+def _read(path: Path) -> dict:
+    text = path.read_text()
+    if path.suffix.lower() == ".toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise LassiError(f"{path.name}: not valid TOML: {exc}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            place = f" (at line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise LassiError(f"{path.name}: not valid YAML: {getattr(exc, 'problem', None) or exc}{place}") from None
+    if not isinstance(data, dict):
+        raise LassiError(f"{path.name}: a suite is a table of keys (trials, model, ..., program), not {type(data).__name__}")
+    return data
+
+
+def _checked(table: dict, readers: dict[str, Callable], where: str, extra: set[str] = frozenset()) -> dict:
+    """The table's values read by their keys' readers; an unknown key or a wrong value raises, naming both."""
+    values = {}
+    for key, value in table.items():
+        if key in extra:
+            continue
+        if key not in readers:
+            known = sorted([*readers, *extra])
+            close = difflib.get_close_matches(str(key).replace("_", "-"), known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+            raise LassiError(f"{where}: unknown key {key!r} ({hint})")
+        try:
+            values[key] = readers[key](value)
+        except (_Wrong, LassiError) as exc:
+            said = _unflagged(str(exc))
+            raise LassiError(f"{where}: {said if said.startswith(str(key)) else f'{key} {said}'}") from None
+    return values
+
+
+def _program(values: dict, base: Path, where: str) -> SuiteProgram:
+    folder = (base / Path(values["folder"]).expanduser()).resolve()
+    name = values.get("name") or folder.name
+    label = f"{where}: program {name}"
+    if not NAME.match(name):
+        raise LassiError(f"{label}: name may hold letters, digits, '.', '_' and '-' only (it names the"
+                         " program's folder among the results)")
+    if not folder.exists():
+        raise LassiError(f"{label}: folder {values['folder']} not found (paths are relative to the suite"
+                         f" file's folder, {base})")
+    try:
+        settings = _settings(values, base)
+        load_program(folder, values.get("main"))
+        ctx = make_context(**settings)
+        settings.setdefault("model", ctx.model)  # pinned: $LASSI_MODEL may differ when the suite is resumed
+        for model in sorted(set(ctx.models().values())):  # a missing API key is left to the start of the run
+            (check_model if model.startswith("scripted:") else parse_model)(model, ctx.base_url)
+    except LassiError as exc:
+        raise LassiError(f"{label}: {_unflagged(str(exc))}") from None
+    return SuiteProgram(name=name, folder=folder, args=values.get("args", []), main=values.get("main"),
+                        trials=values.get("trials", 1), settings=settings)
+
+
+def _settings(values: dict, base: Path) -> dict:
+    """The Context fields a program's suite keys set."""
+    settings: dict = {}
+    for key, value in values.items():
+        if key == "repeats":
+            settings["min_repeats"], settings["max_repeats"] = value
+        elif key in SETTINGS:
+            settings[SETTINGS[key][0]] = _relative(SETTINGS[key][0], value, base)
+    if "check-args" in values:
+        settings["check_args"] = values["check-args"]
+    return settings
+
+
+def _relative(target: str, value, base: Path):
+    """Scripted model files, documents and the cache folder are named relative to the suite file."""
+    if target.endswith("model") and value.startswith("scripted:"):
+        return "scripted:" + str((base / Path(value.removeprefix("scripted:")).expanduser()).resolve())
+    if target == "knowledge":
+        return [str(parse_spec(spec, base)) for spec in value]
+    if target == "cache_dir":
+        return str((base / Path(value).expanduser()).resolve())
+    return value
+
+
+def _unflagged(message: str) -> str:
+    """A CLI message in a suite's words: the suite's keys are the options without their dashes."""
+    return re.sub(r"(?<![\w-])--(?=[a-z])", "", message)
