@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from langgraph.runtime import Runtime
@@ -18,12 +19,16 @@ from tools.executor import RunResult, run_program
 from tools.rundir import write_json, write_text
 
 SOURCE_TIME_LIMIT_S = 600.0
+OUTCOME_FILE = "executed.json"  # the node's whole result for this candidate
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     cand = current(state)
     folder = Path(cand["dir"])
+    outcome = folder / OUTCOME_FILE
+    if outcome.is_file():  # measured before the run was killed, its step not yet saved: not measured again
+        return {"candidates": {state["current"]: json.loads(outcome.read_text())}}
     work = folder / "work"
     meter = choose_meter(state["language"], ctx.gpu)
     limit = time_limit(state, ctx)
@@ -52,6 +57,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     else:
         status, reason = _failure(result, limit, cand, state.get("corrections", 0), ctx.max_corrections, folder)
         record = {**cand, "status": status, "reason": reason, "run": run_info}
+    write_json(outcome, record)  # last of the node's files: its presence means all of them are complete
     return {"candidates": {state["current"]: record}}
 
 

@@ -217,6 +217,41 @@ def test_a_run_killed_between_a_nodes_result_and_its_checkpoint_resumes_without_
     assert llm_calls(run_dir) == llm_calls(program.parent / "reference")  # the judge's answer was not asked again
 
 
+# Killed inside the executor once its files are written, before it returns its result.
+DIE_AFTER_MEASURING = """
+import os, signal, sys
+import nodes.executor as executor
+from graph.cli import main
+
+write_json = executor.write_json
+
+def write_then_die(path, data):
+    write_json(path, data)
+    if path.name == executor.OUTCOME_FILE:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+executor.write_json = write_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_candidate_measured_just_before_a_kill_is_not_measured_again(killable, tmp_path):
+    program, model, _, reference = killable
+    run_dir = tmp_path / "run"
+    first = subprocess.run([sys.executable, "-c", DIE_AFTER_MEASURING, "optimize", str(program), "--model", model,
+                            "--max-iterations", "1", "--run-dir", str(run_dir)], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    measured = run_dir / "candidates" / "v000-source" / "measurement.json"
+    stamp = measured.stat().st_mtime_ns
+
+    second = lassi("resume", str(run_dir), cwd=tmp_path)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    assert measured.stat().st_mtime_ns == stamp  # its measurement was taken over, not made again
+    assert summary(run_dir) == reference
+
+
 def test_a_model_that_fails_a_few_times_then_answers_lets_the_run_finish(program, session, settings):
     from graph.api import optimize
 

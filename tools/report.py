@@ -16,6 +16,7 @@ from tools.energy.measurement import run_values, with_interval
 from tools.energy.meters import describe_objective
 from tools.energy.plots import SearchPoint, plot_overlay, plot_search
 from tools.energy.stats import relative_change
+from tools.llm.usage import role_usage, tokens_estimated
 from tools.report_doc import Block, Code, Document, Figure, Heading, Items, Para, Prose, Table, block_markdown, \
     to_markdown
 from tools.report_html import to_html
@@ -214,19 +215,10 @@ def _diff(source: dict, best: dict) -> str:
 
 def _usage(records: list[dict]) -> list[Block]:
     """Per role: answered calls, answers taken from the summary cache, tokens and seconds spent."""
-    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0.0])
-    for r in records:
-        if "response" not in r:
-            continue
-        row = totals[r["role"]]
-        row[1 if r.get("cache") == "hit" else 0] += 1
-        row[2] += r.get("tokens_in") or 0
-        row[3] += r.get("tokens_out") or 0
-        row[4] += r.get("latency_s") or 0.0
     blocks: list[Block] = [Table(["role", "model calls", "answered from cache", "tokens in", "tokens out", "seconds"],
-                                 [[role, str(c), str(h), str(i), str(o), f"{s:.1f}"]
-                                  for role, (c, h, i, o, s) in sorted(totals.items())])]
-    if any(r.get("tokens_estimated") for r in records):
+                                 [[role, str(u.calls), str(u.cache_hits), str(u.tokens_in), str(u.tokens_out),
+                                   f"{u.seconds:.1f}"] for role, u in sorted(role_usage(records).items())])]
+    if tokens_estimated(records):
         blocks.append(Para("Token counts of scripted answers are estimates (characters / 4)."))
     return blocks
 
