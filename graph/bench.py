@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from graph.api import Listener, open_run, optimize, preflight, resume
-from graph.suite import Suite, SuiteProgram, load_suite
+from graph.suite import Suite, SuiteProgram, in_suite_words, load_suite
 from tools.errors import Interrupted, LassiError
 from tools.llm.reply import ModelUnavailable
 from tools.rundir import DEFAULT_ROOT, RunDir, read_jsonl, write_json, write_text
@@ -62,7 +62,7 @@ def bench(suite_path: str | Path, out: str | Path | None = None, *, say: Callabl
         try:
             preflight(program.folder, main=program.main, **program.settings)
         except LassiError as exc:
-            raise LassiError(f"{suite.label}: program {program.name}: {exc}") from None
+            raise LassiError(f"{suite.label}: program {program.name}: {in_suite_words(str(exc))}") from None
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -9,6 +9,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from graph.context import parse_repeats
 from graph.progress import Progress
 from tools.errors import Interrupted, LassiError
 from tools.sandbox import MODES as SANDBOX_MODES
@@ -51,11 +52,12 @@ def _optimize(args) -> int:
     from graph.context import make_context
     from tools.report import describe_models
 
-    ctx = make_context(**_settings(args))
+    settings = _settings(args)
+    ctx = make_context(**settings)
     print(f"Models — {describe_models(ctx.models())}")
     with Progress(corrections_budget=ctx.max_corrections) as progress:
         result = optimize(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=progress,
-                          **_settings(args))
+                          **settings)
     _print_result(result)
     return 0
 
@@ -142,8 +144,6 @@ def _settings(args) -> dict:
              "rtol", "atol", "check_args", "strict_workload",
              "sandbox", "max_processes", "max_memory_mb", "max_file_mb"]
     settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
-    from graph.context import parse_repeats
-
     if getattr(args, "repeats", None) is not None:
         settings["min_repeats"], settings["max_repeats"] = parse_repeats(args.repeats)
     if getattr(args, "flags", None) is not None:

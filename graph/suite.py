@@ -10,8 +10,10 @@
     check-args = ["64 5"]
     trials = 1                          # a program's own keys override the suite's
 
-Setting keys are the `lassi-ee optimize` options without their dashes. Every wrong value is reported
-as one line naming the file, the program and the key, before any run starts.
+Setting keys are the `lassi-ee optimize` options without their dashes. Every wrong key or value is
+reported as one line naming the file, the program and the key, before any run starts: the file's own
+shape here, and what `optimize` checks (settings, program, tools, models) by `lassi-ee bench`
+through `graph.api.preflight`.
 """
 
 from __future__ import annotations
@@ -24,11 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from graph.context import ROLES, make_context, parse_repeats
+from graph.context import ROLES, Context, parse_repeats
 from knowledge.documents import parse_spec
 from tools.errors import LassiError
-from tools.llm.names import check_model, parse_model
-from tools.program import load_program
 
 SUFFIXES = (".toml", ".yaml", ".yml")
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -149,7 +149,7 @@ class Suite:
 
 
 def load_suite(path: str | Path) -> Suite:
-    """Read and check a suite: keys, types, ranges, program folders, models and documents named."""
+    """Read and check a suite's shape: keys, types, program folders and names, documents named."""
     given = Path(path).expanduser()
     if not given.is_file():
         raise LassiError(f"suite not found: {path} (give a .toml, .yaml or .yml file)")
@@ -223,7 +223,7 @@ def _checked(table: dict, readers: dict[str, Callable], where: str, extra: set[s
         try:
             values[key] = readers[key](value)
         except (_Wrong, LassiError) as exc:
-            said = _unflagged(str(exc))
+            said = in_suite_words(str(exc))
             raise LassiError(f"{where}: {said if said.startswith(str(key)) else f'{key} {said}'}") from None
     return values
 
@@ -240,13 +240,9 @@ def _program(values: dict, base: Path, where: str) -> SuiteProgram:
                          f" file's folder, {base})")
     try:
         settings = _settings(values, base)
-        load_program(folder, values.get("main"))
-        ctx = make_context(**settings)
-        settings.setdefault("model", ctx.model)  # pinned: $LASSI_MODEL may differ when the suite is resumed
-        for model in sorted(set(ctx.models().values())):  # a missing API key is left to the start of the run
-            (check_model if model.startswith("scripted:") else parse_model)(model, ctx.base_url)
     except LassiError as exc:
-        raise LassiError(f"{label}: {_unflagged(str(exc))}") from None
+        raise LassiError(f"{label}: {in_suite_words(str(exc))}") from None
+    settings.setdefault("model", Context().model)  # pinned: $LASSI_MODEL may differ when the suite is resumed
     return SuiteProgram(name=name, folder=folder, args=values.get("args", []), main=values.get("main"),
                         trials=values.get("trials", 1), settings=settings)
 
@@ -275,6 +271,6 @@ def _relative(target: str, value, base: Path):
     return value
 
 
-def _unflagged(message: str) -> str:
+def in_suite_words(message: str) -> str:
     """A CLI message in a suite's words: the suite's keys are the options without their dashes."""
     return re.sub(r"(?<![\w-])--(?=[a-z])", "", message)

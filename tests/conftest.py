@@ -86,7 +86,7 @@ def context():
     return make_context
 
 
-def _nvidia_gpu_present() -> bool:
+def nvidia_gpu_present() -> bool:
     from tools.errors import LassiError
     from tools.gpu import find_gpu
 
@@ -99,7 +99,7 @@ def _nvidia_gpu_present() -> bool:
 
 def pytest_collection_modifyitems(config, items):
     """`gpu` tests need an NVIDIA GPU with NVML; elsewhere they are skipped, saying why."""
-    if any("gpu" in item.keywords for item in items) and not _nvidia_gpu_present():
+    if any("gpu" in item.keywords for item in items) and not nvidia_gpu_present():
         skip = pytest.mark.skip(reason="needs an NVIDIA GPU (NVML found none)")
         for item in items:
             if "gpu" in item.keywords:

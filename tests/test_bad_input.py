@@ -9,10 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import sleeper
-
-from tools.errors import LassiError
-from tools.gpu import find_gpu
+from conftest import nvidia_gpu_present, sleeper
 
 
 def lassi(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -54,15 +51,7 @@ def test_program_that_hangs_past_its_time_limit(program, tmp_path):
     one_clear_line(result, "the source ran past its time limit of 1 s")
 
 
-def _has_gpu() -> bool:
-    try:
-        find_gpu()
-        return True
-    except LassiError:
-        return False
-
-
-@pytest.mark.skipif(_has_gpu() or shutil.which("nvcc") is None, reason="needs a machine with nvcc and no NVIDIA GPU")
+@pytest.mark.skipif(nvidia_gpu_present() or shutil.which("nvcc") is None, reason="needs a machine with nvcc and no NVIDIA GPU")
 def test_cuda_program_without_an_nvidia_gpu(tmp_path):
     (tmp_path / "k").mkdir()
     (tmp_path / "k" / "main.cu").write_text("int main() { return 0; }\n")

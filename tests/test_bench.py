@@ -15,7 +15,7 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
-from conftest import INVALID, VALID, answer, sleeper
+from conftest import INVALID, VALID, answer, nvidia_gpu_present, sleeper
 
 from graph.bench import bench
 from graph.suite import load_suite
@@ -315,17 +315,7 @@ def test_a_second_bench_on_a_folder_in_use_is_refused_at_once(quick_suite, tmp_p
     assert not (out / "sleeper").exists()
 
 
-def _has_gpu() -> bool:
-    from tools.gpu import find_gpu
-
-    try:
-        find_gpu()
-        return True
-    except LassiError:
-        return False
-
-
-@pytest.mark.skipif(_has_gpu(), reason="needs a machine without an NVIDIA GPU")
+@pytest.mark.skipif(nvidia_gpu_present(), reason="needs a machine without an NVIDIA GPU")
 def test_a_suite_that_cannot_run_here_stops_before_its_first_trial(tmp_path):
     done = subprocess.run([sys.executable, "-m", "graph.cli", "bench", str(SUITES / "examples-scripted.toml"),
                            "--out", str(tmp_path / "out")], cwd=tmp_path, capture_output=True, text=True, timeout=120)

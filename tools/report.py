@@ -16,7 +16,7 @@ from tools.energy.measurement import run_values, with_interval
 from tools.energy.meters import describe_objective
 from tools.energy.plots import SearchPoint, plot_overlay, plot_search
 from tools.energy.stats import relative_change
-from tools.llm.usage import role_usage, tokens_estimated
+from tools.llm.usage import RoleUsage, role_usage, tokens_estimated
 from tools.report_doc import Block, Code, Document, Figure, Heading, Items, Para, Prose, Table, block_markdown, \
     to_markdown
 from tools.report_html import to_html
@@ -118,17 +118,21 @@ def describe_models(models: dict[str, str]) -> str:
 
 def _profiles(run_path: Path, source: dict, best: dict) -> list[Block]:
     """The power-profile pictures, where the meter took a profile; otherwise say why there are none."""
-    shown = (source, best) if best["key"] != source["key"] else (source,)
     figures: list[Block] = []
     if (run_path / OVERLAY_NAME).exists():
         figures.append(Figure("Net GPU power of the source and the best candidate", Path(OVERLAY_NAME)))
-    for c in shown:
+    for c in _shown(source, best):
         if plot := (c.get("measurement") or {}).get("plot_path"):
             figures.append(Figure(f"v{c['version']:03d} power profile, every repeat", Path(plot).relative_to(run_path),
                                   small=True))
     if not figures:
         figures.append(Para(f"No power profile: the {source['measurement']['method']} meter takes no power samples."))
     return [Heading(2, "Power profiles"), *figures]
+
+
+def _shown(source: dict, best: dict) -> tuple[dict, ...]:
+    """Source and best, or the source alone when it stayed the best."""
+    return (source, best) if best["key"] != source["key"] else (source,)
 
 
 def _candidate_row(c: dict) -> list[str]:
@@ -214,11 +218,15 @@ def _diff(source: dict, best: dict) -> str:
 
 
 def _usage(records: list[dict]) -> list[Block]:
+    return usage_blocks(role_usage(records), tokens_estimated(records))
+
+
+def usage_blocks(usage: dict[str, RoleUsage], estimated: bool) -> list[Block]:
     """Per role: answered calls, answers taken from the summary cache, tokens and seconds spent."""
     blocks: list[Block] = [Table(["role", "model calls", "answered from cache", "tokens in", "tokens out", "seconds"],
                                  [[role, str(u.calls), str(u.cache_hits), str(u.tokens_in), str(u.tokens_out),
-                                   f"{u.seconds:.1f}"] for role, u in sorted(role_usage(records).items())])]
-    if tokens_estimated(records):
+                                   f"{u.seconds:.1f}"] for role, u in sorted(usage.items())])]
+    if estimated:
         blocks.append(Para("Token counts of scripted answers are estimates (characters / 4)."))
     return blocks
 
@@ -237,8 +245,7 @@ def _time(candidates: list[dict], records: list[dict]) -> Table:
 def _draw_overlay(source: dict, best: dict, png: Path) -> None:
     """Source and best on one time axis, where both have a power trace."""
     profiles = [(f"v{c['version']:03d} {c['origin']}", Path(c["measurement"]["trace_path"]), c["measurement"])
-                for c in ((source, best) if best["key"] != source["key"] else (source,))
-                if c["measurement"].get("trace_path")]
+                for c in _shown(source, best) if c["measurement"].get("trace_path")]
     if profiles:
         plot_overlay(profiles, png, "Net GPU power, typical repeat")
 

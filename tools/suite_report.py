@@ -16,7 +16,8 @@ from tools.energy.measurement import run_values
 from tools.energy.meters import describe_objective
 from tools.energy.stats import relative_change
 from tools.llm.usage import RoleUsage, role_usage, tokens_estimated, total_usage
-from tools.report import comparison_table
+from tools.report import comparison_table, usage_blocks
+from tools.report_doc import Block, Document, Heading, Para, Table, to_markdown
 
 AT_K_METHOD = (
     "For each program, take the savings s1…sn of its n trials: the relative decrease of the program's"
@@ -68,7 +69,7 @@ def trial_figures(trial: TrialRecord) -> dict:
         saving = -delta.change
         interval = [-delta.high, -delta.low] if math.isfinite(delta.low) else None
     generated = [c for c in candidates if c["origin"] != "source"]
-    usage = total_usage([role_usage(trial.llm_records)])
+    usage = total_usage(role_usage(trial.llm_records))
     table = comparison_table(source, best, candidates) if found else None
     return {"trial": trial.number, "status": trial.status, "error": trial.error, "run_dir": trial.run_dir,
             "objective": objective, "valid_saving": found, "saving": saving, "interval": interval,
@@ -140,66 +141,65 @@ def best_text(program: dict) -> str:
 
 
 def render_markdown(figures: dict) -> str:
-    programs = figures["programs"]
-    lines = [f"# LASSI-EE suite report: {figures['suite']}", "", f"Suite file: {figures['suite_path']}.", ""]
+    programs, t = figures["programs"], figures["totals"]
+    blocks: list[Block] = [Para(f"Suite file: {figures['suite_path']}.")]
     if figures["about"]:
-        lines += [figures["about"], ""]
-    lines += ["## Programs", "",
-              "A saving is the relative decrease of the program's objective from the source to the best valid"
-              " candidate of a trial (the run's best: it passed every validation layer and beat the source"
-              " significantly); [low, high] is its 95% interval (Welch).", "",
-              "| program | objective | trials (finished, failed) | best valid saving [95% interval] (trial, candidate)"
-              " | trials with a valid saving | candidates | invalid | failed to build or run | model calls | tokens in"
-              " | tokens out | model time (s) | time (s) |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for p in programs:
-        lines.append(f"| {p['program']} | {objective_name(p['objective'])} | {p['trials']} ({p['finished']},"
-                     f" {p['failed']}) | {best_text(p)} | {p['with_valid_saving']} of {p['trials']} |"
-                     f" {p['candidates']} | {p['invalid']} | {p['discarded']} | {p['model_calls']} |"
-                     f" {p['tokens_in']} | {p['tokens_out']} | {p['model_seconds']:.1f} | {p['seconds']:.1f} |")
-    t = figures["totals"]
-    lines.append(f"| **all** | | {t['trials']} ({t['finished']}, {t['failed']}) | | | {t['candidates']} |"
-                 f" {t['invalid']} | {t['discarded']} | {t['model_calls']} | {t['tokens_in']} | {t['tokens_out']} |"
-                 f" {t['model_seconds']:.1f} | {t['seconds']:.1f} |")
-    lines += ["", "## Source and best of each program's best trial", "",
-              "As in a run's report: means with the half-width of their 95% interval, changes with their interval.", "",
-              "| program (trial) | | source | best | change |", "|---|---|---|---|---|"]
-    for p in programs:
-        lines += _table10_rows(p)
-    lines += ["", "## Energy reduction@k", "", "| k | energy-reduction@k (mean saving of the best of k trials)"
-              " | share@k (programs with a valid saving within k trials) |", "|---|---|---|"]
-    lines += [f"| {row['k']} | {row['reduction']:.1%} | {row['share']:.0%} |" for row in figures["at_k"]]
-    lines += ["", figures["at_k_method"], "", "Savings are of each program's own objective (the objective column):"
-              " net GPU energy for CUDA programs; CPU package energy, or runtime where the machine has no"
-              " readable energy counter, for C++ programs.", "", "## Trials", "",
-              "| program | trial | status | best valid saving [95% interval] | best | candidates | invalid |"
-              " failed to build or run | fixes | tokens in | tokens out | time (s) | stopped because | run directory |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for p in programs:
-        for tr in p["per_trial"]:
-            saving = saving_text(tr["saving"], tr["interval"]) if tr["valid_saving"] else "none"
-            why = tr["stop_reason"] if tr["status"] == "finished" else f"failed: {tr['error']}"
-            lines.append(f"| {p['program']} | {tr['trial']} | {tr['status']} | {saving} | {tr['best'] or 'source'} |"
-                         f" {tr['candidates']} | {tr['invalid']} | {tr['discarded']} | {tr['fixes']} |"
-                         f" {tr['tokens_in']} | {tr['tokens_out']} | {tr['seconds']:.1f} | {_cell(why)} |"
-                         f" {tr['run_dir']} |")
-    lines += ["", "Each run directory holds the trial's own report.md. Time is the wall-clock time the bench"
-              " spent on a trial over all its sessions; model time is the sum of the model calls' latencies.",
-              "", "## Model use over all trials", "",
-              "| role | model calls | answered from cache | tokens in | tokens out | seconds |", "|---|---|---|---|---|---|"]
-    lines += [f"| {role} | {u['calls']} | {u['cache_hits']} | {u['tokens_in']} | {u['tokens_out']} | {u['seconds']:.1f} |"
-              for role, u in figures["usage_by_role"].items()]
-    if figures["tokens_estimated"]:
-        lines += ["", "Token counts of scripted answers are estimates (characters / 4)."]
-    return "\n".join(lines) + "\n"
+        blocks.append(Para(figures["about"]))
+    blocks += [
+        Heading(2, "Programs"),
+        Para("A saving is the relative decrease of the program's objective from the source to the best valid"
+             " candidate of a trial (the run's best: it passed every validation layer and beat the source"
+             " significantly); [low, high] is its 95% interval (Welch)."),
+        Table(["program", "objective", "trials (finished, failed)", "best valid saving [95% interval] (trial, candidate)",
+               "trials with a valid saving", "candidates", "invalid", "failed to build or run", "model calls",
+               "tokens in", "tokens out", "model time (s)", "time (s)"],
+              [[p["program"], objective_name(p["objective"]), f"{p['trials']} ({p['finished']}, {p['failed']})",
+                best_text(p), f"{p['with_valid_saving']} of {p['trials']}", *_counts(p)] for p in programs]
+              + [["**all**", "", f"{t['trials']} ({t['finished']}, {t['failed']})", "", "", *_counts(t)]]),
+        Heading(2, "Source and best of each program's best trial"),
+        Para("As in a run's report: means with the half-width of their 95% interval, changes with their interval."),
+        Table(["program (trial)", "", "source", "best", "change"], [row for p in programs for row in _table10_rows(p)]),
+        Heading(2, "Energy reduction@k"),
+        Table(["k", "energy-reduction@k (mean saving of the best of k trials)",
+               "share@k (programs with a valid saving within k trials)"],
+              [[str(row["k"]), f"{row['reduction']:.1%}", f"{row['share']:.0%}"] for row in figures["at_k"]]),
+        Para(figures["at_k_method"]),
+        Para("Savings are of each program's own objective (the objective column): net GPU energy for CUDA programs;"
+             " CPU package energy, or runtime where the machine has no readable energy counter, for C++ programs."),
+        Heading(2, "Trials"),
+        Table(["program", "trial", "status", "best valid saving [95% interval]", "best", "candidates", "invalid",
+               "failed to build or run", "fixes", "tokens in", "tokens out", "time (s)", "stopped because",
+               "run directory"],
+              [_trial_row(p["program"], tr) for p in programs for tr in p["per_trial"]]),
+        Para("Each run directory holds the trial's own report.md. Time is the wall-clock time the bench spent on a"
+             " trial over all its sessions; model time is the sum of the model calls' latencies."),
+        Heading(2, "Model use over all trials"),
+        *usage_blocks({role: RoleUsage(**u) for role, u in figures["usage_by_role"].items()},
+                      figures["tokens_estimated"])]
+    return to_markdown(Document(f"LASSI-EE suite report: {figures['suite']}", blocks))
 
 
-def _table10_rows(program: dict) -> list[str]:
+def _counts(row: dict) -> list[str]:
+    """The count and time columns a program's row and the totals row share."""
+    return [str(row[key]) for key in ("candidates", "invalid", "discarded", "model_calls", "tokens_in", "tokens_out")] \
+        + [f"{row['model_seconds']:.1f}", f"{row['seconds']:.1f}"]
+
+
+def _trial_row(program: str, tr: dict) -> list[str]:
+    saving = saving_text(tr["saving"], tr["interval"]) if tr["valid_saving"] else "none"
+    why = tr["stop_reason"] if tr["status"] == "finished" else f"failed: {tr['error']}"
+    return [program, str(tr["trial"]), tr["status"], saving, tr["best"] or "source", str(tr["candidates"]),
+            str(tr["invalid"]), str(tr["discarded"]), str(tr["fixes"]), str(tr["tokens_in"]), str(tr["tokens_out"]),
+            f"{tr['seconds']:.1f}", why[:200], tr["run_dir"]]
+
+
+def _table10_rows(program: dict) -> list[list[str]]:
     """The program's best trial: source against best as in that run's report (the paper's Table 10)."""
     best = program["best_saving"]
     if not best:
-        return [f"| {program['program']} | no valid saving in any trial | | | |"]
+        return [[program["program"], "no valid saving in any trial", "", "", ""]]
     heading = f"{program['program']} (trial {best['trial']})"
-    return [f"| {heading if i == 0 else ''} | {r['metric']} | {r['source']} | {r['best']} | {r['change']} |"
+    return [[heading if i == 0 else "", r["metric"], r["source"], r["best"], r["change"]]
             for i, r in enumerate(best["table"])]
 
 
@@ -216,7 +216,3 @@ def terminal_table(figures: dict) -> str:
     lines.append("energy-reduction@k: " + ", ".join(f"k={row['k']} {row['reduction']:.1%} (share {row['share']:.0%})"
                                                     for row in figures["at_k"]))
     return "\n".join(lines)
-
-
-def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")[:200]

@@ -38,12 +38,11 @@ def role_usage(records: list[dict]) -> dict[str, RoleUsage]:
     return usage
 
 
-def total_usage(usages: list[dict[str, RoleUsage]]) -> RoleUsage:
-    """All roles of all the given runs together."""
+def total_usage(usage: dict[str, RoleUsage]) -> RoleUsage:
+    """All roles together."""
     total = RoleUsage()
-    for usage in usages:
-        for row in usage.values():
-            total.add(row)
+    for row in usage.values():
+        total.add(row)
     return total
 
 
