@@ -30,13 +30,13 @@ from pathlib import Path
 
 from benchmarks.paper_method import paper_measure
 from graph.context import make_context
-from nodes.common import sandbox_for
-from tools.compiler import BINARY_NAME, build, build_command
+from nodes.shared.containment import sandbox_for
+from tools.build import BINARY_NAME, build, build_command
 from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.energy.measurement import spread_sources
 from tools.energy.stats import summarize
-from tools.executor import run_program
 from tools.program import load_program, stage_workspace
+from tools.sandbox.runner import run_program
 
 HERE = Path(__file__).parent
 FOLDERS = {name: HERE.parent / "examples" / "programs" / name for name in ("transfer-loop", "pageable-copy", "sync-storm")}
@@ -123,7 +123,7 @@ def compare_with_paper(meter, command: list[str], work: Path, sandbox, args) -> 
         for _ in range(args.paper_runs):
             box = {}
 
-            def run() -> tuple[float, float]:
+            def run(box: dict = box) -> tuple[float, float]:
                 def program():
                     box["start"] = time.perf_counter()
                     result = run_program(command, work, 600, env=meter.child_env(), sandbox=sandbox)

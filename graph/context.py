@@ -14,7 +14,8 @@ from pathlib import Path
 from knowledge import parse_spec
 from tools.cache import default_cache_dir
 from tools.errors import LassiError
-from tools.sandbox import MODES as SANDBOX_MODES, Limits, MiB
+from tools.sandbox import MODES as SANDBOX_MODES
+from tools.sandbox import Limits, MiB
 
 ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
 DEFAULT_MODEL = "openai:o3-mini"

@@ -1,18 +1,52 @@
 """The graph's state: plain JSON-able data, so every checkpoint round-trips unchanged.
 
-Candidate code lives in files in the run directory; the state holds their paths and hashes.
+Candidate code lives in files in the run directory; the state holds their paths and hashes. A
+candidate's status moves generated → built | build_failed → ran | run_failed → judged, or →
+discarded; the accessors below are the one way nodes and faces read the candidates.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import (
+    Annotated,
+    NotRequired,  # pydantic (Studio's input form) needs them on Python 3.11
+)
 
-from typing_extensions import TypedDict  # pydantic (Studio's input form) needs it on Python 3.11
+from typing_extensions import TypedDict
+
+from tools.program import Program, load_program
+from tools.rundir import RunDir
 
 
 def merge(old: dict | None, new: dict | None) -> dict:
     """Reducer for keyed maps: an update replaces the entries it names and keeps the others."""
     return {**(old or {}), **(new or {})}
+
+
+class Candidate(TypedDict):
+    """One version of the program: the source (v000), a zero-shot rewrite, a plan step, or a fix."""
+
+    version: int
+    key: str  # "003": the candidate's key in state["candidates"]
+    parent: str | None  # the key of the version it was made from
+    origin: str  # source | zero-shot | plan-step | fix
+    stage: str  # the stage it was made in
+    dir: str  # its folder in the run directory
+    source: str | None  # path of its main source file
+    sha256: str | None  # of that file
+    status: str  # generated | built | build_failed | ran | run_failed | judged | discarded
+    reason: str  # why it failed or was discarded ('' otherwise)
+    temperature: NotRequired[float | None]  # the sampling temperature it was written at
+    plan: NotRequired[int | None]  # the number of the plan it carries out
+    build: NotRequired[dict]  # the build's command, exit code, log path, duration
+    run: NotRequired[dict]  # the measured run's exit code, stdout path, duration
+    measurement: NotRequired[dict]  # repeats, per-metric statistics, device, meter
+    validation: NotRequired[list[dict]]  # each check's name, verdict and reason
+    outcome: NotRequired[str]  # the comparator's word: better | not better | invalid | failed
+    tokens: NotRequired[dict]  # model usage of the answer that made it
+    check_runs: NotRequired[list[dict]]  # its outputs on the check-argument sets
+    workload: NotRequired[dict]  # {"counts": ...} or {"error": why not counted}
 
 
 class Input(TypedDict, total=False):
@@ -27,7 +61,7 @@ class Input(TypedDict, total=False):
 class State(Input, total=False):
     language: str  # "cuda" or "cpp"
     stage: str  # profile -> zero_shot -> refine -> done
-    candidates: Annotated[dict[str, dict], merge]  # "003" -> candidate record (see nodes/common.py)
+    candidates: Annotated[dict[str, Candidate], merge]  # "003" -> its record
     current: str | None  # the candidate being built, run or judged
     best: str | None  # the best valid candidate so far ("000" is the source)
     next_version: int
@@ -45,7 +79,57 @@ class State(Input, total=False):
 
 
 def key(version: int) -> str:
+    """The key of a version in state["candidates"]: 3 -> "003"."""
     return f"{version:03d}"
 
 
+def label(candidate_or_version: dict | int) -> str:
+    """How people read a version: "v003"."""
+    version = candidate_or_version if isinstance(candidate_or_version, int) else candidate_or_version["version"]
+    return f"v{key(version)}"
+
+
 SOURCE = key(0)
+
+
+def new_candidate(version: int, parent: str | None, origin: str, stage: str, folder: Path,
+                  source_path: Path | None, sha256: str | None, **extra) -> Candidate:
+    return {"version": version, "key": key(version), "parent": parent, "origin": origin, "stage": stage,
+            "dir": str(folder), "source": str(source_path) if source_path else None, "sha256": sha256,
+            "status": "generated", "reason": "", **extra}
+
+
+def failed_status(step: str, reason: str, corrections: int, budget: int) -> tuple[str, str]:
+    """`build_failed`/`run_failed` while fixes remain (the coder is asked for one), else `discarded`."""
+    if corrections >= budget:
+        return "discarded", f"{step} failed and the correction budget ({budget}) is spent: {reason}"
+    return f"{step}_failed", reason
+
+
+def current(state: State) -> Candidate:
+    return state["candidates"][state["current"]]
+
+
+def best(state: State) -> Candidate:
+    return state["candidates"][state["best"]]
+
+
+def source(state: State) -> Candidate:
+    return state["candidates"][SOURCE]
+
+
+def read_code(candidate: Candidate) -> str:
+    return Path(candidate["source"]).read_text() if candidate.get("source") else ""
+
+
+def read_stdout(candidate: Candidate) -> str:
+    path = (candidate.get("run") or {}).get("stdout_path")
+    return Path(path).read_text() if path else ""
+
+
+def run_dir(state: State) -> RunDir:
+    return RunDir(state["run_dir"])
+
+
+def program(state: State) -> Program:
+    return load_program(state["program"], state.get("main"))

@@ -11,13 +11,13 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, key
-from nodes.common import (COMPILER_NAMES, LANGUAGE_NAMES, ask, best, current, describe_measurement, new_candidate,
-                          program, read_code, run_dir)
-from tools.codeblocks import extract_code
-from tools.executor import RunResult
+from graph.state import SOURCE, State, best, current, key, new_candidate, program, read_code, run_dir
+from nodes.shared.models import COMPILER_NAMES, LANGUAGE_NAMES, ask
+from tools.energy.metrics import describe_measurement
+from tools.llm.codeblocks import extract_code
 from tools.program import sha256_text
 from tools.rundir import write_text
+from tools.sandbox.runner import RunResult
 
 FAILED = ("build_failed", "run_failed")
 ORIGIN_BY_MODE = {"zero_shot": "zero-shot", "step": "plan-step", "fix": "fix"}
@@ -34,7 +34,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     elif mode == "step":
         parent = best(state)
         prompt, values = "plan_step", {"plan": state["plan"]["text"], "code": read_code(parent), "main": prog.main,
-                                       "measurement": describe_measurement(parent),
+                                       "measurement": describe_measurement(parent.get("measurement")),
                                        "compiler": COMPILER_NAMES[prog.language]}
     else:
         parent = state["candidates"][SOURCE]

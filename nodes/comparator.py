@@ -11,8 +11,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State
-from nodes.common import best, current
+from graph.state import SOURCE, State, best, current
 from tools.energy.measurement import run_values
 from tools.energy.stats import relative_change
 

@@ -7,9 +7,10 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State
-from nodes.common import current, failed_status, new_candidate, program, read_code, run_record, sandbox_for
-from tools.compiler import BuildResult, build, build_command
+from graph.record import run_record
+from graph.state import SOURCE, State, current, failed_status, new_candidate, program, read_code
+from nodes.shared.containment import sandbox_for
+from tools.build import BuildResult, build, build_command
 from tools.errors import LassiError
 from tools.gpu import find_gpu
 from tools.program import Program, check_size, sha256_text, stage_workspace

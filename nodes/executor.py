@@ -8,15 +8,15 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State
-from nodes.common import current, failed_status, sandbox_for, source
-from tools.compiler import BINARY_NAME
+from graph.state import SOURCE, State, current, failed_status, source
+from nodes.shared.containment import sandbox_for
+from tools.build import BINARY_NAME
 from tools.energy import RepeatPolicy, choose_meter, measure
-from tools.energy.measurement import with_interval
-from tools.energy.plots import plot_profile
+from tools.energy.metrics import with_interval
 from tools.errors import LassiError
-from tools.executor import RunResult, run_program
+from tools.report.plots import plot_profile
 from tools.rundir import write_json, write_text
+from tools.sandbox.runner import RunResult, run_program
 
 SOURCE_TIME_LIMIT_S = 600.0
 OUTCOME_FILE = "executed.json"  # the node's whole result for this candidate

@@ -26,16 +26,18 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State
-from nodes.common import (NOT_CUDA, ask, binary_of, count_gpu_work, current, describe_measurement, gpu_env, judge_tag,
-                          read_code, read_stdout, sandbox_for, source, with_source_workload)
+from graph.state import SOURCE, State, current, read_code, read_stdout, source
 from nodes.executor import SOURCE_TIME_LIMIT_S, candidate_time_limit
+from nodes.shared.containment import gpu_env, sandbox_for
+from nodes.shared.gpu_work import NOT_CUDA, binary_of, count_gpu_work, with_source_workload
+from nodes.shared.models import ask, judge_tag
+from tools.energy.metrics import describe_measurement
 from tools.errors import LassiError
-from tools.executor import run_program
 from tools.outputs import DEFAULT_MASKS, compare_outputs
-from tools.report import verdict_mark
+from tools.report.run_report import verdict_mark
 from tools.rundir import write_text
 from tools.sandbox import Sandbox
+from tools.sandbox.runner import run_program
 from tools.workload import Workload, compare_workloads, workload_table
 
 _VERDICT_LINE = re.compile(r"^[\s>*_`#]*VERDICT[\s*_`]*:[\s*_`]*(VALID|INVALID)\b[\s*_`.]*$", re.I)
@@ -69,9 +71,9 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         reply, update["llm_calls"] = ask(
             state, ctx, "judge", "judge", 0.0, about={"candidate": cand["key"]}, tag=tag,
             checks="\n".join(f"- {c['name']}: {verdict_mark(c)}: {c['reason']}" for c in checks), workload=evidence,
-            source_code=read_code(src), source_output=read_stdout(src), source_measurement=describe_measurement(src),
+            source_code=read_code(src), source_output=read_stdout(src), source_measurement=describe_measurement(src.get("measurement")),
             candidate_code=read_code(cand), candidate_output=read_stdout(cand),
-            candidate_measurement=describe_measurement(cand))
+            candidate_measurement=describe_measurement(cand.get("measurement")))
         checks.append({"name": "judge", **parse_verdict(reply.text)})
     else:
         checks.append(_check("judge", None, "not asked: a check before it failed"))

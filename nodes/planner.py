@@ -5,10 +5,12 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State
-from nodes.common import (ask, best, describe_gpu_work, describe_measurement, gpu_env, program, read_code, run_dir,
-                          sandbox_for, with_source_workload)
+from graph.state import SOURCE, State, best, program, read_code, run_dir
 from nodes.executor import SOURCE_TIME_LIMIT_S
+from nodes.shared.containment import gpu_env, sandbox_for
+from nodes.shared.gpu_work import describe_gpu_work, with_source_workload
+from nodes.shared.models import ask
+from tools.energy.metrics import describe_measurement
 from tools.rundir import write_text
 
 
@@ -27,7 +29,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
                        about={"plan": number, "for_candidate": target["key"]},
                        knowledge_summary=summaries["knowledge"], system_summary=summaries["system"],
                        code_summary=summaries["code"], code=read_code(target), main=prog.main,
-                       measurement=describe_measurement(target), gpu_work=describe_gpu_work(target))
+                       measurement=describe_measurement(target.get("measurement")), gpu_work=describe_gpu_work(target))
     path = run_dir(state).path / "plans" / f"plan-{number:02d}.md"
     write_text(path, f"# Plan {number} (for v{target['version']:03d})\n\n{reply.text}\n")
     plan = {"number": number, "text": reply.text, "for_version": target["key"], "path": str(path)}

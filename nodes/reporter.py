@@ -8,9 +8,10 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import State
-from nodes.common import LANGUAGE_NAMES, ask, best, describe_measurement, read_code, read_stdout, run_dir, source
-from tools.report import write_reports
+from graph.state import State, best, read_code, read_stdout, run_dir, source
+from nodes.shared.models import LANGUAGE_NAMES, ask
+from tools.energy.metrics import describe_measurement
+from tools.report.run_report import write_reports
 from tools.rundir import write_text
 
 
@@ -25,8 +26,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         reply, update["llm_calls"] = ask(
             state, ctx, "reporter", "report", ctx.temperature_start,
             language_name=LANGUAGE_NAMES[state["language"]],
-            source_code=read_code(src), source_output=read_stdout(src), source_measurement=describe_measurement(src),
-            best_code=read_code(top), best_output=read_stdout(top), best_measurement=describe_measurement(top))
+            source_code=read_code(src), source_output=read_stdout(src), source_measurement=describe_measurement(src.get("measurement")),
+            best_code=read_code(top), best_output=read_stdout(top), best_measurement=describe_measurement(top.get("measurement")))
         comparison = reply.text
     write_text(run.comparison, comparison)  # kept, so `lassi-ee report` rebuilds the report without a model
     _copy_best(top, run.best)

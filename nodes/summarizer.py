@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import State
+from graph.state import State, program, read_code, run_dir, source
 from knowledge import load_knowledge
-from nodes.common import LANGUAGE_NAMES, ask, program, read_code, run_dir, source
+from nodes.shared.models import LANGUAGE_NAMES, ask
 from tools.cache import ReplyCache
 from tools.rundir import write_text
 from tools.sysinfo import describe_machine

@@ -14,13 +14,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from graph.context import make_context
-from graph.state import SOURCE
+from graph.state import SOURCE, new_candidate
 from nodes import judge
-from nodes.common import new_candidate
-from tools.compiler import BINARY_NAME, build, build_command
-from tools.executor import run_program
+from tools.build import BINARY_NAME, build, build_command
 from tools.program import load_program, sha256_text, stage_workspace
 from tools.rundir import RunDir, write_text
+from tools.sandbox.runner import run_program
 
 ROOT = Path(__file__).parents[1]
 EXAMPLES = ROOT / "examples" / "programs"

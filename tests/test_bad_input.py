@@ -13,7 +13,7 @@ from conftest import nvidia_gpu_present, sleeper
 
 
 def lassi(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "graph.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=120, env={**os.environ, **(env or {})})
 
 
@@ -206,7 +206,7 @@ def workspace(tmp_path, monkeypatch):
 def test_every_row_of_the_readme_table_gets_its_message(command, message, workspace, capsys):
     import shlex
 
-    from graph.cli import main
+    from app.cli import main
 
     assert main(shlex.split(command)[1:]) == 1
     lines = capsys.readouterr().err.strip().splitlines()

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import INVALID, VALID, answer, nvidia_gpu_present, sleeper
 
-from graph.bench import bench
-from graph.suite import load_suite
+from app.bench import bench
+from app.suite import load_suite
 from tools.errors import LassiError
 from tools.program import load_program
-from tools.suite_report import TrialRecord, any_of_k, best_of_k, render_markdown, suite_figures
+from tools.report.suite import TrialRecord, any_of_k, best_of_k, render_markdown, suite_figures
 
 ROOT = Path(__file__).parents[1]
 SUITES = ROOT / "examples" / "suites"
@@ -172,7 +172,7 @@ def test_a_yaml_suite_reads_like_its_toml_twin(tmp_path):
 ])
 def test_a_mistake_in_a_suite_gets_one_line_naming_file_program_and_key(name, text, message, program, tmp_path,
                                                                        monkeypatch, capsys):
-    from graph.cli import main
+    from app.cli import main
 
     shutil.move(program, tmp_path / "prog")
     (tmp_path / name).write_text(text)
@@ -186,7 +186,7 @@ def test_a_mistake_in_a_suite_gets_one_line_naming_file_program_and_key(name, te
 # Criterion 3: the shipped CPU suite, killed midway and run again
 
 def lassi(*args: str, cwd: Path, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "graph.cli", *args], cwd=cwd, stdout=log.open("w"),
+    return subprocess.Popen([sys.executable, "-m", "app.cli", *args], cwd=cwd, stdout=log.open("w"),
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
@@ -205,7 +205,7 @@ def stamps(folder: Path) -> dict[str, int]:
 
 
 def candidates_of(run_dir: Path) -> dict:
-    from graph.api import open_run
+    from app.api import open_run
 
     with open_run(run_dir) as (graph, config):
         return graph.get_state(config).values["candidates"]
@@ -231,7 +231,7 @@ def test_the_shipped_cpu_suite_completes_and_a_killed_bench_resumes_without_redo
     finished_files, finished_candidates = stamps(trial_1), candidates_of(trial_1)
     measured_before_kill = source_of_2.stat().st_mtime_ns
 
-    second = subprocess.run([sys.executable, "-m", "graph.cli", *command], cwd=tmp_path, capture_output=True,
+    second = subprocess.run([sys.executable, "-m", "app.cli", *command], cwd=tmp_path, capture_output=True,
                             text=True, timeout=900)
     assert second.returncode == 0, second.stderr
     said = second.stdout
@@ -250,7 +250,7 @@ def test_the_shipped_cpu_suite_completes_and_a_killed_bench_resumes_without_redo
     assert program_rows(report) == ["heat2d", "heat2d-small", "**all**"]
     assert "Suite report:" in said and "energy-reduction@k: k=1" in said
 
-    third = subprocess.run([sys.executable, "-m", "graph.cli", *command], cwd=tmp_path, capture_output=True,
+    third = subprocess.run([sys.executable, "-m", "app.cli", *command], cwd=tmp_path, capture_output=True,
                            text=True, timeout=300)
     assert third.returncode == 0 and "0 trials started, 0 resumed, 4 finished earlier" in third.stdout
     assert json.loads((out / "suite-report.json").read_text()) == figures
@@ -317,7 +317,7 @@ def test_a_second_bench_on_a_folder_in_use_is_refused_at_once(quick_suite, tmp_p
 
 @pytest.mark.skipif(nvidia_gpu_present(), reason="needs a machine without an NVIDIA GPU")
 def test_a_suite_that_cannot_run_here_stops_before_its_first_trial(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "graph.cli", "bench", str(SUITES / "examples-scripted.toml"),
+    done = subprocess.run([sys.executable, "-m", "app.cli", "bench", str(SUITES / "examples-scripted.toml"),
                            "--out", str(tmp_path / "out")], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1, done.stderr

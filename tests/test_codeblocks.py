@@ -1,6 +1,6 @@
 """Extracting the program from a model's answer."""
 
-from tools.codeblocks import extract_code
+from tools.llm.codeblocks import extract_code
 
 
 def test_takes_the_block_tagged_for_the_language():

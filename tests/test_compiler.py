@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.compiler import BINARY_NAME, build, build_command
+from tools.build import BINARY_NAME, build, build_command
 from tools.program import load_program, stage_workspace
 
 EXAMPLES = Path(__file__).parents[1] / "examples"

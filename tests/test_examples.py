@@ -10,14 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from graph.api import resume
+from app.api import resume
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
 def test_the_heat2d_demo_walks_every_stage_from_the_cli(tmp_path):
     run_dir = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-m", "graph.cli", "optimize", str(EXAMPLES / "programs" / "heat2d"),
+    done = subprocess.run([sys.executable, "-m", "app.cli", "optimize", str(EXAMPLES / "programs" / "heat2d"),
                            "--model", f"scripted:{EXAMPLES / 'sessions' / 'heat2d' / 'session.json'}",
                            "--run-dir", str(run_dir)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -3,7 +3,7 @@
 import sys
 import time
 
-from tools.executor import run_program
+from tools.sandbox.runner import run_program
 
 
 def python(code: str) -> list[str]:
@@ -45,7 +45,7 @@ def test_interrupting_the_caller_stops_the_program(tmp_path):
     import subprocess
 
     marker = "41.2511"
-    caller = subprocess.Popen([sys.executable, "-c", "from tools.executor import run_program; "
+    caller = subprocess.Popen([sys.executable, "-c", "from tools.sandbox.runner import run_program; "
                                f"run_program(['sleep', '{marker}'], '.', 120)"], cwd=tmp_path,
                               env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     time.sleep(1.5)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from graph.api import optimize, profile
-from tools.compiler import BINARY_NAME, build, build_command
+from app.api import optimize, profile
 from nodes.comparator import assess
+from tools.build import BINARY_NAME, build, build_command
 from tools.energy import RepeatPolicy, choose_meter, measure
-from tools.executor import run_program
 from tools.gpu import find_gpu
 from tools.program import load_program, stage_workspace
+from tools.sandbox.runner import run_program
 
 pytestmark = pytest.mark.gpu
 EXAMPLES = Path(__file__).parents[1] / "examples"
@@ -81,7 +81,10 @@ def test_work_the_meter_did_not_see_does_not_become_its_idle_baseline(tmp_path):
     stage_workspace(prog, work, prog.read_main())
     assert build(work, build_command("cuda", prog.main, arch=find_gpu().arch)).ok
     meter = choose_meter("cuda", None)
-    run = lambda: run_program([str(work / BINARY_NAME), "2048", "2048", "100"], work, 300, env=meter.child_env())
+
+    def run():
+        return run_program([str(work / BINARY_NAME), "2048", "2048", "100"], work, 300, env=meter.child_env())
+
     _, first = measure(meter, run, RepeatPolicy(1, 1))
     time.sleep(4)  # the meter's own run is long over: its next session checks the baseline for drift
     assert run().ok  # a run the meter does not see, leaving the GPU clocked up for a while

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from tools.energy import meters
 from tools.energy.meters import RaplMeter, TimeMeter, choose_meter
-from tools.executor import RunResult
+from tools.sandbox.runner import RunResult
 
 
 def fake_rapl(root: Path, packages: dict[str, tuple[int, int]]) -> None:

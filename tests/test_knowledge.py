@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from documents import HTML, MARKDOWN, write_pdf
 
-from graph.cli import main
+from app.cli import main
 from graph.context import make_context
 from knowledge import load_knowledge, load_notes, note_files
 from knowledge.documents import MAX_CHARS, load_document, load_documents, parse_spec

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from tools.energy.gpu_lock import gpu_lock
-from tools.energy.nvml_meter import NvmlMeter
 from tools.energy.measurement import Reading, RepeatPolicy, measure, spread_sources
-from tools.energy.plots import plot_overlay, plot_profile, read_trace, typical_repeat
-from tools.executor import RunResult
+from tools.energy.nvml_meter import NvmlMeter
+from tools.report.plots import plot_overlay, plot_profile, read_trace, typical_repeat
+from tools.sandbox.runner import RunResult
 
 
 class ScriptedMeter:

@@ -6,7 +6,7 @@ import json
 
 from conftest import INVALID, VALID, answer, sleeper
 
-from graph.api import optimize
+from app.api import optimize
 
 FAST, SOURCE_SPEED, SLOW = 40, 200, 320  # milliseconds the test program waits
 
@@ -134,9 +134,9 @@ def test_a_run_directory_inside_the_program_folder_is_not_copied_into_workspaces
 
 
 def test_resume_starts_a_run_that_stopped_before_its_first_checkpoint(program, session, settings):
-    from graph.api import resume
+    from app.api import resume
     from graph.context import make_context
-    from nodes.common import run_record
+    from graph.record import run_record
     from tools.program import load_program
     from tools.rundir import RunDir, write_json
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from graph.progress import Progress
+from app.progress import Progress
 
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # anything but a newline
 COLOUR = re.compile(r"\x1b\[[0-9;]*m")

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import VALID, answer, sleeper
-from graph.api import optimize, profile
-from graph.cli import main
-from tools.energy.plots import SearchPoint, plot_profile, plot_search
-from tools.report import write_reports
+
+from app.api import optimize, profile
+from app.cli import main
+from tools.report.plots import SearchPoint, plot_profile, plot_search
+from tools.report.run_report import write_reports
 from tools.rundir import RunDir, write_json, write_text
 
 COMPARISON = "The best version waits less: <script>alert('x')</script> & sleeps 40 ms.\n\nIt prints the same sum."
@@ -150,7 +150,7 @@ CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser",
 def test_a_scripted_runs_report_html_renders_in_headless_chromium_with_its_table_and_plots(tmp_path):
     examples = Path(__file__).parents[1] / "examples"
     run_dir, shot = tmp_path / "run", tmp_path / "report.png"
-    done = subprocess.run([sys.executable, "-m", "graph.cli", "optimize", str(examples / "programs" / "heat2d"),
+    done = subprocess.run([sys.executable, "-m", "app.cli", "optimize", str(examples / "programs" / "heat2d"),
                            "--model", f"scripted:{examples / 'sessions' / 'heat2d' / 'session.json'}",
                            "--run-dir", str(run_dir), "--repeats", "3"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

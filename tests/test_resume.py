@@ -15,7 +15,7 @@ from conftest import VALID, answer, sleeper
 
 
 def lassi(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "graph.cli", *args], cwd=cwd, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "app.cli", *args], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
@@ -80,7 +80,7 @@ def test_a_model_that_stays_down_stops_the_run_resumably_and_resume_finishes_it(
     second = lassi("resume", str(run_dir), cwd=tmp_path)
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, err
-    assert "Best: v001" in out and "v000" not in "".join(l for l in out.splitlines() if "executor" in l)
+    assert "Best: v001" in out and "v000" not in "".join(line for line in out.splitlines() if "executor" in line)
 
 
 # SIGKILL at every node in turn: each interrupted run, once resumed, ends as an uninterrupted run does.
@@ -125,7 +125,7 @@ def steps(out: str) -> list[str]:
 
 def summary(run_dir: Path) -> dict:
     """What must not depend on interruptions: each candidate's lineage and fate, and that it was measured."""
-    from graph.api import open_run
+    from app.api import open_run
 
     with open_run(run_dir) as (graph, config):
         state = graph.get_state(config).values
@@ -143,7 +143,7 @@ def llm_calls(run_dir: Path) -> dict[str, int]:
 
 @pytest.mark.parametrize("node", NODES)
 def test_a_run_killed_inside_any_node_resumes_to_the_same_end(node, killable, tmp_path):
-    from graph.api import open_run
+    from app.api import open_run
 
     program, model, reference_steps, reference = killable
     assert set(reference_steps) == set(NODES)
@@ -174,7 +174,7 @@ def test_a_run_killed_inside_any_node_resumes_to_the_same_end(node, killable, tm
 DIE_BEFORE_CHECKPOINT = """
 import os, signal, sys, time
 from langgraph.checkpoint.sqlite import SqliteSaver
-from graph.cli import main
+from app.cli import main
 
 step, saved_writes, saved_checkpoint = int(sys.argv[1]), SqliteSaver.put_writes, SqliteSaver.put
 written = []  # one entry per step: the input's, then each node's (the saver is called from several threads)
@@ -197,7 +197,7 @@ sys.exit(main(sys.argv[2:]))
 
 @pytest.mark.parametrize("node", ["judge", "comparator"])
 def test_a_run_killed_between_a_nodes_result_and_its_checkpoint_resumes_without_redoing_it(node, killable, tmp_path):
-    from graph.api import open_run
+    from app.api import open_run
 
     program, model, reference_steps, reference = killable
     step = 1 + max(i for i, name in enumerate(reference_steps) if name == node)  # its last turn's checkpoint
@@ -221,7 +221,7 @@ def test_a_run_killed_between_a_nodes_result_and_its_checkpoint_resumes_without_
 DIE_AFTER_MEASURING = """
 import os, signal, sys
 import nodes.executor as executor
-from graph.cli import main
+from app.cli import main
 
 write_json = executor.write_json
 
@@ -253,7 +253,7 @@ def test_a_candidate_measured_just_before_a_kill_is_not_measured_again(killable,
 
 
 def test_a_model_that_fails_a_few_times_then_answers_lets_the_run_finish(program, session, settings):
-    from graph.api import optimize
+    from app.api import optimize
 
     flaky = {"error": "transient", "times": 2}
     model = session({"coder": [flaky, answer(sleeper(40)), flaky, answer(sleeper(320))],
@@ -265,7 +265,7 @@ def test_a_model_that_fails_a_few_times_then_answers_lets_the_run_finish(program
 
 
 def test_each_step_is_reported_once_its_checkpoint_is_saved(program, settings):
-    from graph.api import open_run, profile
+    from app.api import open_run, profile
 
     heard, saved = [], []
 

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-import tools.sandbox as sandbox_module
+import tools.sandbox.containment as containment_module
+import tools.sandbox.isolation as isolation_module
 from tools.errors import LassiError
-from tools.executor import run_program
-from tools.sandbox import Limits, Sandbox, bwrap_problem, choose_sandbox, pids_cgroup_parent
+from tools.sandbox.containment import Limits, pids_cgroup_parent
+from tools.sandbox.isolation import Sandbox, bwrap_problem, choose_sandbox
+from tools.sandbox.runner import run_program
 
 MiB = 1024 * 1024
 SMALL = Limits(max_tasks=32, memory_bytes=64 * MiB, file_bytes=4 * MiB)
@@ -37,7 +39,7 @@ def box(request, monkeypatch) -> Sandbox:
     if cgroup and pids_cgroup_parent() is None:
         pytest.skip("no writable cgroup with the pids controller")
     if not cgroup:
-        monkeypatch.setattr(sandbox_module, "pids_cgroup_parent", lambda: None)
+        monkeypatch.setattr(containment_module, "pids_cgroup_parent", lambda: None)
     return Sandbox(mode, "test", SMALL)
 
 
@@ -189,7 +191,7 @@ def test_with_bubblewrap_a_signal_is_reported_as_the_signal(tmp_path):
 
 
 def test_auto_falls_back_to_resource_limits_and_says_why_when_bubblewrap_is_missing(monkeypatch):
-    monkeypatch.setattr(sandbox_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(isolation_module.shutil, "which", lambda name: None)
     bwrap_problem.cache_clear()
     try:
         chosen = choose_sandbox("auto")
@@ -239,7 +241,7 @@ def test_a_run_survives_hostile_candidates_and_the_report_says_why_each_failed(m
                                                                              tmp_path):
     from conftest import VALID, answer, sleeper
 
-    from graph.api import optimize
+    from app.api import optimize
 
     if mode == "bwrap" and bwrap_problem() is not None:
         pytest.skip(f"bubblewrap unusable: {bwrap_problem()}")

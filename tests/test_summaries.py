@@ -10,8 +10,8 @@ from pathlib import Path
 from conftest import SUMMARIES, VALID, answer, sleeper
 from documents import HTML, MARKDOWN, write_pdf
 
-from graph.api import optimize
-from graph.cli import main
+from app.api import optimize
+from app.cli import main
 from tools.rundir import read_jsonl
 
 SLOW = 320  # milliseconds: candidates slower than the source, so each run takes the shortest path through Stage 3

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import tools.sysinfo as sysinfo
-from tools.compiler import BINARY_NAME, build, build_command
+from tools.build import BINARY_NAME, build, build_command
 from tools.errors import LassiError
-from tools.executor import run_program
 from tools.gpu import find_gpu
+from tools.sandbox.runner import run_program
 
 SMI_SAMPLE = """
 ==============NVSMI LOG==============

@@ -11,13 +11,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from judging import CORPUS, EXAMPLES, Bench, corpus_code
+
 from nodes.judge import parse_verdict
-from tools.compiler import build, build_command
+from tools.build import build, build_command
 from tools.errors import LassiError
 from tools.program import load_program, stage_workspace
-from tools.report import validation_lines, verdict_mark, workload_section
+from tools.report.run_report import validation_lines, verdict_mark, workload_section
 
 ALWAYS_VALID = "Looks equivalent.\nVERDICT: VALID"
 MAIN_ARGS, CHECK_ARGS = "160 16", ["96 9", "41 3"]
@@ -122,7 +122,8 @@ def counts(launches: int) -> str:
 @pytest.fixture
 def counted(tmp_path, monkeypatch):
     """heat2d judged as if it were a CUDA program whose counting runs report `reports[version]`."""
-    from nodes import common, judge
+    from nodes import judge
+    from nodes.shared import gpu_work
     from tools.workload import parse_counts
 
     reports: dict[str, str | None] = {}
@@ -133,7 +134,7 @@ def counted(tmp_path, monkeypatch):
             raise LassiError("the counting run exited with status 1")
         return parse_counts(report)
 
-    monkeypatch.setattr(common, "count_workload", fake_count)
+    monkeypatch.setattr(gpu_work, "count_workload", fake_count)
     monkeypatch.setattr(judge, "gpu_env", lambda language, context: {})
     bench = Bench(EXAMPLES / "heat2d", MAIN_ARGS, tmp_path / "run", ALWAYS_VALID, language="cuda")
     return bench, reports

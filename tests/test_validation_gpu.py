@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 
 import pytest
-
 from judging import CORPUS, EXAMPLES, Bench, Verdict, corpus_code
+
 from tools.gpu import find_gpu
-from tools.report import validation_lines, verdict_mark
+from tools.report.run_report import validation_lines, verdict_mark
 
 pytestmark = pytest.mark.gpu
 ALWAYS_VALID = "Looks equivalent.\nVERDICT: VALID"

@@ -9,8 +9,16 @@ import sys
 import pytest
 
 from tools.errors import LassiError
-from tools.workload import (Workload, compare_workloads, count_workload, counter_library, describe_workload,
-                            parse_counts, short_kernel_name, workload_table)
+from tools.workload import (
+    Workload,
+    compare_workloads,
+    count_workload,
+    counter_library,
+    describe_workload,
+    parse_counts,
+    short_kernel_name,
+    workload_table,
+)
 
 REPORT = """process\t101
 kernel\t400\t16777216000\t2000000000\tgaussian_blur(float const*, float*, int, int, float)

@@ -18,11 +18,11 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tools.errors import LassiError
 from tools.cache import default_cache_dir
-from tools.executor import run_program
-from tools.sandbox import Sandbox
+from tools.errors import LassiError
 from tools.rundir import write_json, write_text
+from tools.sandbox import Sandbox
+from tools.sandbox.runner import run_program
 
 COUNTER_SOURCE = Path(__file__).parent / "cupti" / "workload_counter.cpp"
 OUTPUT_VARIABLE = "LASSI_WORKLOAD_OUT"

@@ -7,9 +7,9 @@ import fcntl
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from tools.errors import LassiError
 

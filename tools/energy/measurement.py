@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import csv
-import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from tools.energy.metrics import METRICS
 from tools.energy.stats import Stat, summarize
-from tools.executor import RunResult
-
-METRICS = ("duration_s", "gross_energy_j", "net_energy_j", "avg_power_w", "eq1_energy_j", "profile_energy_j")
+from tools.sandbox.runner import RunResult
 
 
 @dataclass
@@ -77,7 +75,7 @@ class Measurement:
 
     def summary(self) -> dict:
         """JSON-able: method, objective, device, per-metric statistics and per-repeat values."""
-        stats = {m: s.to_dict() for m in METRICS if (s := self.stat(m))}
+        stats = {m.name: s.to_dict() for m in METRICS if (s := self.stat(m.name))}
         runs = sum(r.duration_s for r in self.readings)
         return {"method": self.method, "objective": self.objective, "device": self.device,
                 "repeats": len(self.readings), "stop_reason": self.stop_reason, "stats": stats,
@@ -119,13 +117,6 @@ def spread_sources(summary: dict) -> str:
              else "its power draw: clocks, temperature or other work on the GPU changed between runs")
     return (f"net energy varies {e_cv:.1%} between runs (runtime {t_cv:.1%}, net power {p_cv:.1%}); "
             f"most of it comes from {cause}")
-
-
-def with_interval(stat: dict, unit: str = "") -> str:
-    """`12.3 J ± 0.4`: a summary's figure with the half-width of its 95% interval, where there is one."""
-    ci = stat.get("ci95")
-    figure = f"{stat['mean']:.4g}" + (f" {unit}" if unit else "")
-    return figure + (f" ± {ci:.2g}" if ci is not None and math.isfinite(ci) else "")
 
 
 def measure(meter, run: Callable[[], RunResult], policy: RepeatPolicy) -> tuple[RunResult, Measurement | None]:

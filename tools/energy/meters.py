@@ -6,14 +6,15 @@ meter says what it measures (`method`) and which figure candidates are compared 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from tools.energy.measurement import Reading
 from tools.errors import LassiError
-from tools.executor import RunResult
+from tools.sandbox.runner import RunResult
 
 RAPL_ROOT = Path("/sys/class/powercap")
 
@@ -108,7 +109,3 @@ def choose_meter(language: str, gpu: str | None = None) -> Meter:
         raise LassiError("--gpu applies to CUDA programs only; this program is C++ and runs on the CPU")
     return RaplMeter.available() or TimeMeter()
 
-
-def describe_objective(objective: str) -> str:
-    return {"net_energy_j": "net GPU energy (J)", "gross_energy_j": "CPU package energy (J)",
-            "duration_s": "runtime (s): this machine exposes no energy counter"}[objective]

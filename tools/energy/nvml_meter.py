@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from tools.energy.gpu_lock import gpu_lock
 from tools.energy.measurement import Reading
-from tools.executor import RunResult
 from tools.gpu import Gpu, handle_for, nvml, only_gpu_env
+from tools.sandbox.runner import RunResult
 
 IDLE_CACHE_S = 300.0  # a baseline older than this is measured again from scratch
 QUIET_BEFORE_IDLE_S = 3.0  # the ~122 W tail lasts ~1.5 s after activity: sample deep idle only after this

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import UTC, datetime
 from functools import cache
-from datetime import datetime, timezone
 from pathlib import Path
 
 from tools.cache import ReplyCache, cache_key
@@ -97,4 +97,4 @@ class Models:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

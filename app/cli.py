@@ -9,8 +9,8 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from app.progress import Progress
 from graph.context import parse_repeats
-from graph.progress import Progress
 from tools.errors import Interrupted, LassiError
 from tools.sandbox import MODES as SANDBOX_MODES
 
@@ -48,9 +48,9 @@ def _save_traceback() -> str:
 
 
 def _optimize(args) -> int:
-    from graph.api import optimize
+    from app.api import optimize
     from graph.context import make_context
-    from tools.report import describe_models
+    from tools.report.run_report import describe_models
 
     settings = _settings(args)
     ctx = make_context(**settings)
@@ -63,7 +63,7 @@ def _optimize(args) -> int:
 
 
 def _resume(args) -> int:
-    from graph.api import resume, run_context
+    from app.api import resume, run_context
 
     with Progress(corrections_budget=run_context(args.run_dir).max_corrections) as progress:
         result = resume(args.run_dir, on_step=progress)
@@ -72,23 +72,23 @@ def _resume(args) -> int:
 
 
 def _report(args) -> int:
-    from graph.api import report
+    from app.api import report
 
     _print_report(report(args.run_dir))
     return 0
 
 
 def _profile(args) -> int:
-    from graph.api import profile
-    from nodes.common import describe_measurement
-    from tools.energy.measurement import spread_sources, with_interval
+    from app.api import profile
+    from tools.energy.measurement import spread_sources
+    from tools.energy.metrics import describe_measurement, with_interval
 
     with Progress() as progress:
         result = profile(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=progress,
                          **_settings(args))
     src = result.source
     m = src["measurement"]
-    print(f"\n{Path(args.program).name}: {describe_measurement(src)}")
+    print(f"\n{Path(args.program).name}: {describe_measurement(src.get('measurement'))}")
     for i, reading in enumerate(m["readings"], 1):
         figures = [f"duration {reading['duration_s']:.3f} s"]
         if reading.get("gross_energy_j") is not None:
@@ -112,7 +112,7 @@ def _profile(args) -> int:
 
 
 def _bench(args) -> int:
-    from graph.bench import bench
+    from app.bench import bench
 
     result = bench(args.suite, args.out, say=lambda line: print(line, flush=True), progress=Progress)
     print(f"\nSuite of {len(result.figures['programs'])} programs: {result.started} trials started,"

@@ -16,17 +16,17 @@ import fcntl
 import json
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
-from graph.api import Listener, open_run, optimize, preflight, resume
-from graph.suite import Suite, SuiteProgram, in_suite_words, load_suite
+from app.api import Listener, open_run, optimize, preflight, resume
+from app.suite import Suite, SuiteProgram, in_suite_words, load_suite
 from tools.errors import Interrupted, LassiError
 from tools.llm.reply import ModelUnavailable
+from tools.report.suite import TrialRecord, render_markdown, suite_figures, terminal_table
 from tools.rundir import DEFAULT_ROOT, RunDir, read_jsonl, write_json, write_text
-from tools.suite_report import TrialRecord, render_markdown, suite_figures, terminal_table
 
 REPORT_NAME, FIGURES_NAME, LEDGER_NAME = "suite-report.md", "suite-report.json", "bench.json"
 

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-from tools.sandbox import Containment, Sandbox
+from tools.sandbox.containment import Containment
+from tools.sandbox.isolation import Sandbox
 
 PR_SET_PDEATHSIG = 1
 DEFAULT_OUTPUT_CAP = 8 * 1024 * 1024  # bytes kept per stream; the rest is read and dropped

@@ -1,6 +1,6 @@
 """The Python API: `optimize`, `resume`, `profile`, `report`, `preflight`, and `open_run` for driving the graph yourself.
 
-    from graph.api import optimize
+    from app.api import optimize
     result = optimize("examples/programs/heat2d", model="scripted:examples/sessions/heat2d/session.json")
     print(result.best["key"], result.report_path)
 
@@ -12,25 +12,25 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.builder import NODES, build_graph
 from graph.context import Context, make_context
+from graph.record import THREAD_ID, run_record
 from graph.state import SOURCE
 from knowledge.documents import load_documents
-from nodes.common import THREAD_ID, run_record
-from tools.compiler import compiler_for
+from tools.build import compiler_for
 from tools.errors import Interrupted, LassiError
 from tools.gpu import find_gpu
 from tools.llm import check_model
 from tools.llm.reply import ModelUnavailable
 from tools.program import load_program
-from tools.report import comparison_table, write_reports
+from tools.report.run_report import comparison_table, write_reports
 from tools.rundir import RunDir, write_json
 from tools.sandbox import choose_sandbox
 

@@ -13,11 +13,11 @@ from math import comb
 from pathlib import Path
 
 from tools.energy.measurement import run_values
-from tools.energy.meters import describe_objective
+from tools.energy.metrics import describe_objective
 from tools.energy.stats import relative_change
 from tools.llm.usage import RoleUsage, role_usage, tokens_estimated, total_usage
-from tools.report import comparison_table, usage_blocks
-from tools.report_doc import Block, Document, Heading, Para, Table, to_markdown
+from tools.report.document import Block, Document, Heading, Para, Table, to_markdown
+from tools.report.run_report import comparison_table, usage_blocks
 
 AT_K_METHOD = (
     "For each program, take the savings s1…sn of its n trials: the relative decrease of the program's"

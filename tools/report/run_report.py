@@ -12,21 +12,31 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from tools.energy.measurement import run_values, with_interval
-from tools.energy.meters import describe_objective
-from tools.energy.plots import SearchPoint, plot_overlay, plot_search
+from tools.energy.measurement import run_values
+from tools.energy.metrics import SHOWN, describe_objective, with_interval
+from tools.energy.metrics import metric as metric_named
 from tools.energy.stats import relative_change
 from tools.llm.usage import RoleUsage, role_usage, tokens_estimated
-from tools.report_doc import Block, Code, Document, Figure, Heading, Items, Para, Prose, Table, block_markdown, \
-    to_markdown
-from tools.report_html import to_html
+from tools.report.document import (
+    Block,
+    Code,
+    Document,
+    Figure,
+    Heading,
+    Items,
+    Para,
+    Prose,
+    Table,
+    block_markdown,
+    to_markdown,
+)
+from tools.report.html import to_html
+from tools.report.plots import SearchPoint, plot_overlay, plot_search
 from tools.rundir import RunDir, read_jsonl, write_text
 from tools.workload import Workload, workload_rows
 
 OVERLAY_NAME = "power-overlay.png"
 SEARCH_NAME = "search.png"
-METRIC_ROWS = (("net_energy_j", "Net GPU energy (J)"), ("gross_energy_j", "Gross energy (J)"),
-               ("avg_power_w", "Average power (W)"), ("duration_s", "Runtime (s)"))
 
 
 def write_reports(run: RunDir, state: dict, models: dict[str, str]) -> Path:
@@ -94,8 +104,8 @@ def comparison_table(source: dict, best: dict, candidates: list[dict]) -> list[d
     """Rows of (metric, source, best, change): the shape of the paper's Table 10."""
     src_m, top_m = source["measurement"], best["measurement"]
     src, top = src_m["stats"], top_m["stats"]
-    rows = [{"metric": label, "source": figure(src.get(m)), "best": figure(top.get(m)),
-             "change": change(top_m, src_m, m)} for m, label in METRIC_ROWS if m in src]
+    rows = [{"metric": m.heading, "source": figure(src.get(m.name)), "best": figure(top.get(m.name)),
+             "change": change(top_m, src_m, m.name)} for m in SHOWN if m.name in src]
     rows.append({"metric": "Code version", "source": "v000", "best": f"v{best['version']:03d}", "change": ""})
     rows.append({"metric": "Corrections (fix candidates)", "source": "",
                  "best": str(sum(c["origin"] == "fix" for c in candidates)), "change": ""})
@@ -263,4 +273,4 @@ def _draw_search(candidates: list[dict], best: dict, png: Path) -> None:
         points.append(SearchPoint(f"v{c['version']:03d}", kind, stat and stat["mean"], stat and stat.get("ci95"),
                                   best_mean))
     metric = candidates[0]["measurement"]["objective"]
-    plot_search(points, f"v{best['version']:03d}", png, dict(METRIC_ROWS).get(metric, metric))
+    plot_search(points, f"v{best['version']:03d}", png, metric_named(metric).heading)

@@ -13,7 +13,7 @@
 Setting keys are the `lassi-ee optimize` options without their dashes. Every wrong key or value is
 reported as one line naming the file, the program and the key, before any run starts: the file's own
 shape here, and what `optimize` checks (settings, program, tools, models) by `lassi-ee bench`
-through `graph.api.preflight`.
+through `app.api.preflight`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import difflib
 import re
 import shlex
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from graph.context import ROLES, Context, parse_repeats
 from knowledge.documents import parse_spec
@@ -130,7 +130,7 @@ class SuiteProgram:
     args: list[str]
     main: str | None
     trials: int
-    settings: dict = field(default_factory=dict)  # keywords of graph.api.optimize (Context fields)
+    settings: dict = field(default_factory=dict)  # keywords of app.api.optimize (Context fields)
 
     def spec(self) -> dict:
         """What its trials were started with; a later run of the suite must ask for the same."""

@@ -17,11 +17,12 @@ import shutil
 import sys
 import threading
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from graph.state import SOURCE
-from nodes.common import MEASURED, describe_measurement
-from tools.energy.measurement import with_interval
+from tools.energy.metrics import describe_measurement, with_interval
+from tools.energy.metrics import metric as metric_named
 
 STAGES = {"profile": "Stage 0 profile", "zero_shot": "Stage 1 zero-shot", "refine": "Stage 2-3 refinement",
           "done": "Stage 4 report"}
@@ -29,7 +30,7 @@ CLEAR_LINE = "\r\x1b[K"  # back to the line's start and erase it: no cursor move
 
 
 class Progress:
-    """A step listener for graph.api: (node, its update, the state after it)."""
+    """A step listener for app.api: (node, its update, the state after it)."""
 
     def __init__(self, stream: TextIO | None = None, *, corrections_budget: int | None = None,
                  clock: Callable[[], float] = time.monotonic, refresh_s: float = 1.0):
@@ -133,7 +134,7 @@ def describe_step(node: str, update: dict, state: dict, budget: int | None = Non
         return f"{name}: {'built' if cand['build']['ok'] else 'build failed'}" + _reason(cand)
     if node == "executor":
         if cand["status"] == "ran":
-            return f"{name}: {describe_measurement(cand)}"
+            return f"{name}: {describe_measurement(cand.get('measurement'))}"
         return f"{name}: run failed" + _reason(cand)
     if node == "coder":
         fixing = f" ({_fixes(state.get('corrections', 0), budget)})" if cand.get("origin") == "fix" else ""
@@ -176,8 +177,8 @@ def _objective(cand: dict) -> str:
     """The figure candidates are compared on, with its 95% interval: `runtime 0.96 s ± 0.017`."""
     measurement = cand["measurement"]
     metric = measurement["objective"]
-    label, unit = next(((label, unit) for key, label, unit in MEASURED if key == metric), (metric, ""))
-    return f"{label} {with_interval(measurement['stats'][metric], unit)}"
+    shown = metric_named(metric)
+    return f"{shown.label} {with_interval(measurement['stats'][metric], shown.unit)}"
 
 
 def _last_measured(state: dict) -> dict | None:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.errors import LassiError
-from tools.executor import run_program
 from tools.sandbox import Sandbox
+from tools.sandbox.runner import run_program
 
 BINARY_NAME = "program"
 BUILD_TIME_LIMIT_S = 600

@@ -11,7 +11,7 @@ import html
 import re
 from pathlib import Path
 
-from tools.report_doc import Block, Code, Document, Figure, Heading, Items, Para, Prose, Table
+from tools.report.document import Block, Code, Document, Figure, Heading, Items, Para, Prose, Table
 
 SHORT_CELL = 24  # characters: a cell this short never wraps
 

@@ -1,14 +1,11 @@
-"""Containment for the code a model wrote: where it may write, what it may reach, how much it may use.
+"""Resource caps for a contained process tree: files, memory, processes and threads, and its kill.
 
-Resource limits apply everywhere: a file-size cap (RLIMIT_FSIZE), no core dumps, and caps on the
-tasks (processes and threads) and resident memory of the program's whole tree. The task cap is held
-by the kernel where it can be: a cgroup with the pids controller when the cgroup tree is writable,
-else RLIMIT_NPROC (which the kernel does not apply to root). A watchdog checks both caps as well and
-stops a program the moment a fork is refused at the cap, so a fork bomb ends at once rather than at
-its time limit. Where bubblewrap works (`bwrap`) the program also runs in its own namespaces: no
-network, the filesystem read-only except its scratch folder, a private /tmp inside that folder, of
-/dev only the basic nodes and the GPU nodes it needs, and a PID namespace that dies with it, taking
-every process it started along.
+The caps apply everywhere: a file-size cap (RLIMIT_FSIZE), no core dumps, and caps on the tasks
+(processes and threads) and resident memory of the program's whole tree. The task cap is held by the
+kernel where it can be: a cgroup with the pids controller when the cgroup tree is writable, else
+RLIMIT_NPROC (which the kernel does not apply to root). A watchdog checks both caps as well and stops a
+program the moment a fork is refused at the cap, so a fork bomb ends at once rather than at its time
+limit.
 """
 
 from __future__ import annotations
@@ -16,21 +13,14 @@ from __future__ import annotations
 import itertools
 import os
 import resource
-import shutil
 import signal
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from tools.errors import LassiError
-
-MODES = ("auto", "bwrap", "none")
 MiB = 1024 * 1024
-NVIDIA_SHARED_NODES = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-caps")
-SHM_BYTES = 64 * MiB  # /dev/shm inside the sandbox: private and small (it lives in memory)
 POLL_S = 0.05  # how often the watchdog looks at the program's processes
 CGROUP_PREFIX = "lassi-ee-"
 _serial = itertools.count()
@@ -61,85 +51,6 @@ class Limits:
                 f"{_size(self.memory_bytes)} of memory, files up to {_size(self.file_bytes)}")
 
 
-@dataclass(frozen=True)
-class Sandbox:
-    """How a build or run is contained. `mode` is what is used: "bwrap" or "none"; `why` says why."""
-
-    mode: str
-    why: str
-    limits: Limits = field(default_factory=Limits)
-    devices: tuple[str, ...] = ()  # device nodes the program may open (the chosen GPU's), bwrap only
-
-    def describe(self) -> str:
-        if self.mode == "bwrap":
-            shown = ", ".join(d for d in self.devices if os.path.exists(d)) or "none"
-            isolation = f"bubblewrap: no network, filesystem read-only except the scratch folder, devices: {shown}"
-        else:
-            isolation = f"resource limits only, no filesystem or network isolation ({self.why})"
-        return f"{isolation}; {self.limits.describe()}"
-
-    def command(self, argv: list[str], scratch: Path) -> list[str]:
-        """`argv` as it must be started to run contained in `scratch` (its private /tmp is scratch/.tmp)."""
-        if self.mode != "bwrap":
-            return list(argv)
-        scratch = scratch.resolve()
-        # /tmp first: a scratch folder under /tmp is then bound inside the private /tmp
-        return [*self._isolation(), "--bind", str(scratch / ".tmp"), "/tmp", "--bind", str(scratch), str(scratch),
-                "--setenv", "TMPDIR", "/tmp", "--chdir", str(scratch), "--", *argv]
-
-    def _isolation(self) -> list[str]:
-        args = [bwrap_path(), "--die-with-parent", "--new-session", "--unshare-all", "--ro-bind", "/", "/",
-                "--dev", "/dev", "--proc", "/proc"]
-        if os.geteuid() == 0:  # a privileged bwrap keeps root's capabilities unless told otherwise
-            args += ["--cap-drop", "ALL"]
-        for node in self.devices:
-            if os.path.exists(node):
-                args += ["--dev-bind", node, node]
-        return args + ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
-
-    def environment(self, scratch: Path) -> dict[str, str]:
-        """Variables for the contained program: temporary files go to its scratch folder."""
-        return {} if self.mode == "bwrap" else {"TMPDIR": str(scratch.resolve() / ".tmp")}
-
-
-def choose_sandbox(mode: str = "auto", limits: Limits | None = None, devices: tuple[str, ...] = ()) -> Sandbox:
-    """Resolve `--sandbox auto|bwrap|none`; auto uses bubblewrap where it works and says why when not."""
-    limits = limits or Limits()
-    if mode not in MODES:
-        raise LassiError(f"--sandbox must be one of {', '.join(MODES)}, not {mode!r}")
-    if mode == "none":
-        return Sandbox("none", "--sandbox none was chosen", limits)
-    problem = bwrap_problem()
-    if problem is None:
-        return Sandbox("bwrap", "bubblewrap works here", limits, tuple(devices))
-    if mode == "bwrap":
-        raise LassiError(f"--sandbox bwrap cannot be used: {problem}; install bubblewrap or use --sandbox auto")
-    return Sandbox("none", problem, limits)
-
-
-def gpu_device_nodes(minor: int | None) -> tuple[str, ...]:
-    """The device nodes a CUDA program needs for one GPU: its own /dev/nvidiaN and the shared ones."""
-    return (() if minor is None else (f"/dev/nvidia{minor}",)) + NVIDIA_SHARED_NODES
-
-
-def bwrap_path() -> str:
-    return shutil.which("bwrap") or "bwrap"
-
-
-@cache
-def bwrap_problem() -> str | None:
-    """Why bubblewrap cannot contain a program here (not installed, namespaces refused), or None."""
-    if shutil.which("bwrap") is None:
-        return "bubblewrap (bwrap) is not installed"
-    probe = [*Sandbox("bwrap", "probe")._isolation(), "--", "true"]
-    try:
-        done = subprocess.run(probe, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bubblewrap did not start ({exc})"
-    if done.returncode != 0:
-        said = " ".join(done.stderr.split())[:200] or f"exit status {done.returncode}"
-        return f"bubblewrap does not work here ({said})"
-    return None
 
 
 @cache

@@ -1,0 +1,34 @@
+"""Model calls in the run's terms: the role's model, the rendered prompt, the replay counter."""
+
+from __future__ import annotations
+
+import secrets
+
+from graph.context import Context
+from graph.state import State, run_dir
+from prompts import prompt_version, render
+from tools.cache import ReplyCache
+from tools.llm import Models, Reply
+
+LANGUAGE_NAMES = {"cuda": "CUDA C++", "cpp": "C++ with OpenMP"}
+COMPILER_NAMES = {"cuda": "nvcc", "cpp": "g++ -fopenmp"}
+
+
+def ask(state: State, context: Context, role: str, prompt: str, temperature: float | None,
+        task: str = "", about: dict | None = None, cache: ReplyCache | None = None,
+        **values) -> tuple[Reply, dict[str, int]]:
+    """Render `prompt`, ask the role's model (or the cache), and return the reply with the call-counter update."""
+    language = state["language"]
+    call_key = f"{role}/{task}" if task else role
+    index = (state.get("llm_calls") or {}).get(call_key, 0)
+    models = Models(context.models(), run_dir(state).llm_log, base_url=context.base_url,
+                    max_retries=context.max_llm_retries, backoff_s=context.llm_backoff_s)
+    reply = models.ask(role, render("system", language_name=LANGUAGE_NAMES[language]), render(prompt, **values),
+                       temperature, index, task=task, cache=cache,
+                       about={"prompt_name": prompt, "prompt_version": prompt_version(prompt), **(about or {})})
+    return reply, {call_key: index + 1}
+
+
+def judge_tag() -> str:
+    """A marker the code under judgement cannot predict, so it cannot fake the end of its block."""
+    return secrets.token_hex(6)

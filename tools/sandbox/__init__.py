@@ -1,0 +1,8 @@
+"""Containment of the code a model wrote: isolation (bubblewrap), resource caps, and the process runner."""
+
+from tools.sandbox.containment import Containment, Limits, MiB
+from tools.sandbox.isolation import MODES, NVIDIA_SHARED_NODES, Sandbox, choose_sandbox
+from tools.sandbox.runner import RunResult, run_program
+
+__all__ = ["MODES", "NVIDIA_SHARED_NODES", "Containment", "Limits", "MiB", "RunResult", "Sandbox", "choose_sandbox",
+           "run_program"]
