@@ -24,8 +24,10 @@ demo: install
 	  $(BIN)/lassi-ee optimize examples/programs/heat2d --model scripted:examples/sessions/heat2d/session.json; \
 	fi
 
-# pytest exits 5 when it collects no test; that is not a failure of the code.
+# Lint first (ruff, configured in pyproject.toml); pytest exits 5 when it collects no test, which is not
+# a failure of the code.
 test: install
+	@$(BIN)/ruff check -q .
 	@$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; else exit $$rc; fi
 
 clean:

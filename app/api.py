@@ -25,6 +25,7 @@ from graph.record import THREAD_ID, run_record
 from graph.state import SOURCE
 from knowledge.documents import load_documents
 from tools.build import compiler_for
+from tools.energy.meters import check_meter_choice
 from tools.errors import Interrupted, LassiError
 from tools.gpu import find_gpu
 from tools.llm import check_model
@@ -199,7 +200,7 @@ def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) 
     prog, ctx = _prepare(program, main, settings)
     if run_dir is not None and RunDir(run_dir).config.exists():
         raise LassiError(f"{run_dir} already holds a run: resume it with `lassi-ee resume {run_dir}`"
-                         " or choose another --run-dir")
+                         " or choose another {setting}", setting="run_dir")
     run = RunDir.create(ctx.runs_root, prog.folder.name, run_dir)
     record = run_record(prog, args, ctx)
     write_json(run.config, record)
@@ -229,10 +230,9 @@ def _check_tools(language: str, ctx: Context) -> None:
     """Fail before any work when a compiler, the GPU, the sandbox asked for, a model file or an API key is missing."""
     compiler_for(language)
     choose_sandbox(ctx.sandbox)
+    check_meter_choice(language, ctx.gpu)
     if language == "cuda":
         find_gpu(ctx.gpu)
-    elif ctx.gpu is not None:
-        raise LassiError("--gpu applies to CUDA programs only; this program is C++ and runs on the CPU")
     if not ctx.stop_after_profile:
         for name in sorted(set(ctx.models().values())):
             check_model(name, ctx.base_url)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.api import Listener, open_run, optimize, preflight, resume
-from app.suite import Suite, SuiteProgram, in_suite_words, load_suite
+from app.suite import Suite, SuiteProgram, load_suite, spell
 from tools.errors import Interrupted, LassiError
 from tools.llm.reply import ModelUnavailable
 from tools.report.suite import TrialRecord, render_markdown, suite_figures, terminal_table
@@ -62,7 +62,7 @@ def bench(suite_path: str | Path, out: str | Path | None = None, *, say: Callabl
         try:
             preflight(program.folder, main=program.main, **program.settings)
         except LassiError as exc:
-            raise LassiError(f"{suite.label}: program {program.name}: {in_suite_words(str(exc))}") from None
+            raise LassiError(f"{suite.label}: program {program.name}: {exc.spelled(spell)}") from None
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -10,9 +10,8 @@ import traceback
 from pathlib import Path
 
 from app.progress import Progress
-from graph.context import parse_repeats
+from graph.context import GROUPS, face_name, parse_repeats, settings
 from tools.errors import Interrupted, LassiError
-from tools.sandbox import MODES as SANDBOX_MODES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,10 +22,10 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         return args.handler(args)
     except Interrupted as exc:
-        print(f"lassi-ee: {exc}", file=sys.stderr)
+        print(f"lassi-ee: {exc.spelled(spell)}", file=sys.stderr)
         return 130
     except LassiError as exc:
-        print(f"lassi-ee: error: {exc}", file=sys.stderr)
+        print(f"lassi-ee: error: {exc.spelled(spell)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # before any run directory existed
         print("lassi-ee: interrupted", file=sys.stderr)
@@ -138,26 +137,27 @@ def _print_report(path: Path) -> None:
 
 
 def _settings(args) -> dict:
-    names = ["model", "coder_model", "judge_model", "summarizer_model", "planner_model", "reporter_model", "base_url",
-             "gpu", "max_iterations", "max_corrections", "target_ci", "repeat_budget_s", "min_improvement", "time_limit",
-             "runs_root", "max_llm_retries", "knowledge", "cache_dir",
-             "rtol", "atol", "check_args", "strict_workload",
-             "sandbox", "max_processes", "max_memory_mb", "max_file_mb"]
-    settings = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    """The settings the user gave on the command line (the rest keep their defaults)."""
+    given = {}
+    for declared in settings():
+        value = getattr(args, declared.name, None)
+        if value is not None:
+            given[declared.name] = value
     if getattr(args, "repeats", None) is not None:
-        settings["min_repeats"], settings["max_repeats"] = parse_repeats(args.repeats)
-    if getattr(args, "flags", None) is not None:
-        settings["compile_flags"] = args.flags
-    if getattr(args, "mask", None) is not None:
-        settings["output_masks"] = args.mask
-    return settings
+        given["min_repeats"], given["max_repeats"] = parse_repeats(args.repeats)
+    return given
 
 
 def _split(text: str | None) -> list[str]:
     try:
         return shlex.split(text or "")
     except ValueError as exc:
-        raise LassiError(f"--args could not be split like a shell line: {exc}") from None
+        raise LassiError(f"{{setting}} could not be split like a shell line: {exc}", setting="args") from None
+
+
+def spell(name: str) -> str:
+    """How the CLI names a setting: its option."""
+    return f"--{face_name(name)}"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -167,83 +167,110 @@ class _Parser(argparse.ArgumentParser):
         raise LassiError(f"{message} (see {self.prog} --help)")
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Examples keep their lines; option help is wrapped."""
+
+
+EXAMPLES = {
+    "optimize": """examples:
+  lassi-ee optimize examples/programs/heat2d --args "1500 80" --model openai:o3-mini
+  lassi-ee optimize examples/programs/heat2d --model scripted:examples/sessions/heat2d/session.json
+  lassi-ee optimize my-program --model vllm:qwen2.5-coder --base-url http://localhost:8000/v1 --repeats 5""",
+    "profile": """examples:
+  lassi-ee profile examples/programs/heat2d --args "1500 80"
+  lassi-ee profile examples/programs/transfer-loop --gpu 1 --repeats 5""",
+    "resume": """examples:
+  lassi-ee resume lassi-runs/20261201-101500-heat2d""",
+    "report": """examples:
+  lassi-ee report lassi-runs/20261201-101500-heat2d""",
+    "bench": """examples:
+  lassi-ee bench examples/suites/heat2d-scripted.toml
+  lassi-ee bench examples/suites/examples.toml --out lassi-runs/bench-examples""",
+}
+
+
+def _add_settings(parser: argparse.ArgumentParser, command: str) -> None:
+    """The options of a command, one per declared setting, in the declaration's groups."""
+    groups = {}
+    for declared in settings():
+        if command not in declared.commands:
+            continue
+        group = groups.get(declared.group) or parser.add_argument_group(GROUPS[declared.group])
+        groups[declared.group] = group
+        if declared.face == "repeats":
+            if declared.name == "min_repeats":
+                group.add_argument("--repeats", metavar="N|MIN-MAX", help="measured runs per candidate: N, or MIN-MAX"
+                                   " to stop between them once the interval is tight enough (default 3-10)")
+            continue
+        option = f"--{declared.face}"
+        if declared.kind is bool:
+            group.add_argument(option, dest=declared.name, action="store_true", default=None,
+                               help=declared.description)
+            continue
+        said = declared.default in (None, [], "") or "(default" in declared.description
+        shown = "" if said else f" (default {declared.default:g})" if isinstance(declared.default, float) \
+            else f" (default {declared.default})"
+        common = {"dest": declared.name, "help": declared.description.replace("%", "%%") + shown}
+        if declared.kind is list:
+            group.add_argument(option, action="append", metavar=declared.metavar or "TEXT", **common)
+        elif declared.choices:
+            group.add_argument(option, choices=declared.choices, **common)
+        else:
+            kind = {int: int, float: float}.get(declared.kind, str)
+            metavar = declared.metavar or {int: "N", float: "X"}.get(declared.kind, declared.face.split("-")[-1].upper())
+            group.add_argument(option, type=kind, metavar=metavar, **common)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lassi-ee", description="Rewrite a CUDA or C++/OpenMP program to use less"
                                      " energy with an LLM, measuring and validating every candidate.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, epilog=EXAMPLES[name], formatter_class=_Help)
 
     def program_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("program", help="folder holding the program (main.cu or main.cpp and what it needs)")
-        p.add_argument("--args", help='the program\'s arguments, as one quoted string: --args "1000 20"')
-        p.add_argument("--main", help="main source file name when the folder holds several sources")
-        p.add_argument("--gpu", help="GPU to run and measure on: NVML index or UUID (default 0)")
-        p.add_argument("--repeats", help="measured runs per candidate: N, or MIN-MAX to stop between them once the "
-                       "interval is tight enough (default 3-10)")
-        p.add_argument("--target-ci", type=float, help="stop repeating once the 95%% interval of the objective is "
-                       "within this fraction of its mean (default 0.02)")
-        p.add_argument("--repeat-budget", dest="repeat_budget_s", type=float,
-                       help="seconds one candidate's repeats may take before repeating stops (default 300)")
-        p.add_argument("--time-limit", type=float, help="seconds a run may take (default: 600 for the source, "
-                       "3x its runtime + 10 for candidates)")
-        p.add_argument("--flags", help="compiler flags replacing the defaults (the GPU's -arch is added)")
-        p.add_argument("--run-dir", help="where to write the run (default: lassi-runs/<time>-<program>)")
-        p.add_argument("--runs-root", help="folder for new run directories (default lassi-runs)")
-        p.add_argument("--sandbox", choices=SANDBOX_MODES, help="containment of builds and runs: bubblewrap "
-                       "(no network, read-only filesystem outside the scratch folder), none (resource limits "
-                       "only), or auto: bubblewrap where it works (default)")
-        p.add_argument("--max-processes", type=int, help="processes and threads a build or run may have at once "
-                       "(default: 256, or more on machines with many cores)")
-        p.add_argument("--max-memory-mb", type=int, help="memory a build or run may use (default: 3/4 of the machine's)")
-        p.add_argument("--max-file-mb", type=int, help="largest file a build or run may write (default 4096)")
+        run = p.add_argument_group("the program")
+        run.add_argument("--args", help='the program\'s arguments, as one quoted string: --args "1000 20"')
+        run.add_argument("--main", help="main source file name when the folder holds several sources")
+        run.add_argument("--run-dir", help="where to write the run (default: <runs-root>/<time>-<program>)")
 
-    opt = sub.add_parser("optimize", help="run the whole pipeline on a program")
+    opt = command("optimize", "run the whole pipeline on a program")
     program_options(opt)
-    opt.add_argument("--model", help="provider:model for every role, e.g. openai:o3-mini, ollama:qwen2.5-coder, "
-                     "scripted:PATH (default $LASSI_MODEL or openai:o3-mini)")
-    for role in ("coder", "judge", "summarizer", "planner", "reporter"):
-        opt.add_argument(f"--{role}-model", help=f"model for the {role} role (default --model)")
-    opt.add_argument("--base-url", help="base URL of an OpenAI-compatible server")
-    opt.add_argument("--max-llm-retries", type=int, help="retries of a failing model call, with growing waits "
-                     "(default 5)")
-    opt.add_argument("--max-iterations", type=int, help="Stage 3 candidates at most (default 10)")
-    opt.add_argument("--max-corrections", type=int, help="fixes per candidate before it is dropped (default 5)")
-    opt.add_argument("--min-improvement", type=float, help="fraction by which a candidate must beat the best "
-                     "(default 0.02)")
-    opt.add_argument("--knowledge", action="append", metavar="PATH[#SELECTION]",
-                     help="a PDF, Markdown, HTML or text document to add to the knowledge (repeatable); select part"
-                     " of it with #pages=12-15 (PDF), #sections=Heading;2.1 (Markdown, HTML, PDF bookmarks) or"
-                     " #lines=10-80 (text)")
-    opt.add_argument("--cache-dir", help="folder of the summaries kept between runs (default "
-                     "$XDG_CACHE_HOME/lassi-ee or ~/.cache/lassi-ee)")
-    opt.add_argument("--check-args", action="append", metavar='"ARGS"', help="another argument set (one quoted "
-                     "string; repeatable) on which source and candidates must print the same output")
-    opt.add_argument("--strict-workload", action="store_true", default=None, help="reject candidates that launch "
-                     "fewer kernels or threads than the source (CUPTI counts; otherwise such drops are flagged)")
-    opt.add_argument("--rtol", type=float, help="relative tolerance for numbers in the output (default 1e-6)")
-    opt.add_argument("--atol", type=float, help="absolute tolerance for numbers in the output (default 1e-12)")
-    opt.add_argument("--mask", action="append", metavar="REGEX", help="ignore output lines matching REGEX when "
-                     "comparing outputs, beside the built-in timing patterns (repeatable)")
+    _add_settings(opt, "optimize")
     opt.set_defaults(handler=_optimize)
 
-    res = sub.add_parser("resume", help="continue a run from its last checkpoint")
+    res = command("resume", "continue a run from its last checkpoint")
     res.add_argument("run_dir", help="the run directory")
     res.set_defaults(handler=_resume)
 
-    prof = sub.add_parser("profile", help="Stage 0 alone: build, run and measure a program")
+    prof = command("profile", "Stage 0 alone: build, run and measure a program")
     program_options(prof)
+    _add_settings(prof, "profile")
     prof.set_defaults(handler=_profile)
 
-    rep = sub.add_parser("report", help="rebuild report.md and report.html of a finished run from its directory"
-                         " (no model is called)")
+    rep = command("report", "rebuild report.md and report.html of a finished run from its directory"
+                  " (no model is called)")
     rep.add_argument("run_dir", help="the run directory")
     rep.set_defaults(handler=_report)
 
-    ben = sub.add_parser("bench", help="run every program of a suite file for its trials, then write a suite report")
+    ben = command("bench", "run every program of a suite file for its trials, then write a suite report")
     ben.add_argument("suite", help="the suite: a TOML (or YAML) file listing programs, arguments, trials and models")
     ben.add_argument("--out", help="folder of the suite's runs and report; the same command again continues it"
                      " (default lassi-runs/bench-<suite name>)")
     ben.set_defaults(handler=_bench)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lassi-ee")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graph.context import ROLES, Context, parse_repeats
+from graph.context import Context, Setting, face_name, parse_repeats, settings
 from knowledge.documents import parse_spec
 from tools.errors import LassiError
 
@@ -100,24 +100,31 @@ def _args(value) -> list[str]:
     raise _Wrong(f"must be a string such as \"1500 80\" or a list such as [\"1500\", \"80\"], not {value!r}")
 
 
-# Suite key -> (the Context field it sets, its reader); `repeats` sets min_repeats and max_repeats.
-# Paths are resolved against the suite's folder afterwards.
+def _reader(declared: Setting) -> Callable:
+    """How a suite's value of a declared setting is read: by the setting's type."""
+    if declared.face == "repeats":
+        return _repeats
+    if declared.kind is bool:
+        return _flag
+    if declared.kind is int:
+        return _whole
+    if declared.kind is float:
+        return _number
+    if declared.kind is list:
+        return _texts
+    return _gpu if declared.numbers_as_text else _text
+
+
+# Where a suite's trials run is the bench's to decide (its --out folder), not the suite's.
+BENCH_DECIDES = ("runs_root",)
+# Suite key -> (the Context field it sets, its reader): `lassi-ee optimize`'s options without their dashes.
+# `repeats` sets min_repeats and max_repeats; paths are resolved against the suite's folder afterwards.
 SETTINGS: dict[str, tuple[str, Callable]] = {
-    "model": ("model", _text), **{f"{role}-model": (f"{role}_model", _text) for role in ROLES},
-    "base-url": ("base_url", _text), "gpu": ("gpu", _gpu),
-    "max-iterations": ("max_iterations", _whole), "max-corrections": ("max_corrections", _whole),
-    "repeats": ("repeats", _repeats), "target-ci": ("target_ci", _number),
-    "repeat-budget": ("repeat_budget_s", _number), "min-improvement": ("min_improvement", _number),
-    "time-limit": ("time_limit", _number), "flags": ("compile_flags", _text),
-    "rtol": ("rtol", _number), "atol": ("atol", _number), "mask": ("output_masks", _texts),
-    "strict-workload": ("strict_workload", _flag), "knowledge": ("knowledge", _texts),
-    "cache-dir": ("cache_dir", _text), "max-llm-retries": ("max_llm_retries", _whole),
-    "sandbox": ("sandbox", _text), "max-processes": ("max_processes", _whole),
-    "max-memory-mb": ("max_memory_mb", _whole), "max-file-mb": ("max_file_mb", _whole),
-}
+    declared.face: (declared.name, _reader(declared)) for declared in settings()
+    if "optimize" in declared.commands and declared.name not in BENCH_DECIDES and declared.name != "max_repeats"}
 READERS = {key: reader for key, (_, reader) in SETTINGS.items()}
 SUITE_ONLY = {"about": _text}
-PROGRAM_ONLY = {"folder": _text, "name": _text, "args": _args, "main": _text, "check-args": _texts}
+PROGRAM_ONLY = {"folder": _text, "name": _text, "args": _args, "main": _text}
 BOTH = {"trials": lambda v: _whole(v, at_least=1)}
 
 
@@ -222,9 +229,10 @@ def _checked(table: dict, readers: dict[str, Callable], where: str, extra: set[s
             raise LassiError(f"{where}: unknown key {key!r} ({hint})")
         try:
             values[key] = readers[key](value)
-        except (_Wrong, LassiError) as exc:
-            said = in_suite_words(str(exc))
-            raise LassiError(f"{where}: {said if said.startswith(str(key)) else f'{key} {said}'}") from None
+        except _Wrong as exc:
+            raise LassiError(f"{where}: {key} {exc}") from None
+        except LassiError as exc:
+            raise LassiError(f"{where}: {exc.spelled(spell)}") from None
     return values
 
 
@@ -239,25 +247,23 @@ def _program(values: dict, base: Path, where: str) -> SuiteProgram:
         raise LassiError(f"{label}: folder {values['folder']} not found (paths are relative to the suite"
                          f" file's folder, {base})")
     try:
-        settings = _settings(values, base)
+        chosen = _settings(values, base)
     except LassiError as exc:
-        raise LassiError(f"{label}: {in_suite_words(str(exc))}") from None
-    settings.setdefault("model", Context().model)  # pinned: $LASSI_MODEL may differ when the suite is resumed
+        raise LassiError(f"{label}: {exc.spelled(spell)}") from None
+    chosen.setdefault("model", Context().model)  # pinned: $LASSI_MODEL may differ when the suite is resumed
     return SuiteProgram(name=name, folder=folder, args=values.get("args", []), main=values.get("main"),
-                        trials=values.get("trials", 1), settings=settings)
+                        trials=values.get("trials", 1), settings=chosen)
 
 
 def _settings(values: dict, base: Path) -> dict:
     """The Context fields a program's suite keys set."""
-    settings: dict = {}
+    chosen: dict = {}
     for key, value in values.items():
         if key == "repeats":
-            settings["min_repeats"], settings["max_repeats"] = value
+            chosen["min_repeats"], chosen["max_repeats"] = value
         elif key in SETTINGS:
-            settings[SETTINGS[key][0]] = _relative(SETTINGS[key][0], value, base)
-    if "check-args" in values:
-        settings["check_args"] = values["check-args"]
-    return settings
+            chosen[SETTINGS[key][0]] = _relative(SETTINGS[key][0], value, base)
+    return chosen
 
 
 def _relative(target: str, value, base: Path):
@@ -271,6 +277,6 @@ def _relative(target: str, value, base: Path):
     return value
 
 
-def in_suite_words(message: str) -> str:
-    """A CLI message in a suite's words: the suite's keys are the options without their dashes."""
-    return re.sub(r"(?<![\w-])--(?=[a-z])", "", message)
+def spell(name: str) -> str:
+    """How a suite names a setting: its key, the CLI option without its dashes."""
+    return face_name(name)

@@ -1,6 +1,11 @@
 """Run settings: LangGraph's context (not checkpointed), saved in run.json so a resume can restore them.
 
-In Studio these fields are the run's configuration form.
+Each setting is declared once, as a field of `Context` made by `setting(...)`: its default, its
+description, its bounds or choices, its group and the faces that offer it. Everything else is derived
+from that declaration: the CLI's options (app/cli.py), a suite file's keys (app/suite.py), Studio's
+configuration form (LangGraph reads the descriptions and bounds through pydantic), and the range
+checks with their messages (`make_context`). A message names a setting as `{setting}`; each face
+spells it its own way (`--max-iterations`, `max-iterations`, `max_iterations=`).
 """
 
 from __future__ import annotations
@@ -8,7 +13,9 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from dataclasses import asdict, dataclass, field, fields
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from functools import cache
 from pathlib import Path
 
 from knowledge import parse_spec
@@ -19,45 +26,113 @@ from tools.sandbox import Limits, MiB
 
 ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
 DEFAULT_MODEL = "openai:o3-mini"
+GROUPS = {"model": "models and knowledge", "budgets": "search budgets", "measurement": "measurement",
+          "build": "building", "validation": "validation", "containment": "containment", "paths": "paths"}
+BOTH = ("optimize", "profile")  # the commands that build, run and measure a program
+
+
+def setting(default, description: str, *, group: str, commands: tuple[str, ...] = ("optimize",),
+            ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None,
+            choices: tuple[str, ...] | None = None, why: str = "", face: str | None = None, metavar: str | None = None,
+            env: str | None = None, numbers_as_text: bool = False, factory=None):
+    """A Context field with everything the faces need to offer and check it.
+
+    commands: the CLI commands (and so the suite) that offer it; () keeps it to Python and Studio.
+    ge/gt/le/lt, choices: its bounds, checked by make_context and shown in Studio's form.
+    why: said after a bound is broken ("one run gives no interval").
+    face: the name the CLI and suites use when it differs from the field's (`--flags` for compile_flags).
+    env: an environment variable that replaces the default.
+    numbers_as_text: a suite may give it as a number (a GPU index).
+    factory: makes the default when a Context is made (a default that depends on the environment).
+    """
+    if group not in GROUPS:
+        raise ValueError(f"unknown settings group {group!r}")
+    meta = {"description": description, "group": group, "commands": commands, "why": why, "face": face,
+            "metavar": metavar, "env": env, "numbers_as_text": numbers_as_text, "choices": choices,
+            **{k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}}
+    if choices:
+        meta["json_schema_extra"] = {"enum": list(choices)}
+    if env is not None:
+        return field(default_factory=lambda: os.environ.get(env) or default, metadata=meta)
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    if isinstance(default, list):
+        return field(default_factory=list, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass(kw_only=True)
 class Context:
-    model: str = field(default_factory=lambda: os.environ.get("LASSI_MODEL") or DEFAULT_MODEL)  # for every role
-    coder_model: str | None = None  # per-role overrides (the ensemble)
-    judge_model: str | None = None
-    summarizer_model: str | None = None
-    planner_model: str | None = None
-    reporter_model: str | None = None
-    base_url: str | None = None  # an OpenAI-compatible server
-    gpu: str | None = None  # NVML index or UUID of the GPU to run and measure on
-    max_iterations: int = 10  # Stage 3 candidates (fixes excluded)
-    max_corrections: int = 5  # fixes per candidate before it is discarded
-    temperature_start: float = 0.2
-    temperature_step: float = 0.2
-    temperature_ceiling: float = 0.8  # the run stops once the temperature passes this
-    min_repeats: int = 3  # measured runs per candidate, at least...
-    max_repeats: int = 10  # ...and at most
-    target_ci: float = 0.02  # stop repeating once the 95% interval is within this fraction of the mean
-    repeat_budget_s: float = 300.0  # or once one candidate's repeats have taken this long
-    min_improvement: float = 0.02  # a better candidate saves at least this fraction, and significantly
-    time_limit: float | None = None  # seconds; candidates default to 3x the source's runtime + 10 s
-    compile_flags: str | None = None  # replaces the default flags (the GPU's -arch is still added)
-    rtol: float = 1e-6  # output numbers: relative tolerance
-    atol: float = 1e-12  # output numbers: absolute tolerance
-    output_masks: list[str] = field(default_factory=list)  # regexes of output lines to ignore, beside the defaults
-    check_args: list[str] = field(default_factory=list)  # extra argument sets source and candidate must agree on
-    strict_workload: bool = False  # reject candidates that launch fewer kernels or threads than the source
-    runs_root: str = "lassi-runs"  # where run directories are created when none is given
-    knowledge: list[str] = field(default_factory=list)  # user documents: PATH or PATH#pages=…/sections=…/lines=…
-    cache_dir: str = field(default_factory=default_cache_dir)  # Stage-2 summaries kept between runs
-    max_llm_retries: int = 5
-    llm_backoff_s: float = 2.0
-    sandbox: str = "auto"  # containment of builds and runs: auto (bubblewrap where it works), bwrap, none
-    max_processes: int | None = None  # processes and threads a build or run may have at once (default: 256 or more)
-    max_memory_mb: int | None = None  # resident memory of a build or run (default: 3/4 of the machine's)
-    max_file_mb: int = 4096  # the largest file a build or run may write
-    stop_after_profile: bool = False  # Stage 0 only (lassi-ee profile)
+    # models and knowledge
+    model: str = setting(DEFAULT_MODEL, "provider:model for every role, e.g. openai:o3-mini, ollama:qwen2.5-coder,"
+                         " scripted:PATH (a recorded session) (default $LASSI_MODEL or openai:o3-mini)", group="model",
+                         env="LASSI_MODEL")
+    coder_model: str | None = setting(None, "model for the coder role (default: model)", group="model")
+    judge_model: str | None = setting(None, "model for the judge role (default: model)", group="model")
+    summarizer_model: str | None = setting(None, "model for the summarizer role (default: model)", group="model")
+    planner_model: str | None = setting(None, "model for the planner role (default: model)", group="model")
+    reporter_model: str | None = setting(None, "model for the reporter role (default: model)", group="model")
+    base_url: str | None = setting(None, "base URL of an OpenAI-compatible server", group="model")
+    max_llm_retries: int = setting(5, "retries of a failing model call, with growing waits", group="model", ge=0)
+    llm_backoff_s: float = setting(2.0, "seconds before the first retry of a failing model call; doubled each time",
+                                   group="model", commands=(), ge=0)
+    knowledge: list[str] = setting([], "a PDF, Markdown, HTML or text document added to the knowledge (repeatable);"
+                                   " select part of it with #pages=12-15 (PDF), #sections=Heading;2.1 (Markdown, HTML,"
+                                   " PDF bookmarks) or #lines=10-80 (text)", group="model", metavar="PATH[#SELECTION]")
+    # search budgets
+    max_iterations: int = setting(10, "Stage 3 candidates at most (fixes not counted)", group="budgets", ge=1)
+    max_corrections: int = setting(5, "fixes per candidate before it is dropped", group="budgets", ge=0)
+    temperature_start: float = setting(0.2, "sampling temperature of the first plan step", group="budgets", ge=0, le=2, metavar="T")
+    temperature_step: float = setting(0.2, "how much the temperature rises after a step that saves nothing",
+                                      group="budgets", gt=0, le=2, metavar="T")
+    temperature_ceiling: float = setting(0.8, "Stage 3 ends once the temperature passes this", group="budgets",
+                                         ge=0, le=2, metavar="T")
+    min_improvement: float = setting(0.02, "fraction by which a candidate must beat the best, significantly",
+                                     group="budgets", ge=0, lt=1, metavar="FRACTION")
+    # measurement
+    gpu: str | None = setting(None, "GPU to run and measure on: NVML index or UUID (default 0)", group="measurement",
+                              commands=BOTH, numbers_as_text=True)
+    min_repeats: int = setting(3, "measured runs per candidate, at least", group="measurement", commands=BOTH, ge=2,
+                               why="one run gives no interval", face="repeats")
+    max_repeats: int = setting(10, "measured runs per candidate, at most", group="measurement", commands=BOTH, ge=2,
+                               face="repeats")
+    target_ci: float = setting(0.02, "stop repeating once the 95% interval of the objective is within this fraction"
+                               " of its mean", group="measurement", commands=BOTH, gt=0, lt=1, metavar="FRACTION")
+    repeat_budget_s: float = setting(300.0, "seconds one candidate's repeats may take before repeating stops",
+                                     group="measurement", commands=BOTH, gt=0, face="repeat-budget", metavar="SECONDS")
+    time_limit: float | None = setting(None, "seconds a run may take (default: 600 for the source, 3x its runtime"
+                                       " + 10 for candidates)", group="measurement", commands=BOTH, gt=0, metavar="SECONDS")
+    # building
+    compile_flags: str | None = setting(None, "compiler flags replacing the defaults (the GPU's -arch is still added)",
+                                        group="build", commands=BOTH, face="flags")
+    # validation
+    rtol: float = setting(1e-6, "relative tolerance for numbers in the output", group="validation", ge=0, metavar="X")
+    atol: float = setting(1e-12, "absolute tolerance for numbers in the output", group="validation", ge=0, metavar="X")
+    output_masks: list[str] = setting([], "ignore output lines matching this regular expression when comparing"
+                                      " outputs, beside the built-in timing patterns (repeatable)", group="validation",
+                                      face="mask", metavar="REGEX")
+    check_args: list[str] = setting([], "another argument set (one quoted string; repeatable) on which source and"
+                                    " candidates must print the same output", group="validation", metavar='"ARGS"')
+    strict_workload: bool = setting(False, "reject candidates that launch fewer kernels or threads than the source"
+                                    " (CUPTI counts; otherwise such drops are flagged)", group="validation")
+    # containment
+    sandbox: str = setting("auto", "containment of builds and runs: bwrap (bubblewrap: no network, read-only"
+                           " filesystem outside the scratch folder), none (resource limits only), or auto (bubblewrap"
+                           " where it works)", group="containment", commands=BOTH, choices=SANDBOX_MODES)
+    max_processes: int | None = setting(None, "processes and threads a build or run may have at once (default: 256,"
+                                        " or more on machines with many cores)", group="containment", commands=BOTH,
+                                        ge=8, why="a compiler needs a few")
+    max_memory_mb: int | None = setting(None, "memory in MiB a build or run may use (default: 3/4 of the machine's)",
+                                        group="containment", commands=BOTH, ge=16)
+    max_file_mb: int = setting(4096, "largest file in MiB a build or run may write", group="containment",
+                               commands=BOTH, ge=1)
+    # paths
+    runs_root: str = setting("lassi-runs", "folder of new run directories", group="paths", commands=BOTH)
+    cache_dir: str = setting(None, "folder of the Stage 2 summaries kept between runs (default"
+                             " $XDG_CACHE_HOME/lassi-ee or ~/.cache/lassi-ee)", group="paths",
+                             factory=default_cache_dir)
+    stop_after_profile: bool = setting(False, "Stage 0 alone: build, run and measure the source, then stop",
+                                       group="budgets", commands=())
 
     def model_for(self, role: str) -> str:
         return getattr(self, f"{role}_model") or self.model
@@ -76,21 +151,73 @@ class Context:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting, as the faces read it."""
+
+    name: str  # the Context field
+    kind: type  # int, float, str, bool, or list (of strings)
+    optional: bool  # None is a value (the default is decided later)
+    default: object
+    description: str
+    group: str
+    commands: tuple[str, ...]
+    face: str  # how the CLI (with dashes) and suites name it
+    metavar: str | None
+    choices: tuple[str, ...] | None
+    bounds: dict  # ge/gt/le/lt
+    why: str
+    numbers_as_text: bool
+
+
+@cache
+def settings() -> tuple[Setting, ...]:
+    """Every declared setting, in declaration order."""
+    hints = typing.get_type_hints(Context)
+    found = []
+    for f in fields(Context):
+        hint = hints[f.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = type(None) in typing.get_args(hint)
+        kind = typing.get_origin(hint) or hint
+        if optional:
+            kind = typing.get_origin(args[0]) or args[0]
+        default = f.default if f.default is not MISSING else f.default_factory()
+        meta = f.metadata
+        found.append(Setting(name=f.name, kind=kind, optional=optional, default=default,
+                             description=meta["description"], group=meta["group"], commands=meta["commands"],
+                             face=meta["face"] or f.name.replace("_", "-"), metavar=meta["metavar"],
+                             choices=meta["choices"], bounds={k: meta[k] for k in ("ge", "gt", "le", "lt") if k in meta},
+                             why=meta["why"], numbers_as_text=meta["numbers_as_text"]))
+    return tuple(found)
+
+
+def setting_named(name: str) -> Setting | None:
+    return next((s for s in settings() if s.name == name), None)
+
+
+def face_name(name: str) -> str:
+    """How the CLI (after `--`) and suites name a setting or a run input: `repeat-budget`, `run-dir`."""
+    declared = setting_named(name)
+    return declared.face if declared else name.replace("_", "-")
+
+
 def parse_repeats(text: str) -> tuple[int, int]:
     """`N` (exactly N measured runs) or `MIN-MAX` (adaptive): the min_repeats and max_repeats settings."""
     low, _, high = text.partition("-")
     try:
         return int(low), int(high or low)
     except ValueError:
-        raise LassiError(f"--repeats takes N or MIN-MAX (for example 5 or 3-10), not {text!r}") from None
+        raise LassiError(f"{{setting}} takes N or MIN-MAX (for example 5 or 3-10), not {text!r}",
+                         setting="min_repeats") from None
 
 
-def make_context(**settings) -> Context:
+def make_context(**values) -> Context:
     """A checked Context; scripted model, knowledge and cache paths are made absolute so a resume finds them."""
     known = {f.name for f in fields(Context)}
-    if unknown := sorted(k for k in settings if k not in known):
+    if unknown := sorted(k for k in values if k not in known):
         raise LassiError(f"unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(known))}")
-    ctx = Context(**{k: v for k, v in settings.items() if v is not None})
+    ctx = Context(**{k: v for k, v in values.items() if v is not None})
     for role_field in ["model", *(f"{r}_model" for r in ROLES)]:
         name = getattr(ctx, role_field)
         if name and name.startswith("scripted:"):
@@ -99,40 +226,60 @@ def make_context(**settings) -> Context:
     ctx.knowledge = [str(parse_spec(spec)) for spec in documents]
     ctx.cache_dir = str(Path(ctx.cache_dir).expanduser().resolve())
     if Path(ctx.cache_dir).exists() and not Path(ctx.cache_dir).is_dir():
-        raise LassiError(f"--cache-dir {ctx.cache_dir} is not a folder")
-    _check_ranges(ctx)
+        raise LassiError(f"{{setting}} {ctx.cache_dir} is not a folder", setting="cache_dir")
+    for declared in settings():
+        _check(declared, getattr(ctx, declared.name))
+    _check_together(ctx)
     return ctx
 
 
-def _check_ranges(ctx: Context) -> None:
-    checks = [
-        (ctx.max_iterations >= 1, f"--max-iterations must be at least 1, not {ctx.max_iterations}"),
-        (ctx.max_corrections >= 0, f"--max-corrections must be 0 or more, not {ctx.max_corrections}"),
-        (ctx.min_repeats >= 2, f"--repeats must be at least 2 (one run gives no interval), not {ctx.min_repeats}"),
-        (ctx.max_repeats >= ctx.min_repeats, f"--repeats MIN-MAX needs MAX >= MIN, not {ctx.min_repeats}-{ctx.max_repeats}"),
-        (0 < ctx.target_ci < 1, f"--target-ci is a fraction in (0, 1), not {ctx.target_ci}"),
-        (ctx.repeat_budget_s > 0, f"--repeat-budget must be positive seconds, not {ctx.repeat_budget_s}"),
-        (0 <= ctx.min_improvement < 1, f"--min-improvement is a fraction in [0, 1), not {ctx.min_improvement}"),
-        (ctx.time_limit is None or ctx.time_limit > 0, f"--time-limit must be positive seconds, not {ctx.time_limit}"),
-        (ctx.temperature_step > 0, "the temperature step must be positive"),
-        (ctx.max_llm_retries >= 0, f"--max-llm-retries must be 0 or more, not {ctx.max_llm_retries}"),
-        (ctx.rtol >= 0 and ctx.atol >= 0, "output tolerances must be 0 or more"),
-        (ctx.max_processes is None or ctx.max_processes >= 8,
-         f"--max-processes must be at least 8 (a compiler needs a few), not {ctx.max_processes}"),
-        (ctx.max_memory_mb is None or ctx.max_memory_mb >= 16, f"--max-memory-mb must be at least 16, not {ctx.max_memory_mb}"),
-        (ctx.max_file_mb >= 1, f"--max-file-mb must be at least 1, not {ctx.max_file_mb}"),
-        (ctx.sandbox in SANDBOX_MODES, f"--sandbox must be one of {', '.join(SANDBOX_MODES)}, not {ctx.sandbox!r}"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise LassiError(message)
-    for line in ctx.check_args:
-        try:
-            shlex.split(line)
-        except ValueError as exc:
-            raise LassiError(f"--check-args {line!r} could not be split like a shell line: {exc}") from None
-    for pattern in ctx.output_masks:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise LassiError(f"--mask {pattern!r} is not a regular expression: {exc}") from None
+_BOUND_WORDS = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+
+
+def _bounds_words(bounds: dict) -> str:
+    """`at least 1`, or `in (0, 1)` where there are two bounds."""
+    low = next((k for k in ("ge", "gt") if k in bounds), None)
+    high = next((k for k in ("le", "lt") if k in bounds), None)
+    if low and high:
+        return f"in {'[' if low == 'ge' else '('}{bounds[low]:g}, {bounds[high]:g}{']' if high == 'le' else ')'}"
+    only = low or high
+    return f"{_BOUND_WORDS[only]} {bounds[only]:g}"
+
+
+def _check(declared: Setting, value) -> None:
+    """The declared bounds and choices of one setting, and the shape of its text values."""
+    if value is None and declared.optional:
+        return
+    why = f" ({declared.why})" if declared.why else ""
+    if declared.choices and value not in declared.choices:
+        raise LassiError(f"{{setting}} must be one of {', '.join(declared.choices)}, not {value!r}",
+                         setting=declared.name)
+    bounds = declared.bounds
+    broken = [k for k, limit in bounds.items()
+              if not {"ge": value >= limit, "gt": value > limit, "le": value <= limit, "lt": value < limit}[k]]
+    if broken:
+        raise LassiError(f"{{setting}} must be {_bounds_words(bounds)}{why}, not {value:g}", setting=declared.name)
+    if declared.name == "check_args":
+        for line in value:
+            try:
+                shlex.split(line)
+            except ValueError as exc:
+                raise LassiError(f"{{setting}} {line!r} could not be split like a shell line: {exc}",
+                                 setting=declared.name) from None
+    if declared.name == "output_masks":
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise LassiError(f"{{setting}} {pattern!r} is not a regular expression: {exc}",
+                                 setting=declared.name) from None
+
+
+def _check_together(ctx: Context) -> None:
+    """Bounds that tie two settings together."""
+    if ctx.max_repeats < ctx.min_repeats:
+        raise LassiError(f"{{setting}} MIN-MAX needs MAX >= MIN, not {ctx.min_repeats}-{ctx.max_repeats}",
+                         setting="max_repeats")
+    if ctx.temperature_ceiling < ctx.temperature_start:
+        raise LassiError(f"{{setting}} ({ctx.temperature_ceiling:g}) must be at least the starting temperature"
+                         f" ({ctx.temperature_start:g})", setting="temperature_ceiling")

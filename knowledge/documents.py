@@ -53,20 +53,20 @@ def parse_spec(text: str, base: Path | None = None) -> KnowledgeSpec:
         path = (base or Path.cwd()) / path
     spec = KnowledgeSpec(path.resolve(), selector, value.strip())
     if spec.path.suffix.lower() not in KINDS:
-        raise LassiError(f"--knowledge {text}: unsupported file type {spec.path.suffix or '(none)'!r};"
-                         " use PDF, Markdown, HTML or text (.pdf, .md, .html, .txt)")
+        raise LassiError(f"{{setting}} {text}: unsupported file type {spec.path.suffix or '(none)'!r};"
+                         " use PDF, Markdown, HTML or text (.pdf, .md, .html, .txt)", setting="knowledge")
     if selector is not None and selector not in SELECTIONS[spec.kind]:
         ways = " or ".join(f"{way}=" for way in SELECTIONS[spec.kind])
-        raise LassiError(f"--knowledge {text}: a {spec.kind} file is selected by {ways}, not {selector}=")
+        raise LassiError(f"{{setting}} {text}: a {spec.kind} file is selected by {ways}, not {selector}=", setting="knowledge")
     if selector is not None and not spec.value:
-        raise LassiError(f"--knowledge {text}: {selector}= is empty")
+        raise LassiError(f"{{setting}} {text}: {selector}= is empty", setting="knowledge")
     return spec
 
 
 def load_document(spec: KnowledgeSpec) -> str:
     """The selected text of one document, headed by where it came from."""
     if not spec.path.is_file():
-        raise LassiError(f"--knowledge: {spec.path} is not a file")
+        raise LassiError(f"{{setting}}: {spec.path} is not a file", setting="knowledge")
     reader = {"pdf": _pdf, "markdown": _markdown, "html": _html, "text": _text}[spec.kind]
     text = reader(spec).strip()
     if not text:
@@ -80,8 +80,8 @@ def load_documents(specs: list[str]) -> str:
     texts = [load_document(parse_spec(s)) for s in specs]
     total = sum(map(len, texts))
     if total > MAX_CHARS:
-        raise LassiError(f"the --knowledge documents hold {total:,} characters, more than the {MAX_CHARS:,} a prompt"
-                         " can safely carry: select pages or sections (PATH#pages=12-15, PATH#sections=Heading)")
+        raise LassiError(f"the {{setting}} documents hold {total:,} characters, more than the {MAX_CHARS:,} a prompt"
+                         " can safely carry: select pages or sections (PATH#pages=12-15, PATH#sections=Heading)", setting="knowledge")
     return "\n\n".join(texts)
 
 
@@ -94,7 +94,7 @@ def _pdf(spec: KnowledgeSpec) -> str:
     try:
         reader = PdfReader(spec.path)
         if reader.is_encrypted and not reader.decrypt(""):
-            raise LassiError(f"--knowledge {spec.path} is encrypted with a password")
+            raise LassiError(f"{{setting}} {spec.path} is encrypted with a password", setting="knowledge")
         count = len(reader.pages)
         if spec.selector == "sections":
             pages = _outline_pages(spec, reader)
@@ -103,7 +103,7 @@ def _pdf(spec: KnowledgeSpec) -> str:
         texts = {n: (reader.pages[n - 1].extract_text() or "").strip() for n in pages}
         return "\n\n".join(f"[page {n}]\n{text}" for n, text in texts.items() if text)
     except (PyPdfError, OSError, ValueError, KeyError) as exc:
-        raise LassiError(f"--knowledge {spec.path} is not a readable PDF ({exc.__class__.__name__}: {exc})") from None
+        raise LassiError(f"{{setting}} {spec.path} is not a readable PDF ({exc.__class__.__name__}: {exc})", setting="knowledge") from None
 
 
 def _outline_pages(spec: KnowledgeSpec, reader) -> list[int]:
@@ -120,13 +120,13 @@ def _outline_pages(spec: KnowledgeSpec, reader) -> list[int]:
 
     walk(reader.outline, 1)
     if not marks:
-        raise LassiError(f"--knowledge {spec}: {spec.path.name} has no bookmarks to select sections by; use pages=")
+        raise LassiError(f"{{setting}} {spec}: {spec.path.name} has no bookmarks to select sections by; use pages=", setting="knowledge")
     chosen: set[int] = set()
     for wanted in (w.strip() for w in spec.value.split(";") if w.strip()):
         found = [m for m in marks if _matches(wanted, m.title)]
         if not found:
             names = "; ".join(m.title for m in marks[:30])
-            raise LassiError(f"--knowledge {spec}: no bookmark {wanted!r} in {spec.path.name} (its bookmarks: {names})")
+            raise LassiError(f"{{setting}} {spec}: no bookmark {wanted!r} in {spec.path.name} (its bookmarks: {names})", setting="knowledge")
         for mark in found:
             after = marks[marks.index(mark) + 1:]
             end = next((m.line for m in after if m.level <= mark.level), len(reader.pages))
@@ -162,11 +162,11 @@ def _numbers(spec: KnowledgeSpec, count: int, unit: str) -> list[int]:
     for part in spec.value.split(","):
         match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not match:
-            raise LassiError(f"--knowledge {spec}: {part.strip()!r} is not a {unit} number or range like 12-15")
+            raise LassiError(f"{{setting}} {spec}: {part.strip()!r} is not a {unit} number or range like 12-15", setting="knowledge")
         first, last = int(match[1]), int(match[2] or match[1])
         if not 1 <= first <= last <= count:
-            raise LassiError(f"--knowledge {spec}: {unit}s {part.strip()} are out of range;"
-                             f" {spec.path.name} has {count} {unit}{'s' if count != 1 else ''}")
+            raise LassiError(f"{{setting}} {spec}: {unit}s {part.strip()} are out of range;"
+                             f" {spec.path.name} has {count} {unit}{'s' if count != 1 else ''}", setting="knowledge")
         chosen += [n for n in range(first, last + 1) if n not in chosen]
     return chosen
 
@@ -189,7 +189,7 @@ def _sections(spec: KnowledgeSpec, markdown: str) -> str:
         found = [h for h in headings if _matches(wanted, h.title)]
         if not found:
             names = "; ".join(h.title for h in headings[:30]) or "none"
-            raise LassiError(f"--knowledge {spec}: no heading {wanted!r} in {spec.path.name} (its headings: {names})")
+            raise LassiError(f"{{setting}} {spec}: no heading {wanted!r} in {spec.path.name} (its headings: {names})", setting="knowledge")
         for h in found:
             end = next((o.line for o in headings if o.line > h.line and o.level <= h.level), len(lines))
             keep.update(range(h.line, end))

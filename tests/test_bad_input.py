@@ -82,8 +82,8 @@ def test_missing_scripted_session(program, tmp_path):
                                                   ("--repeats", "1", "--repeats must be at least 2"),
                                                   ("--repeats", "5-3", "needs MAX >= MIN"),
                                                   ("--repeats", "many", "--repeats takes N or MIN-MAX"),
-                                                  ("--target-ci", "0", "--target-ci is a fraction"),
-                                                  ("--min-improvement", "1.5", "--min-improvement is a fraction")])
+                                                  ("--target-ci", "0", "--target-ci must be in (0, 1), not 0"),
+                                                  ("--min-improvement", "1.5", "--min-improvement must be in [0, 1), not 1.5")])
 def test_out_of_range_settings(program, tmp_path, flag, value, message):
     one_clear_line(lassi("optimize", str(program), "--model", "scripted:x.json", flag, value, cwd=tmp_path), message)
 

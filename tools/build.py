@@ -52,7 +52,8 @@ def build_command(language: str, main: str, flags: str | None = None, arch: str 
     try:
         chosen = shlex.split(flags) if flags is not None else list(DEFAULT_FLAGS[language])
     except ValueError as exc:
-        raise LassiError(f"--flags could not be split like a shell line ({exc}): {flags}") from None
+        raise LassiError(f"{{setting}} could not be split like a shell line ({exc}): {flags}",
+                         setting="compile_flags") from None
     if language == "cuda" and arch and not any(f.startswith(("-arch", "--gpu-architecture")) for f in chosen):
         chosen.append(f"-arch={arch}")
     return [compiler_for(language), *chosen, main, "-o", BINARY_NAME]

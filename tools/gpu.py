@@ -44,8 +44,8 @@ def find_gpu(selector: str | int | None = None) -> Gpu:
         raise LassiError("no NVIDIA GPU found by NVML; CUDA programs need one to run and be measured")
     text = str(selector if selector is not None else 0).strip()
     if not (text.isdigit() or text.startswith(("GPU-", "MIG-"))):
-        raise LassiError(f"--gpu takes an NVML index (0 to {count - 1}) or a UUID such as GPU-… (see nvidia-smi -L),"
-                         f" not {text!r}")
+        raise LassiError(f"{{setting}} takes an NVML index (0 to {count - 1}) or a UUID such as GPU-… (see"
+                         f" nvidia-smi -L), not {text!r}", setting="gpu")
     try:
         if text.isdigit():
             if int(text) >= count:

@@ -42,7 +42,7 @@ def load_program(path: str | Path, main: str | None = None) -> Program:
         main, path = path.name, path.parent
     folder = path.resolve()
     if main is not None and Path(main).name != main:
-        raise LassiError(f"--main takes a file name inside the program folder, not a path: {main}")
+        raise LassiError(f"{{setting}} takes a file name inside the program folder, not a path: {main}", setting="main")
     main = main or _find_main(folder)
     suffix = Path(main).suffix
     if suffix not in LANGUAGE_BY_SUFFIX:
@@ -76,7 +76,8 @@ def _find_main(folder: Path) -> str:
         return sources[0]
     if not sources:
         raise LassiError(f"no CUDA or C++ source in {folder} (expected main.cu or main.cpp)")
-    raise LassiError(f"several sources in {folder} ({', '.join(sources)}): name the main one with --main")
+    raise LassiError(f"several sources in {folder} ({', '.join(sources)}): name the main one with {{setting}}",
+                     setting="main")
 
 
 def stage_workspace(program: Program, workspace: Path, main_text: str) -> Path:

@@ -35,7 +35,8 @@ class RunDir:
                 path = Path(root) / f"{stamp}-{slug}-{suffix}"
         run = cls(path)
         if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
-            raise LassiError(f"run directory {run.path} exists and is not an empty folder: choose a new --run-dir")
+            raise LassiError(f"run directory {run.path} exists and is not an empty folder: choose a new {{setting}}",
+                              setting="run_dir")
         try:
             run.candidates.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

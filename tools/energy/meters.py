@@ -105,7 +105,13 @@ def choose_meter(language: str, gpu: str | None = None) -> Meter:
         from tools.gpu import find_gpu
 
         return NvmlMeter(find_gpu(gpu))
-    if gpu is not None:
-        raise LassiError("--gpu applies to CUDA programs only; this program is C++ and runs on the CPU")
+    check_meter_choice(language, gpu)
     return RaplMeter.available() or TimeMeter()
+
+
+def check_meter_choice(language: str, gpu: str | None) -> None:
+    """A GPU is chosen for CUDA programs only: a C++ program runs, and is measured, on the CPU."""
+    if language != "cuda" and gpu is not None:
+        raise LassiError("{setting} applies to CUDA programs only; this program is C++ and runs on the CPU",
+                         setting="gpu")
 

@@ -51,5 +51,5 @@ def check_model(name: str, base_url: str | None = None) -> ModelSpec:
         load_script(spec.model)  # a malformed session is reported now, not hours into the run
     if spec.provider == "openai" and not spec.base_url and not os.environ.get("OPENAI_API_KEY"):
         raise LassiError(f"{spec.label} needs OPENAI_API_KEY (set it in the environment or in .env),"
-                         " or a --base-url for an OpenAI-compatible server")
+                         " or a {setting} for an OpenAI-compatible server", setting="base_url")
     return spec

@@ -65,17 +65,18 @@ class Sandbox:
 
 
 def choose_sandbox(mode: str = "auto", limits: Limits | None = None, devices: tuple[str, ...] = ()) -> Sandbox:
-    """Resolve `--sandbox auto|bwrap|none`; auto uses bubblewrap where it works and says why when not."""
+    """Resolve a sandbox mode (auto, bwrap, none); auto uses bubblewrap where it works and says why when not."""
     limits = limits or Limits()
     if mode not in MODES:
-        raise LassiError(f"--sandbox must be one of {', '.join(MODES)}, not {mode!r}")
+        raise ValueError(f"sandbox mode {mode!r} is none of {', '.join(MODES)}")
     if mode == "none":
-        return Sandbox("none", "--sandbox none was chosen", limits)
+        return Sandbox("none", "the sandbox mode none was chosen", limits)
     problem = bwrap_problem()
     if problem is None:
         return Sandbox("bwrap", "bubblewrap works here", limits, tuple(devices))
     if mode == "bwrap":
-        raise LassiError(f"--sandbox bwrap cannot be used: {problem}; install bubblewrap or use --sandbox auto")
+        raise LassiError(f"{{setting}} bwrap cannot be used: {problem}; install bubblewrap or choose {{setting}} auto",
+                         setting="sandbox")
     return Sandbox("none", problem, limits)
 
 
