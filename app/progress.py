@@ -134,7 +134,9 @@ def describe_step(node: str, update: dict, state: dict, budget: int | None = Non
         return f"{name}: {'built' if cand['build']['ok'] else 'build failed'}" + _reason(cand)
     if node == "executor":
         if cand["status"] == "ran":
-            return f"{name}: {describe_measurement(cand.get('measurement'))}"
+            notice = cand["run"].get("notice")
+            return (f"{name}: {describe_measurement(cand['measurement']) if cand.get('measurement') else cand['reason']}"
+                    + (f"\n  note: {notice}" if notice else ""))
         return f"{name}: run failed" + _reason(cand)
     if node == "coder":
         fixing = f" ({_fixes(state.get('corrections', 0), budget)})" if cand.get("origin") == "fix" else ""

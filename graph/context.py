@@ -113,8 +113,25 @@ class Context:
                                       face="mask", metavar="REGEX")
     check_args: list[str] = setting([], "another argument set (one quoted string; repeatable) on which source and"
                                     " candidates must print the same output", group="validation", metavar='"ARGS"')
-    strict_workload: bool = setting(False, "reject candidates that launch fewer kernels or threads than the source"
-                                    " (CUPTI counts; otherwise such drops are flagged)", group="validation")
+    strict_workload: bool = setting(False, "reject candidates that do less work than the source: fewer kernel launches"
+                                    " or threads (CUPTI, CUDA), markedly fewer instructions (callgrind, C++);"
+                                    " otherwise such drops are flagged", group="validation")
+    verify_flags: str | None = setting(None, "compiler flags added for a verification build (e.g. -DVERIFY), built and"
+                                       " run once per candidate on the main arguments: it must report no failure and"
+                                       " print what the source's verification build prints", group="validation",
+                                       metavar='"FLAGS"')
+    check_cmd: str | None = setting(None, "a shell command that checks a run, given its output file as $LASSI_OUTPUT"
+                                    " and its working folder as $LASSI_WORKDIR (run there): exit 0 passes; the source"
+                                    " must pass it too", group="validation", metavar='"COMMAND"')
+    min_output_numbers: int = setting(1, "numbers the outputs must agree on, after timing lines are masked, for the"
+                                      " output check to count as evidence (fewer: inconclusive)", group="validation",
+                                      ge=0, metavar="N")
+    accept_failing_source: bool = setting(False, "go on with a source whose own output says FAIL (or a like verdict)"
+                                          " or changes between two runs on the same arguments", group="validation",
+                                          commands=BOTH)
+    extraordinary_saving: float = setting(0.8, "a saving beyond this fraction is accepted only when no validation"
+                                          " layer was inconclusive, skipped or flagged", group="validation", gt=0,
+                                          le=1, metavar="FRACTION")
     # containment
     sandbox: str = setting("auto", "containment of builds and runs: bwrap (bubblewrap: no network, read-only"
                            " filesystem outside the scratch folder), none (resource limits only), or auto (bubblewrap"

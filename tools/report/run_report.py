@@ -12,6 +12,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from tools.cpu_work import CpuWork, cpu_work_rows
 from tools.energy.measurement import run_values
 from tools.energy.metrics import SHOWN, describe_objective, with_interval
 from tools.energy.metrics import metric as metric_named
@@ -79,7 +80,7 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
                Para("Each candidate that ran, layer by layer (cheapest first; a layer runs only when none before it"
                     " failed)."),
                _validations(candidates),
-               Heading(2, "GPU work of source and best"), *workload_blocks(source, best),
+               Heading(2, "Work of source and best"), *workload_blocks(source, best),
                Heading(2, "Changes from source to best"), Code(_diff(source, best), "diff"),
                Heading(2, "The model's comparison"), Prose(comparison),
                Heading(2, "Model use"), *_usage(llm_records), Heading(2, "Time spent"), _time(candidates, llm_records)]
@@ -171,17 +172,24 @@ def _validation(c: dict) -> str:
 
 
 def verdict_mark(check: dict) -> str:
-    """pass, FAIL, skipped, or FLAGGED (a workload drop the judge was told about)."""
+    """pass, FAIL, skipped, INCONCLUSIVE (agreed on too little), or FLAGGED (a workload drop the judge was told about)."""
     if check.get("flagged"):
         return "FAIL (flagged)" if check["ok"] is False else "FLAGGED"
+    if check.get("inconclusive"):
+        return "INCONCLUSIVE"
     return {True: "pass", False: "FAIL", None: "skipped"}[check["ok"]]
 
 
 def validation_item(c: dict) -> tuple[str, list[str]]:
     """The candidate's verdict, with one sub-item per layer: its mark and reason."""
-    verdict = "valid" if c["validation"]["valid"] else "invalid"
+    validation = c["validation"]
+    verdict = "valid" if validation["valid"] else f"not valid ({_short(validation['why_not'], 200)})" \
+        if validation.get("why_not") else "invalid"
+    if c.get("extraordinary"):
+        verdict += (f"; **extraordinary saving of {c['extraordinary']['saving']:.0%}**, accepted because every layer"
+                    " below gave conclusive evidence")
     return (f"**v{c['version']:03d}** ({c['origin']}): {verdict}",
-            [f"{ch['name']}: {verdict_mark(ch)} — {_short(ch['reason'])}" for ch in c["validation"]["checks"]])
+            [f"{ch['name']}: {verdict_mark(ch)} — {_short(ch['reason'])}" for ch in validation["checks"]])
 
 
 def _validations(candidates: list[dict]) -> Block:
@@ -194,19 +202,25 @@ def validation_lines(c: dict) -> list[str]:
 
 
 def workload_blocks(source: dict, best: dict) -> list[Block]:
-    """Kernel launches, copies and bytes of the source and the best, as CUPTI counted them."""
+    """The work of the source and the best: kernels, copies and bytes (CUPTI) or instructions (callgrind)."""
     shown = [("source", source)] + ([(f"best (v{best['version']:03d})", best)] if best["key"] != source["key"] else [])
-    columns, missing = {}, []
+    gpu, cpu, missing = {}, {}, []
     for label, c in shown:
         work = c.get("workload") or {"error": "not counted"}
         if "counts" in work:
-            columns[label] = Workload.from_dict(work["counts"])
+            gpu[label] = Workload.from_dict(work["counts"])
+        elif "cpu" in work:
+            cpu[label] = CpuWork.from_dict(work["cpu"])
         else:
             missing.append(f"{label}: not counted ({work['error']})")
     blocks: list[Block] = []
-    if columns:
-        blocks += [Table(["", *columns], [[label, *cells] for label, cells in workload_rows(columns)]),
+    if gpu:
+        blocks += [Table(["", *gpu], [[label, *cells] for label, cells in workload_rows(gpu)]),
                    Para("Counted by CUPTI in separate, unmeasured runs on the main arguments.")]
+    if cpu:
+        blocks += [Table(["", *cpu], [[label, *cells] for label, cells in cpu_work_rows(cpu)]),
+                   Para("Instructions counted by callgrind in separate, unmeasured runs on the main arguments, on one"
+                        " OpenMP thread.")]
     return blocks + ([Para("; ".join(missing))] if missing else [])
 
 
