@@ -94,7 +94,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     else:
         checks.append(_check("judge", None, "not asked: a check before it failed"))
     valid = _passing(checks) and checks[-1]["ok"] is True
-    validation = {"valid": valid, "checks": checks, **({} if valid else {"why_not": _why_not(checks, gap)})}
+    validation = {"valid": valid, "checks": checks, **({"why_not": gap} if gap and _passing(checks) else {})}
     record = {**cand, "status": "judged", "validation": validation}
     return {**update, "candidates": {SOURCE: src, cand["key"]: record}}
 
@@ -126,11 +126,6 @@ def _evidence_gap(checks: list[dict]) -> str:
         return (f"the {flagged['name']} layer flagged a drop ({flagged['reason'].split('; ')[0]}) and no layer that"
                 f" sees the results cleared it (outputs that change with --check-args, --verify-flags, --check-cmd)")
     return ""
-
-
-def _why_not(checks: list[dict], gap: str) -> str:
-    failed = next((c for c in checks if c["ok"] is False), None)
-    return f"{failed['name']}: {failed['reason']}" if failed else gap
 
 
 def parse_verdict(answer: str) -> dict:

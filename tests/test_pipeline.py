@@ -162,6 +162,6 @@ def test_an_answer_hard_coded_for_the_main_arguments_fails_on_the_extra_ones_and
     report = result.report_path.read_text()
     assert "- **v001** (zero-shot): invalid" in report and "  - check-args: FAIL — with arguments '7'" in report
     assert "- **v002** (plan-step): valid" in report and "  - check-args: pass — the output agrees on 2" in report
-    assert "GPU work of source and best" in report and "CUDA programs only" in report
+    assert "Work of source and best" in report and "| instructions executed |" in report
     planner_prompt = next(r["prompt"] for r in _log(result) if r["key"] == "planner")
-    assert "Where its GPU time goes" in planner_prompt and "CUDA programs only" in planner_prompt
+    assert "Where its work goes" in planner_prompt and "| instructions executed |" in planner_prompt
