@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 from langgraph_sdk import get_sync_client
 
-ROOT = Path(__file__).parents[1]
+from tests.helpers import ROOT
+
 HEAT2D = "examples/programs/heat2d"
 SESSION = "examples/sessions/heat2d/session.json"
 START_TIMEOUT_S = 120
