@@ -11,13 +11,13 @@ them apart, here the programs' own verification build (-DVERIFY prints a checksu
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from judging import CORPUS, Bench, corpus_code
+
+from tests.helpers import FIXTURES
+from tests.helpers.judging import CORPUS, Bench, corpus_code
 
 PROGRAMS = ("triad", "histogram", "bsearch", "spmv")
-BENCHMARKS = Path(__file__).parent / "fixtures" / "benchmarks"
+BENCHMARKS = FIXTURES / "benchmarks"
 REPEAT = "10"
 ALWAYS_VALID = "Looks equivalent.\nVERDICT: VALID"
 VERIFY = "-DVERIFY"
