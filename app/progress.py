@@ -134,7 +134,7 @@ def describe_step(node: str, update: dict, state: dict, budget: int | None = Non
         return f"{name}: {'built' if cand['build']['ok'] else 'build failed'}" + _reason(cand)
     if node == "executor":
         if cand["status"] == "ran":
-            notice = cand["run"].get("notice")
+            notice = (cand.get("run") or {}).get("notice")
             return (f"{name}: {describe_measurement(cand['measurement']) if cand.get('measurement') else cand['reason']}"
                     + (f"\n  note: {notice}" if notice else ""))
         return f"{name}: run failed" + _reason(cand)
