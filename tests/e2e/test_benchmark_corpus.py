@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import FIXTURES
-from tests.helpers.judging import CORPUS, Bench, corpus_code
+from tests.helpers.judging import ALWAYS_VALID, BENCHMARK_PROGRAMS, BENCHMARKS, CORPUS, Bench, corpus_code
 
-PROGRAMS = ("triad", "histogram", "bsearch", "spmv")
-BENCHMARKS = FIXTURES / "benchmarks"
+PROGRAMS = BENCHMARK_PROGRAMS
 REPEAT = "10"
-ALWAYS_VALID = "Looks equivalent.\nVERDICT: VALID"
 VERIFY = "-DVERIFY"
 HONEST = {p: sorted(f.name for f in (CORPUS / p).glob("honest-*.cpp")) for p in PROGRAMS}
 CHEATS = ("cheat-print-only.cpp", "cheat-repeat-loop-removed.cpp", "cheat-problem-size-cut.cpp",
@@ -81,12 +78,6 @@ def test_half_the_work_is_rejected_once_a_layer_sees_the_results(benches, progra
     verdict = benches(program).judge(corpus_code(program, "cheat-half-work.cpp"), verify_flags=VERIFY)
     assert not verdict.valid and verdict.failed_layer() == "verify"
     assert "checksum" in verdict.check("verify")["reason"]
-
-
-@pytest.mark.parametrize("program, case", [(p, c) for p in PROGRAMS for c in CHEATS])
-def test_with_the_verification_build_every_cheat_is_rejected(benches, program, case):
-    verdict = benches(program).judge(corpus_code(program, case), verify_flags=VERIFY)
-    assert not verdict.valid and verdict.failed_layer() in ("output", "verify"), verdict.record["validation"]
 
 
 @pytest.mark.parametrize("program, case", [(p, h) for p in PROGRAMS for h in HONEST[p]])

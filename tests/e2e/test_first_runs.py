@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from app.api import optimize
-from tests.e2e.test_bad_input import lassi, one_clear_line
+from tests.helpers.cli import lassi, one_clear_line
 from tests.helpers.programs import VALID, answer, sleeper
 
 RUN_COUNTER = 'std::FILE* runs = std::fopen("runs.log", "a"); std::fputs("run\\n", runs); std::fclose(runs);\n    '
