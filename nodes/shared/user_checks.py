@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graph.state import Candidate, read_code
+from graph.state import Candidate, read_code, read_stdout
 from tools.build import BINARY_NAME, DEFAULT_FLAGS, build, build_command
 from tools.errors import LassiError
 from tools.outputs import OutputCheck, failing_verdicts
@@ -21,6 +21,7 @@ from tools.sandbox import Sandbox
 from tools.sandbox.runner import run_program
 
 OUTPUT_VARIABLE, FOLDER_VARIABLE = "LASSI_OUTPUT", "LASSI_WORKDIR"  # what the check command is given
+OUTPUT_COPY = "lassi-output.txt"  # the run's output, copied into its working folder for the check command
 
 
 def verification_run(prog: Program, cand: Candidate, args: list[str], flags: str, limit: float,
@@ -46,7 +47,8 @@ def verification_run(prog: Program, cand: Candidate, args: list[str], flags: str
 def check_command_run(command: str, cand: Candidate, limit: float, sandbox: Sandbox) -> dict:
     """Run the user's check command in the candidate's working folder: {ok, failure, stdout_path}."""
     work = Path(cand["dir"]) / "work"
-    output = Path(cand["run"]["stdout_path"])
+    output = work / OUTPUT_COPY  # inside the scratch folder, the one place a contained command surely sees
+    output.write_text(read_stdout(cand))
     result = run_program(["sh", "-c", command], work, limit, sandbox=sandbox,
                          env={OUTPUT_VARIABLE: str(output), FOLDER_VARIABLE: str(work)})
     folder = Path(cand["dir"]) / "check-cmd"
