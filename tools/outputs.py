@@ -27,6 +27,7 @@ _INTEGER = re.compile(r"[-+]?\d+")
 _VERDICT = re.compile(r"\b(?:pass(?:ed)?|fail(?:ed|ure|s)?|success(?:ful)?|ok|(?:in)?correct|(?:in)?valid|mismatch(?:es)?"
                       r"|errors? found|no errors?|(?:un)?verified)\b", re.I)
 _FAILING = re.compile(r"^(?:fail(?:ed|ure|s)?|incorrect|invalid|mismatch(?:es)?|errors? found|unverified)$", re.I)
+_NONE_BEFORE = re.compile(r"(?:^|[^\w.])(?:0|no|zero)\s+$", re.I)
 _TOKEN = re.compile(rf"({_NUMBER})|([A-Za-z_]\w*)|(\S)", re.I)
 
 
@@ -78,8 +79,10 @@ def compare_outputs(expected: str, actual: str, rtol: float = 1e-6, atol: float 
 
 
 def failing_verdicts(text: str) -> list[str]:
-    """The verdict words of `text` that report a failure (FAIL, incorrect, errors found, ...), in order."""
-    return [word for word in _VERDICT.findall(text) if _FAILING.match(word)]
+    """The verdict words of `text` that report a failure (FAIL, incorrect, errors found, ...), in order;
+    a count of none ("0 errors found", "0 mismatches") is no failure."""
+    return [m.group() for m in _VERDICT.finditer(text)
+            if _FAILING.match(m.group()) and not _NONE_BEFORE.search(text[:m.start()])]
 
 
 def _compare_line(expected: str, actual: str, rtol: float, atol: float) -> str:

@@ -65,6 +65,8 @@ def test_failing_verdict_words_are_found_and_passing_ones_are_not():
     assert failing_verdicts("Verification failed\nPASS\n3 errors found\nno errors\nresult incorrect\nFAIL") == [
         "failed", "errors found", "incorrect", "FAIL"]
     assert failing_verdicts("Verification: PASS\nresult correct\nno errors\n") == []
+    assert failing_verdicts("0 errors found\n0 mismatches\n") == []
+    assert failing_verdicts("10 errors found\n1.0 mismatches\n") == ["errors found", "mismatches"]
 
 
 # A callgrind output file as `valgrind --tool=callgrind --compress-strings=no --compress-pos=no` writes it.
@@ -223,3 +225,18 @@ def test_an_ordinary_saving_is_left_alone_whatever_the_gaps():
     gapped = [*FULL[:2], {"name": "check-args", "ok": None, "reason": "none given"}, *FULL[3:]]
     assert weigh_extraordinary(judged(gapped, [5.0, 5.0, 5.0]), SOURCE, "better", "figures", 0.8) == (
         "better", "figures", {})
+
+
+def test_the_report_marks_an_extraordinary_saving_and_names_a_gap_in_the_evidence():
+    from tools.report.run_report import validation_item
+
+    marked = {"version": 4, "origin": "plan-step", "validation": {"valid": True, "checks": FULL},
+              "extraordinary": {"saving": 0.93, "evidence": []}}
+    title, layers = validation_item(marked)
+    assert "**extraordinary saving of 93%**" in title and layers[1] == "output: pass — agree"
+    gap = {"version": 5, "origin": "plan-step", "validation": {
+        "valid": False, "why_not": "no layer gave conclusive evidence (output inconclusive)",
+        "checks": [FULL[0], {"name": "output", "ok": None, "inconclusive": True, "reason": "inconclusive: 0 numbers"}]}}
+    title, layers = validation_item(gap)
+    assert title == "**v005** (plan-step): not valid (no layer gave conclusive evidence (output inconclusive))"
+    assert layers[1] == "output: INCONCLUSIVE — inconclusive: 0 numbers"
