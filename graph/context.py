@@ -123,6 +123,10 @@ class Context:
     check_cmd: str | None = setting(None, "a shell command that checks a run, given its output file as $LASSI_OUTPUT"
                                     " and its working folder as $LASSI_WORKDIR (run there): exit 0 passes; the source"
                                     " must pass it too", group="validation", metavar='"COMMAND"')
+    work_args: str | None = setting(None, "the program's arguments for the unmeasured runs that count its work (CUPTI,"
+                                    " callgrind), where the main ones make them slow: callgrind runs tens of times"
+                                    " slower than the program (default: the main arguments)", group="validation",
+                                    metavar='"ARGS"')
     min_output_numbers: int = setting(1, "numbers the outputs must agree on, after timing lines are masked, for the"
                                       " output check to count as evidence (fewer: inconclusive)", group="validation",
                                       ge=0, metavar="N")
@@ -276,8 +280,8 @@ def _check(declared: Setting, value) -> None:
               if not {"ge": value >= limit, "gt": value > limit, "le": value <= limit, "lt": value < limit}[k]]
     if broken:
         raise LassiError(f"{{setting}} must be {_bounds_words(bounds)}{why}, not {value:g}", setting=declared.name)
-    if declared.name == "check_args":
-        for line in value:
+    if declared.name in ("check_args", "work_args"):
+        for line in [value] if isinstance(value, str) else value:
             try:
                 shlex.split(line)
             except ValueError as exc:

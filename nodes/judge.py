@@ -37,7 +37,7 @@ from graph.context import Context
 from graph.state import SOURCE, State, current, program, read_code, read_stdout, source
 from nodes.executor import SOURCE_TIME_LIMIT_S, candidate_time_limit
 from nodes.shared.containment import gpu_env, sandbox_for
-from nodes.shared.gpu_work import binary_of, count_work, with_source_workload
+from nodes.shared.gpu_work import binary_of, count_work, with_source_workload, work_args
 from nodes.shared.models import ask, judge_tag
 from nodes.shared.user_checks import check_command_run, source_must_pass, verification_run, verify_check
 from tools.cpu_work import CpuWork, compare_cpu_work, cpu_work_table
@@ -73,9 +73,10 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         src, check = _check_cmd_layer(ctx, src, cand, sandbox)
         checks.append(check)
     if _passing(checks):
-        src = with_source_workload(state, src, env, _counting_limit(ctx, state, src), sandbox)
+        args = work_args(state, ctx.work_args)
+        src = with_source_workload(state, src, env, _counting_limit(ctx, state, src), sandbox, args)
         limit = _counting_limit(ctx, state, src, src["workload"])
-        cand = {**cand, "workload": count_work(state["language"], cand, state.get("args", []), limit, env, sandbox)}
+        cand = {**cand, "workload": count_work(state["language"], cand, args, limit, env, sandbox)}
         check, evidence = _workload_check(src["workload"], cand["workload"], ctx.strict_workload)
         checks.append(check)
     update: dict = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from graph.state import SOURCE, Candidate, State
@@ -52,11 +53,17 @@ def count_work(language: str, candidate: Candidate, args: list[str], limit: floa
     return count_cpu_work_of(candidate, args, limit, sandbox)
 
 
-def with_source_workload(state: State, src: Candidate, env: dict[str, str], limit: float, sandbox: Sandbox) -> Candidate:
+def work_args(state: State, work_args_setting: str | None) -> list[str]:
+    """The arguments of the counting runs: the user's own set for them, else the main arguments."""
+    return shlex.split(work_args_setting) if work_args_setting else state.get("args", [])
+
+
+def with_source_workload(state: State, src: Candidate, env: dict[str, str], limit: float, sandbox: Sandbox,
+                         args: list[str]) -> Candidate:
     """The source's record with its workload counted (once per run)."""
     if "workload" in src:
         return src
-    return {**src, "workload": count_work(state["language"], src, state.get("args", []), limit, env, sandbox)}
+    return {**src, "workload": count_work(state["language"], src, args, limit, env, sandbox)}
 
 
 def describe_gpu_work(candidate: Candidate) -> str:

@@ -39,3 +39,14 @@ def test_a_source_whose_verification_build_fails_stops_the_run_with_one_line(tmp
     fresh = Bench(BENCHMARKS / "triad", "10", tmp_path / "run", ALWAYS_VALID)
     with pytest.raises(LassiError, match=r"the source did not build with '-DVERIFY -include missing.h'"):
         fresh.judge(corpus_code("triad", "honest-fused-sum.cpp"), verify_flags="-DVERIFY -include missing.h")
+
+
+def test_work_is_counted_on_the_arguments_given_for_counting(tmp_path):
+    fresh = Bench(BENCHMARKS / "triad", "10", tmp_path / "run", ALWAYS_VALID)
+    verdict = fresh.judge(corpus_code("triad", "honest-fused-sum.cpp"), work_args="2")
+    counted = fresh.source["workload"]["cpu"]
+    assert verdict.valid and (tmp_path / "run" / "candidates" / "v000" / "workload" / "cpu-work.json").exists()
+    on_main = Bench(BENCHMARKS / "triad", "10", tmp_path / "main" / "run", ALWAYS_VALID)
+    on_main.judge(corpus_code("triad", "honest-fused-sum.cpp"))
+    assert counted["in_parallel_regions"] * 5 == pytest.approx(on_main.source["workload"]["cpu"]["in_parallel_regions"],
+                                                                rel=0.01)  # 2 repeats counted, not 10
