@@ -70,7 +70,7 @@ def test_repeating_stops_at_the_maximum_when_the_interval_stays_wide():
 def test_repeating_stops_when_the_time_budget_is_spent():
     meter = ScriptedMeter([100.0, 130.0] * 5, seconds=0.05)
     _, m = scripted(meter, RepeatPolicy(min_repeats=2, max_repeats=10, budget_s=0.12))
-    assert len(m.readings) == 3 and "time budget" in m.stop_reason
+    assert len(m.readings) in (2, 3) and "time budget" in m.stop_reason  # 3 runs take at least 0.15 s; 2 may, if slow
 
 
 def test_a_failed_run_ends_the_measurement_without_figures():
