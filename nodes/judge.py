@@ -76,7 +76,9 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         args = work_args(state, ctx.work_args)
         src = with_source_workload(state, src, env, _counting_limit(ctx, state, src), sandbox, args)
         limit = _counting_limit(ctx, state, src, src["workload"])
-        cand = {**cand, "workload": count_work(state["language"], cand, args, limit, env, sandbox)}
+        counted = (src["workload"] if "error" in src["workload"]  # nothing to compare with: not counted either
+                   else count_work(state["language"], cand, args, limit, env, sandbox))
+        cand = {**cand, "workload": counted}
         check, evidence = _workload_check(src["workload"], cand["workload"], ctx.strict_workload)
         checks.append(check)
     update: dict = {}

@@ -30,6 +30,8 @@ from tools.workload import WorkloadCheck
 
 DROP_TOLERANCE = 0.5  # fewer than half the source's instructions (in all, or in parallel regions) is flagged
 SLOWDOWN = 60  # callgrind's time limit: this many times the native one
+ESTIMATED_SLOWDOWN = 50  # what callgrind usually costs, to judge beforehand whether counting is worth its time
+COUNT_BUDGET_S = 30.0  # a counting run estimated to take longer is not made on the main arguments
 COUNTS_FILE = "callgrind.out"
 ONE_QUIET_THREAD = {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "passive", "GOMP_SPINCOUNT": "0"}
 TOP_FUNCTIONS = 8

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from graph.state import SOURCE, Candidate, State
 from tools.build import BINARY_NAME
-from tools.cpu_work import CpuWork, count_cpu_work, cpu_work_table
+from tools.cpu_work import COUNT_BUDGET_S, ESTIMATED_SLOWDOWN, CpuWork, count_cpu_work, cpu_work_table
 from tools.errors import LassiError
 from tools.sandbox import Sandbox
 from tools.workload import Workload, count_workload, describe_workload
@@ -63,7 +63,19 @@ def with_source_workload(state: State, src: Candidate, env: dict[str, str], limi
     """The source's record with its workload counted (once per run)."""
     if "workload" in src:
         return src
+    if state["language"] != "cuda" and args == state.get("args", []) and (slow := _too_slow_to_count(src)):
+        return {**src, "workload": {"error": slow}}
     return {**src, "workload": count_work(state["language"], src, args, limit, env, sandbox)}
+
+
+def _too_slow_to_count(src: Candidate) -> str:
+    """Why callgrind would take too long on the main arguments ('' when it would not)."""
+    durations = [r["duration_s"] for r in (src.get("measurement") or {}).get("readings", [])] or [src["run"]["seconds"]]
+    estimate = min(durations) * ESTIMATED_SLOWDOWN
+    if estimate <= COUNT_BUDGET_S:
+        return ""
+    return (f"counting its instructions would take about {estimate:.0f} s (callgrind runs about {ESTIMATED_SLOWDOWN}x"
+            f" slower than the program's {min(durations):.2g} s): give --work-args with a smaller problem to count them")
 
 
 def describe_gpu_work(candidate: Candidate) -> str:

@@ -240,3 +240,14 @@ def test_the_report_marks_an_extraordinary_saving_and_names_a_gap_in_the_evidenc
     title, layers = validation_item(gap)
     assert title == "**v005** (plan-step): not valid (no layer gave conclusive evidence (output inconclusive))"
     assert layers[1] == "output: INCONCLUSIVE — inconclusive: 0 numbers"
+
+
+def test_a_program_too_slow_for_callgrind_on_its_main_arguments_is_not_counted_and_told_what_would_help():
+    from nodes.shared.gpu_work import with_source_workload
+
+    slow = {"key": "000", "dir": "/nowhere", "run": {"seconds": 2.0},
+            "measurement": {"readings": [{"duration_s": 2.5}, {"duration_s": 2.0}]}}
+    state = {"language": "cpp", "args": ["1500", "80"]}
+    counted = with_source_workload(state, slow, {}, 60.0, None, ["1500", "80"])
+    assert counted["workload"]["error"].startswith("counting its instructions would take about 100 s")
+    assert "--work-args" in counted["workload"]["error"]
