@@ -145,7 +145,11 @@ def describe_step(node: str, update: dict, state: dict, budget: int | None = Non
     if node == "judge":
         validation = cand["validation"]
         failed = [c for c in validation["checks"] if c["ok"] is False]
-        return f"{name}: {'valid' if validation['valid'] else 'INVALID — ' + failed[0]['reason'][:160]}"
+        if validation["valid"]:
+            return f"{name}: valid"
+        if failed:
+            return f"{name}: INVALID — {failed[0]['reason'][:160]}"
+        return f"{name}: not valid — {validation.get('why_not', 'no conclusive evidence')[:160]}"
     if node == "comparator":
         head = f"{name}: {cand.get('outcome')}"
         tail = f"; {describe_best(state)}; next: {state['next_step']}"

@@ -251,3 +251,13 @@ def test_a_program_too_slow_for_callgrind_on_its_main_arguments_is_not_counted_a
     counted = with_source_workload(state, slow, {}, 60.0, None, ["1500", "80"])
     assert counted["workload"]["error"].startswith("counting its instructions would take about 100 s")
     assert "--work-args" in counted["workload"]["error"]
+
+
+def test_the_progress_line_of_a_candidate_left_not_valid_gives_the_gap():
+    from app.progress import describe_step
+
+    cand = {"version": 3, "origin": "plan-step", "validation": {
+        "valid": False, "why_not": "no layer gave conclusive evidence (output inconclusive)",
+        "checks": [FULL[0], {"name": "output", "ok": None, "inconclusive": True, "reason": "inconclusive"}]}}
+    line = describe_step("judge", {}, {"candidates": {"003": cand}, "current": "003"})
+    assert line == "v003 plan-step: not valid — no layer gave conclusive evidence (output inconclusive)"
