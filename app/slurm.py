@@ -79,7 +79,7 @@ def run_on_slurm(suite: Suite, out: Path, waiting: list[tuple[SuiteProgram, int]
             ledger.update(number, job=job_id)
             say(f"== {label}: submitted as Slurm job {job_id}")
         jobs[job_id] = (program, number)
-    _wait(jobs, out, say)
+    _wait(jobs, suite, out, say)
 
 
 def sbatch_parameters(table: dict, cpus_per_trial: int | None) -> dict:
@@ -109,7 +109,7 @@ def queue_states() -> dict[str, str]:
     return {job: "queued" if state in QUEUED else "running" for job, state in states}
 
 
-def _wait(jobs: dict[str, tuple[SuiteProgram, int]], out: Path, say: Callable[[str], None]) -> None:
+def _wait(jobs: dict[str, tuple[SuiteProgram, int]], suite: Suite, out: Path, say: Callable[[str], None]) -> None:
     said: dict[str, str] = {}
     while True:
         queue = queue_states()
@@ -124,8 +124,9 @@ def _wait(jobs: dict[str, tuple[SuiteProgram, int]], out: Path, say: Callable[[s
             elif trial_state(out / program.name / f"trial-{number}") == "finished":
                 say(f"== {label}: Slurm job {job_id} ended, the trial finished")
             else:
-                say(f"== {label}: Slurm job {job_id} ended before the trial finished; its log:"
-                    f" {out / '.slurm' / job_id}")
+                error = Ledger.open(out / program.name, program, suite).trial(number)["error"]
+                say(f"== {label}: Slurm job {job_id} ended before the trial finished"
+                    f"{': ' + error if error else ''}; its log: {out / '.slurm' / job_id}")
         if all(state == "ended" for state in said.values()):
             return
         time.sleep(POLL_S)
