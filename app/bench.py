@@ -77,6 +77,10 @@ def bench(suite_path: str | Path, out: str | Path | None = None, *, say: Callabl
             preflight(program.folder, main=program.main, **program.settings)
         except LassiError as exc:
             raise LassiError(f"{suite.label}: program {program.name}: {exc.spelled(spell)}") from None
+    if executor == "slurm":
+        from app.slurm import slurm_ready
+
+        slurm_ready()
     pools = {"cuda": gpu_slots(gpus), "cpp": core_slots(cpus_per_trial)} if executor == "local" else {}
     try:
         out.mkdir(parents=True, exist_ok=True)

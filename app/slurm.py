@@ -54,14 +54,7 @@ def job_slot() -> Slot:
 def run_on_slurm(suite: Suite, out: Path, waiting: list[tuple[SuiteProgram, int]], say: Callable[[str], None],
                  cpus_per_trial: int | None = None) -> None:
     """Submit the trials not already in the queue, then wait until every one has left it."""
-    try:
-        import submitit
-    except ImportError:
-        raise LassiError("the slurm executor needs submitit: pip install 'lassi-ee[slurm]'") from None
-    if shutil.which("sbatch") is None or shutil.which("srun") is None:
-        raise LassiError("the slurm executor needs Slurm's sbatch and srun on PATH: run the bench on a machine"
-                         " of the cluster")
-    executor = submitit.SlurmExecutor(folder=out / ".slurm" / "%j")
+    executor = slurm_ready().SlurmExecutor(folder=out / ".slurm" / "%j")
     queue = queue_states()
     jobs: dict[str, tuple[SuiteProgram, int]] = {}
     for program, number in waiting:
@@ -80,6 +73,18 @@ def run_on_slurm(suite: Suite, out: Path, waiting: list[tuple[SuiteProgram, int]
             say(f"== {label}: submitted as Slurm job {job_id}")
         jobs[job_id] = (program, number)
     _wait(jobs, suite, out, say)
+
+
+def slurm_ready():
+    """submitit, once it and Slurm's commands are known to be here."""
+    try:
+        import submitit
+    except ImportError:
+        raise LassiError("the slurm executor needs submitit: pip install 'lassi-ee[slurm]'") from None
+    if shutil.which("sbatch") is None or shutil.which("srun") is None:
+        raise LassiError("the slurm executor needs Slurm's sbatch and srun on PATH: run the bench on a machine"
+                         " of the cluster")
+    return submitit
 
 
 def sbatch_parameters(table: dict, cpus_per_trial: int | None) -> dict:
