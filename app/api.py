@@ -20,8 +20,8 @@ from pathlib import Path
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.builder import NODES, build_graph
-from graph.context import Context, make_context
-from graph.record import THREAD_ID, run_record
+from graph.context import Context, make_context, run_words
+from graph.record import THREAD_ID, include_dirs, run_record
 from graph.state import SOURCE
 from knowledge.documents import load_documents
 from tools.build import compiler_for
@@ -30,7 +30,7 @@ from tools.errors import Interrupted, LassiError
 from tools.gpu import find_gpu
 from tools.llm import check_model
 from tools.llm.reply import ModelUnavailable
-from tools.program import load_program
+from tools.program import load_program, read_source
 from tools.report.run_report import comparison_table, write_reports
 from tools.rundir import RunDir, write_json
 from tools.sandbox import choose_sandbox
@@ -86,6 +86,14 @@ def profile(program: str | Path, args: Sequence[str] = (), *, main: str | None =
             run_dir: str | Path | None = None, on_step: Listener | None = None, **settings) -> Result:
     """Stage 0 alone: build, run and measure the program through the same nodes as a full run."""
     return _start(program, args, main, run_dir, on_step, (), stop_after_profile=True, **settings)
+
+
+def build(program: str | Path, *, main: str | None = None, run_dir: str | Path | None = None,
+          on_step: Listener | None = None, **settings) -> Result:
+    """Build the source alone, as a run would, and stop before running it: no GPU (nor model) is needed,
+    so a CUDA program can be checked for an architecture (`arch`) on any machine with nvcc."""
+    return _start(program, (), main, run_dir, on_step, ("executor",), stop_after_profile=True, runs=False,
+                  **settings)
 
 
 def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_before: Sequence[str] = (),
@@ -186,18 +194,33 @@ def preflight(program: str | Path, *, main: str | None = None, **settings) -> Co
     return _prepare(program, main, settings)[1]
 
 
-def _prepare(program, main, settings: dict):
+def _prepare(program, main, settings: dict, runs: bool = True):
     ctx = make_context(**settings)
     prog = load_program(program, main)
-    _check_tools(prog.language, ctx)
+    _check_program_files(prog, ctx)
+    _check_tools(prog.language, ctx, runs)
     if not ctx.stop_after_profile:
         load_documents(ctx.knowledge)  # a bad path or selection is reported now, not after Stage 1
     return prog, ctx
 
 
-def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) -> Result:
+def _check_program_files(prog, ctx: Context) -> None:
+    """The files and folders the settings name: editable files (readable in their encoding) and sources inside
+    the folder, include folders."""
+    for name in prog.editable(ctx.edit):
+        read_source(prog.folder / name, ctx.encoding)
+    prog.sources(ctx.sources)
+    include_dirs(prog, ctx)
+
+
+def _start(program, args, main, run_dir, on_step, interrupt_before, runs: bool = True, **settings) -> Result:
     pauses = _pauses(interrupt_before)
-    prog, ctx = _prepare(program, main, settings)
+    prog, ctx = _prepare(program, main, settings, runs)
+    if ctx.run_command:
+        if args:
+            raise LassiError("{setting} names the program's arguments already: give them there alone",
+                             setting="run_command")
+        args = run_words(ctx)[1:]
     if run_dir is not None and RunDir(run_dir).config.exists():
         raise LassiError(f"{run_dir} already holds a run: resume it with `lassi-ee resume {run_dir}`"
                          " or choose another {setting}", setting="run_dir")
@@ -226,10 +249,14 @@ def _first_state(record: dict, run: RunDir) -> dict:
     return {"program": record["program"], "main": record["main"], "args": record["args"], "run_dir": str(run.path)}
 
 
-def _check_tools(language: str, ctx: Context) -> None:
-    """Fail before any work when a compiler, the GPU, the sandbox asked for, a model file or an API key is missing."""
-    compiler_for(language)
+def _check_tools(language: str, ctx: Context, runs: bool = True) -> None:
+    """Fail before any work when a compiler, the sandbox asked for, the GPU a run needs, a model file or an
+    API key is missing. A build alone needs no GPU."""
+    if not ctx.build_command:
+        compiler_for(language)
     choose_sandbox(ctx.sandbox)
+    if not runs:
+        return
     check_meter_choice(language, ctx.gpu)
     if language == "cuda":
         find_gpu(ctx.gpu)
