@@ -335,6 +335,8 @@ def _check_together(ctx: Context) -> None:
                          f" ({ctx.temperature_start:g})", setting="temperature_ceiling")
     if ctx.run_command and not ctx.binary:
         ctx.binary = os.path.normpath(run_words(ctx)[0])
+    if ctx.binary and (Path(ctx.binary).is_absolute() or ".." in Path(ctx.binary).parts):
+        raise LassiError(f"{{setting}} names a path inside the program folder, not {ctx.binary}", setting="binary")
     if (ctx.build_command or ctx.configure_command) and not ctx.binary:
         raise LassiError("your own build needs {setting}: the program it produces", setting="binary")
     if ctx.configure_command and not ctx.build_command:

@@ -38,6 +38,12 @@ def test_a_makefile_program_is_built_by_its_makefile_and_run_by_its_own_line(tmp
     assert json.loads((result.run_dir / "run.json").read_text())["args"] == ["6", "7"]
 
 
+def test_a_run_line_and_separate_arguments_are_refused_together(tmp_path, settings):
+    with pytest.raises(LassiError, match="names the program's arguments already"):
+        profile(copy_fixture("makefile", tmp_path), ["1"], build_command="make", run_command="./bin/app 6 7",
+                **settings("scripted:none"))
+
+
 def test_a_build_that_leaves_no_binary_fails_saying_so(tmp_path, settings):
     with pytest.raises(LassiError, match="left no bin/missing"):
         build(copy_fixture("makefile", tmp_path), build_command="make", binary="bin/missing",

@@ -159,3 +159,9 @@ def test_your_own_build_needs_the_program_it_makes_and_the_run_line_can_name_it(
     assert make_context(build_command="make", run_command="./bin/app 3 4").binary == "bin/app"
     with pytest.raises(LassiError, match="sm_90"):
         make_context(arch="90")
+
+
+def test_the_binary_must_stay_inside_the_program_folder():
+    for outside in ("/usr/bin/true", "../elsewhere/app"):
+        with pytest.raises(LassiError, match="a path inside the program folder"):
+            make_context(build_command="make", binary=outside)
