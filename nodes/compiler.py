@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from langgraph.runtime import Runtime
@@ -44,34 +45,33 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 
 
 def _build(prog: Program, ctx: Context, work: Path, files: dict[str, str], tree: Path) -> BuildResult:
-    """The default compiler line in the workspace, the user's build there, or the user's build in the one
-    configured tree (configured before the first build), its binary then copied into the workspace."""
+    """The default compiler line in the workspace, or the user's build there or in the configured tree."""
     includes = tuple(include_dirs(prog, ctx))
     binary = ctx.binary or BINARY_NAME
+
+    def contained(folder: Path):
+        return sandbox_for(ctx, prog.language, _seen(includes, folder))
+
     if not ctx.build_command:
         command = build_command(prog.language, prog.sources(ctx.sources), ctx.compile_flags, _arch(prog, ctx),
                                 ctx.extra_flags, includes, tuple(ctx.libraries), output=binary)
-        return build(work, command, sandbox_for(ctx, prog.language, _seen(includes, work)), binary)
+        return build(work, command, contained(work), binary)
     env = include_env(includes)
     if not ctx.configure_command:
-        return build(work, shell_command(ctx.build_command), sandbox_for(ctx, prog.language, _seen(includes, work)),
-                     binary, env)
-    if not (tree / ".configured").is_file():
+        return build(work, shell_command(ctx.build_command), contained(work), binary, env)
+    if not (tree / ".configured").is_file():  # the first build of the run (or one stopped while configuring)
         stage_workspace(prog, tree, files, ctx.encoding)
-        configured = build(tree, shell_command(ctx.configure_command), sandbox_for(ctx, prog.language,
-                           _seen(includes, tree)), None, env)
+        configured = build(tree, shell_command(ctx.configure_command), contained(tree), None, env)
         if not configured.ok:
             return configured
         (tree / ".configured").write_text(ctx.configure_command + "\n")
     else:
-        write_sources(prog, tree, files, ctx.encoding)
-    built = build(tree, shell_command(ctx.build_command), sandbox_for(ctx, prog.language, _seen(includes, tree)),
-                  binary, env)
-    if built.ok:
+        write_sources(prog, tree, files, ctx.encoding)  # newer than their objects: those alone are rebuilt
+    built = build(tree, shell_command(ctx.build_command), contained(tree), binary, env)
+    if built.ok:  # the candidate runs in its own workspace, with its own copy of the binary
         (work / binary).parent.mkdir(parents=True, exist_ok=True)
         (work / binary).unlink(missing_ok=True)
-        (work / binary).write_bytes((tree / binary).read_bytes())
-        (work / binary).chmod(0o755)
+        shutil.copy2(tree / binary, work / binary)
     return built
 
 
