@@ -14,7 +14,7 @@ from nodes.shared.containment import sandbox_for
 from tools.build import BINARY_NAME, BuildResult, build, build_command, include_env, shell_command
 from tools.errors import LassiError
 from tools.gpu import find_gpu
-from tools.program import Program, check_size, read_source, shared_files, stage_workspace, write_sources
+from tools.program import Program, check_size, read_source, stage_workspace, write_sources
 from tools.rundir import RunDir, write_json, write_text
 
 CONFIGURED_TREE = "build-tree"  # with a configure command: the one tree every candidate is built in
@@ -48,36 +48,28 @@ def _build(prog: Program, ctx: Context, work: Path, files: dict[str, str], tree:
     """The default compiler line in the workspace, or the user's build there or in the configured tree."""
     includes = tuple(include_dirs(prog, ctx))
     binary = ctx.binary or BINARY_NAME
-
-    def contained(folder: Path):
-        return sandbox_for(ctx, prog.language, _seen(includes, folder))
-
+    sandbox = sandbox_for(ctx, prog.language, includes)
     if not ctx.build_command:
         command = build_command(prog.language, prog.sources(ctx.sources), ctx.compile_flags, _arch(prog, ctx),
                                 ctx.extra_flags, includes, tuple(ctx.libraries), output=binary)
-        return build(work, command, contained(work), binary)
+        return build(work, command, sandbox, binary)
     env = include_env(includes)
     if not ctx.configure_command:
-        return build(work, shell_command(ctx.build_command), contained(work), binary, env)
+        return build(work, shell_command(ctx.build_command), sandbox, binary, env)
     if not (tree / ".configured").is_file():  # the first build of the run (or one stopped while configuring)
         stage_workspace(prog, tree, files, ctx.encoding)
-        configured = build(tree, shell_command(ctx.configure_command), contained(tree), None, env)
+        configured = build(tree, shell_command(ctx.configure_command), sandbox, None, env)
         if not configured.ok:
             return configured
         (tree / ".configured").write_text(ctx.configure_command + "\n")
     else:
         write_sources(prog, tree, files, ctx.encoding)  # newer than their objects: those alone are rebuilt
-    built = build(tree, shell_command(ctx.build_command), contained(tree), binary, env)
+    built = build(tree, shell_command(ctx.build_command), sandbox, binary, env)
     if built.ok:  # the candidate runs in its own workspace, with its own copy of the binary
         (work / binary).parent.mkdir(parents=True, exist_ok=True)
         (work / binary).unlink(missing_ok=True)
         shutil.copy2(tree / binary, work / binary)
     return built
-
-
-def _seen(includes: tuple[str, ...], work: Path) -> tuple[str, ...]:
-    """What a sandboxed build or run sees read-only: the include folders and the workspace's shared files."""
-    return (*includes, *(str(p) for p in shared_files(work)))
 
 
 def _register_source(state: State, ctx: Context, prog: Program) -> dict:

@@ -14,7 +14,6 @@ from nodes.shared.gpu_work import binary_of
 from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.energy.metrics import with_interval
 from tools.errors import LassiError
-from tools.program import shared_files
 from tools.report.plots import plot_profile
 from tools.rundir import write_json, write_text
 from tools.sandbox.runner import RunResult, line_buffered, run_program
@@ -33,7 +32,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     binary, work = binary_of(cand)
     meter = choose_meter(state["language"], ctx.gpu)
     limit = time_limit(state, ctx)
-    sandbox = sandbox_for(ctx, state["language"], tuple(str(p) for p in shared_files(work)))
+    sandbox = sandbox_for(ctx, state["language"])
 
     def run() -> RunResult:
         return run_program(line_buffered([str(binary), *state.get("args", [])]), work, limit, env=meter.child_env(),

@@ -154,7 +154,7 @@ def write_sources(program: Program, folder: Path, files: dict[str, str], encodin
 
 def share_file(src: str, dst: str) -> None:
     """Copy a small file; a large one is reflinked where the filesystem can, else hard-linked (a sandboxed
-    build or run sees linked files read-only: see shared_files), else copied keeping its holes."""
+    build or run sees linked files read-only: see tools/sandbox/isolation.py), else copied keeping its holes."""
     if os.path.getsize(src) < SHARED_MIN_BYTES:
         shutil.copy2(src, dst)
         return
@@ -164,11 +164,6 @@ def share_file(src: str, dst: str) -> None:
         os.link(src, dst)
     except OSError:  # another filesystem, or links refused
         _sparse_copy(src, dst)
-
-
-def shared_files(folder: Path) -> list[Path]:
-    """The hard-linked files of a staged folder: the program's own, to be kept read-only."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink() and p.stat().st_nlink > 1)
 
 
 def _reflink(src: str, dst: str) -> bool:
