@@ -212,12 +212,11 @@ def _verify_layer(state: State, ctx: Context, src: dict, cand: dict, env: dict[s
     """The source's verification run (made once per flags), and the candidate's held to it."""
     prog, args = program(state), state.get("args", [])
     if (src.get("verify_run") or {}).get("flags") != ctx.verify_flags:
-        run = verification_run(prog, src, args, ctx.verify_flags, ctx.time_limit or SOURCE_TIME_LIMIT_S, env, sandbox)
+        run = verification_run(prog, ctx, src, args, ctx.time_limit or SOURCE_TIME_LIMIT_S, env, sandbox)
         src = {**src, "verify_run": {**source_must_pass(run, "verification build", "verify_flags"),
                                      "flags": ctx.verify_flags}}
     limit = ctx.time_limit or candidate_time_limit(src["run"]["seconds"])
-    ok, reason, _ = verify_check(src["verify_run"], verification_run(prog, cand, args, ctx.verify_flags, limit, env,
-                                                                      sandbox), compare)
+    ok, reason, _ = verify_check(src["verify_run"], verification_run(prog, ctx, cand, args, limit, env, sandbox), compare)
     return src, _check("verify", ok, reason, **({"inconclusive": True} if ok is None else {"sees_results": bool(ok)}))
 
 

@@ -9,10 +9,13 @@ output is what the candidates' must agree with.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from graph.state import Candidate, read_code, read_stdout
-from tools.build import BINARY_NAME, DEFAULT_FLAGS, build, build_command
+from graph.context import Context
+from graph.state import Candidate, read_files, read_stdout
+from nodes.compiler import build_workspace  # the compiler's own build, here with the flags added
+from tools.build import BINARY_NAME
 from tools.errors import LassiError
 from tools.outputs import OutputCheck, failing_verdicts
 from tools.program import Program, stage_workspace
@@ -24,18 +27,20 @@ OUTPUT_VARIABLE, FOLDER_VARIABLE = "LASSI_OUTPUT", "LASSI_WORKDIR"  # what the c
 OUTPUT_COPY = "lassi-output.txt"  # the run's output, copied into its working folder for the check command
 
 
-def verification_run(prog: Program, cand: Candidate, args: list[str], flags: str, limit: float,
-                     env: dict[str, str], sandbox: Sandbox, arch: str | None = None) -> dict:
+def verification_run(prog: Program, ctx: Context, cand: Candidate, args: list[str], limit: float,
+                     env: dict[str, str], sandbox: Sandbox) -> dict:
     """Build the candidate with the verification flags added and run it once: {ok, failure, stdout_path}."""
     folder = Path(cand["dir"]) / "verify"
-    stage_workspace(prog, folder / "work", read_code(cand))
-    base = " ".join(DEFAULT_FLAGS[prog.language])
-    built = build(folder / "work", build_command(prog.language, prog.main, f"{base} {flags}", arch), sandbox)
+    files = read_files(cand)
+    stage_workspace(prog, folder / "work", files, ctx.encoding)
+    verifying = replace(ctx, extra_flags=" ".join(f for f in (ctx.extra_flags, ctx.verify_flags) if f))
+    built = build_workspace(prog, verifying, folder / "work", files, folder / "configured")
     write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
     if not built.ok:
-        return {"ok": False, "failure": f"did not build with {flags!r}: {built.first_error()}",
+        return {"ok": False, "failure": f"did not build with {ctx.verify_flags!r}: {built.first_error()}",
                 "stdout_path": str(folder / "build.log")}
-    result = run_program([str(folder / "work" / BINARY_NAME), *args], folder / "work", limit, env=env, sandbox=sandbox)
+    binary = folder / "work" / (ctx.binary or BINARY_NAME)
+    result = run_program([str(binary), *args], folder / "work", limit, env=env, sandbox=sandbox)
     write_text(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
     failing = failing_verdicts(result.stdout)
