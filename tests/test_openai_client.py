@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tools.llm import Models
+from tools.llm.models import Retries
 
 
 class FakeServer:
@@ -63,8 +64,8 @@ def server():
 
 def models(server, tmp_path, model: str = "vllm:local-coder") -> Models:
     roles = ("coder", "judge", "summarizer", "planner", "reporter")
-    return Models({r: model for r in roles}, tmp_path / "llm.jsonl", base_url=server.url, backoff_s=0.0,
-                  max_retries=2)
+    return Models({r: model for r in roles}, tmp_path / "llm.jsonl", base_urls={r: server.url for r in roles},
+                  retries=Retries(max_retries=2, backoff_s=0.0))
 
 
 def test_an_answer_comes_back_with_its_token_usage_and_temperature(server, tmp_path):
