@@ -25,6 +25,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         update = _register_source(state, ctx, prog)
         state = {**state, **update}
     cand = current(state)
+    if cand["status"] == "discarded":  # the coder got no usable answer: nothing to build
+        return update
     folder = RunDir(state["run_dir"]).candidate(cand["version"], cand["origin"])
     if cand["source"] is None:
         built = BuildResult(ok=False, command=[], log=cand["reason"], seconds=0.0)

@@ -10,6 +10,7 @@ from pathlib import Path
 from tools.errors import LassiError
 
 LANGUAGE_BY_SUFFIX = {".cu": "cuda", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp"}
+SOURCE_SUFFIXES = {*LANGUAGE_BY_SUFFIX, ".c", ".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc"}
 PREFERRED_MAINS = ("main.cu", "main.cpp", "main.cc", "main.cxx")
 SKIPPED_NAMES = {".git", "__pycache__", "a.out"}
 MAX_FILES = 2000  # a program folder is copied for every candidate: keep it to the program
@@ -25,6 +26,11 @@ class Program:
     @property
     def main_path(self) -> Path:
         return self.folder / self.main
+
+    def sources(self) -> dict[str, str]:
+        """The folder's source files by name (the main one and those beside it, headers included)."""
+        return {path.name: path.read_text(errors="replace") for path in sorted(self.folder.iterdir())
+                if path.suffix in SOURCE_SUFFIXES and path.is_file()}
 
     def read_main(self) -> str:
         try:
