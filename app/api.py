@@ -20,8 +20,8 @@ from pathlib import Path
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.builder import NODES, build_graph
-from graph.context import Context, make_context
-from graph.record import THREAD_ID, run_record
+from graph.context import ROLES, Context, make_context
+from graph.record import THREAD_ID, endpoints, run_record, servers
 from graph.state import SOURCE
 from knowledge.documents import load_documents
 from tools.build import compiler_for
@@ -29,13 +29,15 @@ from tools.energy.meters import check_meter_choice
 from tools.errors import Interrupted, LassiError
 from tools.gpu import find_gpu
 from tools.llm import check_model
+from tools.llm.names import parse_model
 from tools.llm.reply import ModelUnavailable
+from tools.llm.servers import ServerUnreachable, check_served
 from tools.program import load_program
 from tools.report.run_report import comparison_table, write_reports
 from tools.rundir import RunDir, write_json
 from tools.sandbox import choose_sandbox
 
-Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it)
+Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it); "model" for a wait
 
 
 @dataclass
@@ -89,8 +91,11 @@ def profile(program: str | Path, args: Sequence[str] = (), *, main: str | None =
 
 
 def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_before: Sequence[str] = (),
-           checkpoint_id: str | None = None) -> Result:
+           checkpoint_id: str | None = None, model: str | None = None, base_url: str | None = None) -> Result:
     """Continue a run from its last checkpoint; finished candidates are not built or measured again.
+
+    The run goes on with the models and servers it started with (run.json), whatever the environment
+    says now; `model` (every role) and `base_url` move it to others, which run.json then records.
 
     `checkpoint_id` (from open_run's get_state_history) replays the run from that earlier checkpoint
     instead: the nodes after it run again, the first one even if `interrupt_before` names it, and their
@@ -99,7 +104,15 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
     """
     run = RunDir(run_dir)
     record, ctx = _read_run(run, "resumed")
-    _check_tools(record["language"], ctx)
+    if model or base_url:
+        ctx = _moved_to(ctx, model, base_url)
+    try:
+        _check_tools(record["language"], ctx)
+    except ServerUnreachable as exc:
+        raise LassiError(f"{exc}: this run's calls go there; start that server again, or move the run with"
+                         f" `lassi-ee resume {run.path} --base-url URL` (and --model)") from None
+    if model or base_url:
+        _record_move(run, record, ctx)
     with open_run(run.path, interrupt_before=_pauses(interrupt_before)) as (graph, config):
         if checkpoint_id is not None:
             start = {"configurable": {**config["configurable"], "checkpoint_id": checkpoint_id}}
@@ -113,6 +126,27 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
             elif snapshot.tasks:  # to run, or run with its result saved but its step not yet checkpointed
                 _stream(graph, None, config, ctx, on_step, run)
         return _result(graph, config, run)
+
+
+def _moved_to(ctx: Context, model: str | None, base_url: str | None) -> Context:
+    """The run's context on another model or server: a role keeps its recorded server unless the base URL
+    is given or its provider changes."""
+    providers = {role: ctx.model_for(role).partition(":")[0] for role in ROLES}
+    changes = {"model": model, **{f"{role}_model": None for role in ROLES}} if model else {}
+    moved = make_context(**{**ctx.to_dict(), **changes, "base_url": base_url or ctx.base_url})
+    moved.endpoints = {role: url for role, url in ctx.endpoints.items()
+                       if not base_url and moved.model_for(role).partition(":")[0] == providers[role]}
+    moved.endpoints = endpoints(moved)
+    return moved
+
+
+def _record_move(run: RunDir, record: dict, ctx: Context) -> None:
+    """run.json takes the new models and servers, and keeps the list of where the run was before."""
+    from datetime import UTC, datetime
+
+    moves = [*record.get("moves", []), {"time": datetime.now(UTC).isoformat(timespec="seconds"),
+                                         "from": record.get("servers"), "to": servers(ctx)}]
+    write_json(run.config, {**record, "context": ctx.to_dict(), "servers": servers(ctx), "moves": moves})
 
 
 def run_context(run_dir: str | Path) -> Context:
@@ -188,8 +222,12 @@ def preflight(program: str | Path, *, main: str | None = None, **settings) -> Co
 
 def _prepare(program, main, settings: dict):
     ctx = make_context(**settings)
+    ctx.endpoints = endpoints(ctx)  # resolved once, from this shell's environment, and kept in run.json
     prog = load_program(program, main)
-    _check_tools(prog.language, ctx)
+    try:
+        _check_tools(prog.language, ctx)
+    except ServerUnreachable as exc:
+        raise LassiError(f"{exc}: start it, or give the server's address with {{setting}}", setting="base_url") from None
     if not ctx.stop_after_profile:
         load_documents(ctx.knowledge)  # a bad path or selection is reported now, not after Stage 1
     return prog, ctx
@@ -235,7 +273,18 @@ def _check_tools(language: str, ctx: Context) -> None:
         find_gpu(ctx.gpu)
     if not ctx.stop_after_profile:
         for name in sorted(set(ctx.models().values())):
-            check_model(name, ctx.base_url)
+            check_model(name, ctx.base_url, ctx.api_key_env)
+        _check_servers(ctx)
+
+
+def _check_servers(ctx: Context) -> None:
+    """Each model's server is asked once whether it serves the model, before Stage 0's minutes of measuring."""
+    asked = set()
+    for role in ROLES:
+        spec = parse_model(ctx.model_for(role), ctx.base_url_for(role), ctx.api_key_env)
+        if spec.provider != "scripted" and (spec.model, spec.base_url) not in asked:
+            asked.add((spec.model, spec.base_url))
+            check_served(spec)
 
 
 def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, run: RunDir,
@@ -246,12 +295,18 @@ def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, 
     hears of a step with that state, so what it reports survives a kill.
     """
     steps: list[tuple[str, dict]] = []
+    latest: dict = {}
     try:
-        for mode, chunk in graph.stream(state, start or config, context=ctx, stream_mode=["updates", "values"],
-                                        durability="sync"):
+        for mode, chunk in graph.stream(state, start or config, context=ctx,
+                                        stream_mode=["updates", "values", "custom"], durability="sync"):
+            if mode == "custom":  # a node's word while it waits (a model call to be tried again)
+                if on_step is not None and isinstance(chunk, dict) and "waiting" in chunk:
+                    on_step("model", {"waiting": chunk["waiting"]}, latest)
+                continue
             if mode == "updates":
                 steps += [(node, change) for node, change in chunk.items() if isinstance(change, dict)]
                 continue
+            latest = chunk
             if on_step is not None:  # the chunk is the state after those steps, their checkpoint saved
                 for node, change in steps:
                     on_step(node, change, chunk)

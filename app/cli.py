@@ -65,7 +65,7 @@ def _resume(args) -> int:
     from app.api import resume, run_context
 
     with Progress(corrections_budget=run_context(args.run_dir).max_corrections) as progress:
-        result = resume(args.run_dir, on_step=progress)
+        result = resume(args.run_dir, on_step=progress, model=args.model, base_url=args.base_url)
     _print_result(result)
     return 0
 
@@ -180,7 +180,8 @@ EXAMPLES = {
   lassi-ee profile examples/programs/heat2d --args "1500 80"
   lassi-ee profile examples/programs/transfer-loop --gpu 1 --repeats 5""",
     "resume": """examples:
-  lassi-ee resume lassi-runs/20261201-101500-heat2d""",
+  lassi-ee resume lassi-runs/20261201-101500-heat2d
+  lassi-ee resume lassi-runs/20261201-101500-heat2d --model vllm:qwen2.5-coder --base-url http://gpu2:8000/v1""",
     "report": """examples:
   lassi-ee report lassi-runs/20261201-101500-heat2d""",
     "bench": """examples:
@@ -244,6 +245,7 @@ def _parser() -> argparse.ArgumentParser:
 
     res = command("resume", "continue a run from its last checkpoint")
     res.add_argument("run_dir", help="the run directory")
+    _add_settings(res, "resume")
     res.set_defaults(handler=_resume)
 
     prof = command("profile", "Stage 0 alone: build, run and measure a program")

@@ -66,14 +66,15 @@ class Context:
     # models and knowledge
     model: str = setting(DEFAULT_MODEL, "provider:model for every role, e.g. openai:o3-mini, ollama:qwen2.5-coder,"
                          " scripted:PATH (a recorded session) (default $LASSI_MODEL or openai:o3-mini)", group="model",
-                         env="LASSI_MODEL")
+                         env="LASSI_MODEL", commands=("optimize", "resume"))
     coder_model: str | None = setting(None, "model for the coder role (default: model)", group="model")
     judge_model: str | None = setting(None, "model for the judge role (default: model)", group="model")
     summarizer_model: str | None = setting(None, "model for the summarizer role (default: model)", group="model")
     planner_model: str | None = setting(None, "model for the planner role (default: model)", group="model")
     reporter_model: str | None = setting(None, "model for the reporter role (default: model)", group="model")
     base_url: str | None = setting(None, "base URL of an OpenAI-compatible server (default: OPENAI_BASE_URL or"
-                                   " OpenAI's API for openai:, the usual local port for the others)", group="model")
+                                   " OpenAI's API for openai:, the usual local port for the others)", group="model",
+                                   commands=("optimize", "resume"))
     api_key_env: str | None = setting(None, "environment variable holding the model server's API key (default:"
                                       " OPENAI_API_KEY for openai:, VLLM_API_KEY for vllm:, OLLAMA_API_KEY,"
                                       " LMSTUDIO_API_KEY, LLAMACPP_API_KEY)", group="model", metavar="NAME")
