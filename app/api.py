@@ -21,21 +21,14 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.builder import NODES, build_graph
 from graph.context import ROLES, Context, make_context
+from graph.preflight import check_run, check_tools
 from graph.record import THREAD_ID, endpoints, run_record, servers
 from graph.state import SOURCE
-from knowledge.documents import load_documents
-from tools.build import compiler_for
-from tools.energy.meters import check_meter_choice
 from tools.errors import Interrupted, LassiError
-from tools.gpu import find_gpu
-from tools.llm import check_model
-from tools.llm.names import parse_model
 from tools.llm.reply import ModelUnavailable
-from tools.llm.servers import ServerUnreachable, check_served
-from tools.program import load_program
+from tools.llm.servers import ServerUnreachable
 from tools.report.run_report import comparison_table, write_reports
 from tools.rundir import RunDir, write_json
-from tools.sandbox import choose_sandbox
 
 Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it); "model" for a wait
 
@@ -107,7 +100,7 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
     if model or base_url:
         ctx = _moved_to(ctx, model, base_url)
     try:
-        _check_tools(record["language"], ctx)
+        check_tools(record["language"], ctx)
     except ServerUnreachable as exc:
         raise LassiError(f"{exc}: this run's calls go there; start that server again, or move the run with"
                          f" `lassi-ee resume {run.path} --base-url URL` (and --model)") from None
@@ -223,14 +216,10 @@ def preflight(program: str | Path, *, main: str | None = None, **settings) -> Co
 def _prepare(program, main, settings: dict):
     ctx = make_context(**settings)
     ctx.endpoints = endpoints(ctx)  # resolved once, from this shell's environment, and kept in run.json
-    prog = load_program(program, main)
     try:
-        _check_tools(prog.language, ctx)
+        return check_run(program, main, ctx), ctx
     except ServerUnreachable as exc:
         raise LassiError(f"{exc}: start it, or give the server's address with {{setting}}", setting="base_url") from None
-    if not ctx.stop_after_profile:
-        load_documents(ctx.knowledge)  # a bad path or selection is reported now, not after Stage 1
-    return prog, ctx
 
 
 def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) -> Result:
@@ -262,29 +251,6 @@ def _pauses(names: Sequence[str]) -> list[str]:
 def _first_state(record: dict, run: RunDir) -> dict:
     """A run's input, from its run.json record: the same for a new run and one resumed before its first step."""
     return {"program": record["program"], "main": record["main"], "args": record["args"], "run_dir": str(run.path)}
-
-
-def _check_tools(language: str, ctx: Context) -> None:
-    """Fail before any work when a compiler, the GPU, the sandbox asked for, a model file or an API key is missing."""
-    compiler_for(language)
-    choose_sandbox(ctx.sandbox)
-    check_meter_choice(language, ctx.gpu)
-    if language == "cuda":
-        find_gpu(ctx.gpu)
-    if not ctx.stop_after_profile:
-        for name in sorted(set(ctx.models().values())):
-            check_model(name, ctx.base_url, ctx.api_key_env)
-        _check_servers(ctx)
-
-
-def _check_servers(ctx: Context) -> None:
-    """Each model's server is asked once whether it serves the model, before Stage 0's minutes of measuring."""
-    asked = set()
-    for role in ROLES:
-        spec = parse_model(ctx.model_for(role), ctx.base_url_for(role), ctx.api_key_env)
-        if spec.provider != "scripted" and (spec.model, spec.base_url) not in asked:
-            asked.add((spec.model, spec.base_url))
-            check_served(spec)
 
 
 def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, run: RunDir,
