@@ -10,7 +10,6 @@ from tools.build import compiler_for
 from tools.energy.meters import check_meter_choice
 from tools.gpu import find_gpu
 from tools.llm import check_model
-from tools.llm.names import parse_model
 from tools.llm.servers import check_served
 from tools.program import Program, load_program
 from tools.sandbox import choose_sandbox
@@ -25,19 +24,20 @@ def check_tools(language: str, ctx: Context) -> None:
     if language == "cuda":
         find_gpu(ctx.gpu)
     if not ctx.stop_after_profile:
-        for name in sorted(set(ctx.models().values())):
-            check_model(name, ctx.base_url, ctx.api_key_env)
-        check_servers(ctx)
+        check_models(ctx)
 
 
-def check_servers(ctx: Context) -> None:
-    """Each model's server is asked once whether it serves the model (its /v1/models list)."""
+def check_models(ctx: Context) -> None:
+    """Each role's model on the server its calls go to: its name, its key, and (asked once per model and
+    server) whether the server serves it (its /v1/models list)."""
     asked = set()
     for role in ROLES:
-        spec = parse_model(ctx.model_for(role), ctx.base_url_for(role), ctx.api_key_env)
-        if spec.provider != "scripted" and (spec.model, spec.base_url) not in asked:
-            asked.add((spec.model, spec.base_url))
-            check_served(spec)
+        name, url = ctx.model_for(role), ctx.base_url_for(role)
+        if (name, url) not in asked:
+            asked.add((name, url))
+            spec = check_model(name, url, ctx.api_key_env)
+            if spec.provider != "scripted":
+                check_served(spec)
 
 
 def check_run(program: str, main: str | None, ctx: Context) -> Program:

@@ -35,7 +35,7 @@ def role_of(body: dict) -> str:
 def program_in(body: dict) -> tuple[str, str]:
     """(file name, code) of the program a coder prompt shows."""
     found = PROGRAM.findall(body["messages"][-1]["content"])
-    return found[-1][0], found[-1][1] + "\n"
+    return found[-1][0], found[-1][1].rstrip("\n") + "\n"
 
 
 def tokens(text: str) -> int:
