@@ -7,12 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from app.api import optimize, resume
 from tests.helpers import ROOT
-from tests.helpers.model_server import FakeServer, answer, as_edits, canned, program_in, role_of
+from tests.helpers.model_server import FakeServer, answer, as_edits, canned, program_in, role_of, tokens
 from tests.helpers.programs import sleeper
 from tools.errors import LassiError
 
@@ -148,3 +149,51 @@ def test_a_wrong_model_name_stops_before_stage_0_listing_the_served_models(fake,
     with pytest.raises(LassiError, match="does not serve 'qwen-typo'; it serves: llama3, qwen2.5-coder:32b"):
         optimize(program, ["100"], **settings("vllm:qwen-typo", base_url=server.url))
     assert not any(p.name.startswith("2") for p in (program.parent / "runs").glob("*"))
+
+
+SUMMARY_TASK = {"Below is background": "knowledge", "Below is what the machine": "system", "Read the background": "code"}
+
+
+def session_in_edits(session: Path, form: str, figures: list[dict]):
+    """A responder replaying a recorded session role by role, each coder answer turned into `form` edits
+    against the program the prompt shows; `figures` gets each coder answer's output tokens as edits and
+    as the whole file it stands for."""
+    responses = {key: list(items) for key, items in json.loads(session.read_text())["responses"].items()}
+
+    def respond(body: dict) -> str:
+        role, prompt = role_of(body), body["messages"][-1]["content"]
+        if role == "summarizer":
+            role += "/" + next(task for opening, task in SUMMARY_TASK.items() if prompt.startswith(opening))
+        entry = responses[role].pop(0)
+        entry = {"text": entry} if isinstance(entry, str) else entry
+        if "code_file" not in entry:
+            return entry["text"]
+        name, code = program_in(body)
+        target = (session.parent / entry["code_file"]).read_text()
+        edits = f"{entry['text']}\n\n{as_edits(code, target, name, form)}"
+        figures.append({"lines": len(code.splitlines()), "edits": tokens(edits),
+                        "whole": tokens(f"{entry['text']}\n\n{name}\n```cpp\n{target}```\n")})
+        return edits
+
+    return respond
+
+
+@pytest.mark.parametrize("form", ["search/replace", "unified diff"])
+def test_heat2d_answered_only_in_edits_runs_the_recorded_steps_for_fewer_output_tokens(fake, settings, form):
+    """Every step of heat2d's recorded session, given as edits, builds the very code the session's whole
+    files hold; whether the best is a significant saving is left to measurements, not asserted here."""
+    session = ROOT / "examples" / "sessions" / "heat2d" / "session.json"
+    figures: list[dict] = []
+    server = fake(session_in_edits(session, form, figures))
+    result = optimize(ROOT / "examples" / "programs" / "heat2d", ["300", "40"], check_args=["64 5"],
+                      **settings("vllm:local-coder", base_url=server.url, max_iterations=2))
+    assert result.finished
+    coded = [c for c in result.candidates if c.get("answer")]
+    recorded = [session.parent / e["code_file"] for e in json.loads(session.read_text())["responses"]["coder"]]
+    assert [Path(c["source"]).read_text() for c in coded] == [p.read_text() for p in recorded[:len(coded)]]
+    assert all(c["answer"]["form"] == form and c["answer"]["fixes"] == 0 for c in coded)
+    edits, whole = sum(f["edits"] for f in figures), sum(f["whole"] for f in figures)
+    print(f"\n{form}: {len(figures)} coder answers on a {figures[0]['lines']}-line source:"
+          f" {edits} output tokens as edits, {whole} as whole files ({whole / edits:.1f}x fewer);"
+          f" best {result.best['key']} ({result.best.get('outcome')})")
+    assert edits < whole
