@@ -197,3 +197,16 @@ def test_heat2d_answered_only_in_edits_runs_the_recorded_steps_for_fewer_output_
           f" {edits} output tokens as edits, {whole} as whole files ({whole / edits:.1f}x fewer);"
           f" best {result.best['key']} ({result.best.get('outcome')})")
     assert edits < whole
+
+
+def test_a_call_waiting_to_be_retried_says_so_on_the_progress_line(fake, program, settings):
+    import io
+
+    from app.progress import Progress
+    from tests.helpers.model_server import error
+
+    server = fake(by_role()).then(error(429, "Rate limit reached", {"Retry-After": "1"}))
+    out = io.StringIO()
+    with Progress(out) as progress:
+        run_on(server, program, settings, on_step=progress)
+    assert "model      waiting for coder (attempt 2 of 6, retry in 1 s): " in out.getvalue()

@@ -105,7 +105,24 @@ class FakeServer:
                 reply = server.queue.pop(0) if server.queue else Reply(200, completion(server.respond(body)))
                 if reply.hang_s:
                     server.stopped.wait(reply.hang_s)
+                if body.get("stream") and reply.status == 200:
+                    return self._stream(reply.body, (body.get("stream_options") or {}).get("include_usage"))
                 self._send(reply)
+
+            def _stream(self, done: dict, with_usage: bool):
+                """The answer as server-sent events, as a streaming client (Studio) receives it."""
+                choice = done["choices"][0]
+                chunk = {"id": done["id"], "object": "chat.completion.chunk", "created": 0, "model": done["model"]}
+                events = [{**chunk, "choices": [{"index": 0, "delta": choice["message"], "finish_reason": None}]},
+                          {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]}]
+                if with_usage:
+                    events.append({**chunk, "choices": [], "usage": done["usage"]})
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for event in events:
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
 
             def _send(self, reply: Reply):
                 data = json.dumps(reply.body).encode()

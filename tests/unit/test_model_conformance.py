@@ -278,3 +278,23 @@ def test_the_openai_provider_sends_the_openai_key_to_the_base_url_given_for_it(s
     monkeypatch.setenv("OPENAI_BASE_URL", server.url)
     Models({r: "openai:gpt-4.1" for r in ROLES}, tmp_path / "llm.jsonl").ask("coder", "s", "p", 0.2, 0)
     assert server.requests[0]["headers"]["authorization"] == "Bearer sk-gateway-paired"
+
+
+def test_a_call_streamed_as_in_studio_counts_its_tokens(server, tmp_path):
+    from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
+
+    class Talk(TypedDict, total=False):
+        text: str
+
+    def speak(state: Talk) -> Talk:
+        return {"text": models(server, tmp_path).ask("planner", "s", "p", 0.2, 0).text}
+
+    graph = StateGraph(Talk)
+    graph.add_node("speak", speak)
+    graph.add_edge(START, "speak")
+    graph.add_edge("speak", END)
+    streamed = list(graph.compile().stream({}, stream_mode="messages"))  # what langgraph dev asks for
+    assert streamed and server.chats[0]["stream"] is True
+    record = log(tmp_path)[-1]
+    assert record["response"] == "an answer" and record["tokens_out"] == 2 and record["finish_reason"] == "stop"
