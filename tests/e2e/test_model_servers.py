@@ -210,3 +210,12 @@ def test_a_call_waiting_to_be_retried_says_so_on_the_progress_line(fake, program
     with Progress(out) as progress:
         run_on(server, program, settings, on_step=progress)
     assert "model      waiting for coder (attempt 2 of 6, retry in 1 s): " in out.getvalue()
+
+
+def test_a_candidate_whose_answers_all_fail_is_discarded_unbuilt(fake, program, settings):
+    server = fake(by_role(coder=["I would hoist the loop."] * 2))
+    result = run_on(server, program, settings, max_answer_fixes=1)
+    first = result.state["candidates"]["001"]
+    assert first["status"] == "discarded" and first["reason"].startswith("no usable answer in 2 tries: ")
+    assert first["source"] is None and not (result.run_dir / "candidates" / "v001-zero-shot" / "build.log").exists()
+    assert result.finished
