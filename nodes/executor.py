@@ -8,7 +8,7 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, current, failed_status, source
+from graph.state import SOURCE, State, current, failed_status, label, source
 from nodes.shared.containment import sandbox_for
 from tools.build import BINARY_NAME
 from tools.energy import RepeatPolicy, choose_meter, measure
@@ -49,7 +49,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         summary = measurement.summary()
         if measurement.write_trace(folder / "power.csv"):
             summary["trace_path"] = str(folder / "power.csv")
-            title = (f"v{cand['version']:03d} ({cand['origin']}): net energy "
+            title = (f"{label(cand)} ({cand['origin']}): net energy "
                      f"{with_interval(summary['stats']['net_energy_j'], 'J')} over {summary['repeats']} runs")
             summary["plot_path"] = str(plot_profile(folder / "power.csv", summary, folder / "power.png", title))
         write_json(folder / "measurement.json", summary)
