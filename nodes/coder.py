@@ -16,12 +16,24 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, best, current, key, new_candidate, program, read_code, run_dir
+from graph.state import (
+    SOURCE,
+    State,
+    best,
+    current,
+    key,
+    new_candidate,
+    program,
+    read_code,
+    read_files,
+    run_dir,
+    store_files,
+)
 from nodes.shared.models import COMPILER_NAMES, LANGUAGE_NAMES, ask
 from prompts import render
 from tools.energy.metrics import describe_measurement
 from tools.llm.edits import EditError, apply_answer
-from tools.program import Program, sha256_text
+from tools.program import Program
 from tools.rundir import write_text
 from tools.sandbox.runner import RunResult
 
@@ -49,15 +61,14 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     version = state["next_version"]
     origin = ORIGIN_BY_MODE[mode]
     folder = run_dir(state).candidate(version, origin)
-    code, answer, tokens, calls, temperature = _usable_answer(state, ctx, prog, prompt, values, folder,
-                                                              {"candidate": key(version), "mode": mode})
-    if code is not None:
-        write_text(folder / prog.main, code)
-    cand = new_candidate(version, parent["key"], origin, state["stage"], folder,
-                         folder / prog.main if code is not None else None, sha256_text(code) if code else None,
+    base = read_files(parent)  # a candidate without code is discarded, so the parent always has some
+    changed, answer, tokens, calls, temperature = _usable_answer(state, ctx, prog, prompt, values, folder, base,
+                                                                 {"candidate": key(version), "mode": mode})
+    source_path, sha256, paths = store_files(folder, {**base, **changed}) if changed else (None, None, {})
+    cand = new_candidate(version, parent["key"], origin, state["stage"], folder, source_path, sha256, files=paths,
                          temperature=temperature, plan=(state.get("plan") or {}).get("number"), tokens=tokens,
                          answer=answer)
-    if code is None:
+    if not changed:
         cand["status"] = "discarded"
         cand["reason"] = (f"no usable answer in {answer['fixes'] + 1} tries: {answer['problems'][-1]}")
     return {"candidates": {cand["key"]: cand}, "current": cand["key"], "next_version": version + 1,
@@ -65,10 +76,11 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 
 
 def _usable_answer(state: State, ctx: Context, prog: Program, prompt: str, values: dict, folder: Path,
-                   about: dict) -> tuple[str | None, dict, dict, dict, float | None]:
-    """Ask until an answer applies (at most max_answer_fixes times again): (the new main source or None,
-    what the answers were, the tokens they cost, the call counters, the temperature sent)."""
-    files = {**prog.sources(), prog.main: values["code"]}
+                   base: dict[str, str], about: dict) -> tuple[dict[str, str], dict, dict, dict, float | None]:
+    """Ask until an answer applies (at most max_answer_fixes times again) to the editable files `base`:
+    (the files it changes, {} for none, what the answers were, the tokens they cost, the call counters,
+    the temperature sent)."""
+    files = {**prog.source_texts(), **base}
     asked, calls, tokens, problems = state, {}, {"in": 0, "out": 0}, []
     request, fix = prompt, {}
     for attempt in range(ctx.max_answer_fixes + 1):
@@ -83,15 +95,15 @@ def _usable_answer(state: State, ctx: Context, prog: Program, prompt: str, value
             if reply.cut_off:
                 raise EditError(f"the answer was cut off at the output limit of {ctx.max_output_tokens} tokens"
                                 f" (finish reason {reply.finish_reason!r}); give edits rather than the whole file")
-            applied = apply_answer(reply.text, files, [prog.main], prog.language)
+            applied = apply_answer(reply.text, files, list(base), prog.language)
         except EditError as exc:
             problems.append(exc.reason)
             failed = f"\nThe part that failed:\n```\n{exc.piece.strip()}\n```\n" if exc.piece.strip() else ""
             request, fix = "answer_fix", {"problem": exc.reason, "failed_part": failed, "main": prog.main,
                                           "request": render(prompt, **values)}
             continue
-        return applied.files[prog.main], {**record, "form": applied.form}, tokens, calls, reply.temperature
-    return None, {**record, "form": None}, tokens, calls, reply.temperature
+        return applied.files, {**record, "form": applied.form}, tokens, calls, reply.temperature
+    return {}, {**record, "form": None}, tokens, calls, reply.temperature
 
 
 def _fix_values(state: State, failed: dict, main: str, language: str) -> dict:

@@ -10,13 +10,13 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import SOURCE, State, current, failed_status, label, source
 from nodes.shared.containment import sandbox_for
-from tools.build import BINARY_NAME
+from nodes.shared.gpu_work import binary_of
 from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.energy.metrics import with_interval
 from tools.errors import LassiError
 from tools.report.plots import plot_profile
 from tools.rundir import write_json, write_text
-from tools.sandbox.runner import RunResult, run_program
+from tools.sandbox.runner import RunResult, line_buffered, run_program
 
 SOURCE_TIME_LIMIT_S = 600.0
 OUTCOME_FILE = "executed.json"  # the node's whole result for this candidate
@@ -29,13 +29,13 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     outcome = folder / OUTCOME_FILE
     if outcome.is_file():  # measured before the run was killed, its step not yet saved: not measured again
         return {"candidates": {state["current"]: json.loads(outcome.read_text())}}
-    work = folder / "work"
+    binary, work = binary_of(cand)
     meter = choose_meter(state["language"], ctx.gpu)
     limit = time_limit(state, ctx)
     sandbox = sandbox_for(ctx, state["language"])
 
     def run() -> RunResult:
-        return run_program([str(work / BINARY_NAME), *state.get("args", [])], work, limit, env=meter.child_env(),
+        return run_program(line_buffered([str(binary), *state.get("args", [])]), work, limit, env=meter.child_env(),
                            sandbox=sandbox)
 
     policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
@@ -78,8 +78,8 @@ def candidate_time_limit(source_seconds: float) -> float:
 def _failure(result: RunResult, limit: float, cand: dict, corrections: int, budget: int,
              folder: Path) -> tuple[str, str]:
     """run_failed (a fix will be asked for) or discarded (budget spent); the source must run."""
-    last_words = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
-    what = f"{result.failure(limit)}: {last_words[0][:200]}"
+    last_words = [line[:200] for line in [*result.stderr.strip().splitlines()[-1:], *result.stdout.strip().splitlines()[-2:]]]
+    what = f"{result.failure(limit)}: {' / '.join(last_words) or 'no output'}"
     if cand["origin"] == "source":
         raise LassiError(f"the source {what} (output in {folder})")
     return failed_status("run", f"it {what}", corrections, budget)

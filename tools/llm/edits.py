@@ -1,7 +1,7 @@
 """Apply a model's answer to the program's files: whole files, unified diffs or SEARCH/REPLACE blocks.
 
-Each piece of an answer names its file: a whole-file block by a file name in its fence line or on the
-line just before it, a diff by its `+++` header, a SEARCH/REPLACE block (Aider's form) by the file
+Each piece of an answer names its file: a whole-file block by a file name in its fence line, its first
+line's comment or the line just before it, a diff by its `+++` header, a SEARCH/REPLACE block (Aider's form) by the file
 name on the line before its fence. Pieces are matched to the program's files by name. Only the files
 in `editable` may change; a piece for any other file is refused (one that leaves it as it is, like a
 header shown again unchanged, is let pass). An answer with a single unnamed code block is the whole
@@ -85,8 +85,10 @@ def _pieces(answer: str) -> list[tuple[str, str | None, object, str]]:
         elif _is_diff(info, body):
             pieces += _diff_pieces(body)
         else:
-            pieces.append((WHOLE_FILE, _name_in(" ".join(info.split()[1:]) or info) or _name_in(before),
-                           body, fence.group(0)))
+            first = body.split("\n", 1)[0]
+            named_inside = _name_in(first) if first.lstrip().startswith(("//", "/*")) else None
+            pieces.append((WHOLE_FILE, _name_in(" ".join(info.split()[1:]) or info) or named_inside
+                           or _name_in(before), body, fence.group(0)))
     if not pieces:  # unfenced edits
         if _SEARCH_REPLACE.search(answer):
             pieces += _search_replace_pieces(answer, None)

@@ -212,10 +212,20 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def _diff(source: dict, best: dict) -> str:
-    old = Path(source["source"]).read_text().splitlines(keepends=True)
-    new = Path(best["source"]).read_text().splitlines(keepends=True)
-    name = Path(source["source"]).name
-    return "".join(difflib.unified_diff(old, new, f"source/{name}", f"best/{name}")).rstrip() or "(no change)"
+    """A unified diff of every editable file, source against best."""
+    old, new = _files(source), _files(best)
+    parts = ["".join(difflib.unified_diff(_lines(old.get(name)), _lines(new.get(name)), f"source/{name}",
+                                          f"best/{name}")) for name in dict.fromkeys([*old, *new])]
+    return "".join(parts).rstrip() or "(no change)"
+
+
+def _files(candidate: dict) -> dict[str, str]:
+    """A candidate's editable files by name (records older than several files name their one source)."""
+    return candidate.get("files") or {Path(candidate["source"]).name: candidate["source"]}
+
+
+def _lines(path: str | None) -> list[str]:
+    return Path(path).read_text().splitlines(keepends=True) if path else []
 
 
 def _usage(records: list[dict]) -> list[Block]:
