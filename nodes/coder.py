@@ -99,7 +99,7 @@ def _usable_answer(state: State, ctx: Context, prog: Program, prompt: str, value
         except EditError as exc:
             problems.append(exc.reason)
             failed = f"\nThe part that failed:\n```\n{exc.piece.strip()}\n```\n" if exc.piece.strip() else ""
-            request, fix = "answer_fix", {"problem": exc.reason, "failed_part": failed, "main": prog.main,
+            request, fix = "answer_fix", {"problem": exc.reason, "failed_part": failed, "main": ", ".join(base),
                                           "request": render(prompt, **values)}
             continue
         return applied.files, {**record, "form": applied.form}, tokens, calls, reply.temperature
