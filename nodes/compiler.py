@@ -28,6 +28,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         update = _register_source(state, ctx, prog)
         state = {**state, **update}
     cand = current(state)
+    if cand["status"] == "discarded":  # the coder got no usable answer: nothing to build
+        return update
     folder = RunDir(state["run_dir"]).candidate(cand["version"], cand["origin"])
     binary = ctx.binary or BINARY_NAME
     if cand["source"] is None:

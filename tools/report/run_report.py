@@ -17,7 +17,7 @@ from tools.energy.measurement import run_values
 from tools.energy.metrics import SHOWN, describe_objective, with_interval
 from tools.energy.metrics import metric as metric_named
 from tools.energy.stats import relative_change
-from tools.llm.usage import RoleUsage, role_usage, tokens_estimated
+from tools.llm.usage import RoleUsage, calls_by_server, role_usage, tokens_estimated
 from tools.report.document import (
     Block,
     Code,
@@ -245,7 +245,10 @@ def _lines(path: str | None) -> list[str]:
 
 
 def _usage(records: list[dict]) -> list[Block]:
-    return usage_blocks(role_usage(records), tokens_estimated(records))
+    places = calls_by_server(records)
+    where = Table(["model and server", "roles", "model calls"],
+                  [[place, ", ".join(sorted(p["roles"])), str(p["calls"])] for place, p in places.items()])
+    return [*usage_blocks(role_usage(records), tokens_estimated(records)), *([where] if places else [])]
 
 
 def usage_blocks(usage: dict[str, RoleUsage], estimated: bool) -> list[Block]:
