@@ -126,6 +126,14 @@ class Context:
                                         group="containment", commands=BOTH, ge=16)
     max_file_mb: int = setting(4096, "largest file in MiB a build or run may write", group="containment",
                                commands=BOTH, ge=1)
+    scratch_mb: int = setting(256, "size in MiB of each private memory folder (/tmp, /var/tmp, /run, /dev/shm) a"
+                              " build or run gets under bubblewrap", group="containment", commands=BOTH, ge=16,
+                              why="a compiler keeps its temporary files there")
+    pass_env: list[str] = setting([], "an environment variable passed to builds and runs beside PATH, the locale,"
+                                  " the CUDA and OpenMP variables (repeatable); others, keys and tokens above all,"
+                                  " are not passed", group="containment", commands=BOTH, metavar="NAME")
+    follow_links: bool = setting(False, "copy a link in the program folder that points outside it as the file it"
+                                 " names (otherwise such a folder is refused)", group="containment", commands=BOTH)
     # paths
     runs_root: str = setting("lassi-runs", "folder of new run directories", group="paths", commands=BOTH)
     cache_dir: str = setting(None, "folder of the Stage 2 summaries kept between runs (default"
@@ -145,7 +153,7 @@ class Context:
         defaults = Limits()
         return Limits(max_tasks=self.max_processes or defaults.max_tasks,
                       memory_bytes=self.max_memory_mb * MiB if self.max_memory_mb else defaults.memory_bytes,
-                      file_bytes=self.max_file_mb * MiB)
+                      file_bytes=self.max_file_mb * MiB, scratch_bytes=self.scratch_mb * MiB)
 
     def to_dict(self) -> dict:
         return asdict(self)

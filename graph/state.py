@@ -16,7 +16,7 @@ from typing import (
 from typing_extensions import TypedDict
 
 from tools.program import Program, load_program
-from tools.rundir import RunDir
+from tools.rundir import RunDir, read_recorded
 
 
 def merge(old: dict | None, new: dict | None) -> dict:
@@ -123,8 +123,9 @@ def read_code(candidate: Candidate) -> str:
 
 
 def read_stdout(candidate: Candidate) -> str:
-    path = (candidate.get("run") or {}).get("stdout_path")
-    return Path(path).read_text() if path else ""
+    """The output of its measured run, checked against the hash recorded when it was written."""
+    run = candidate.get("run") or {}
+    return read_recorded(run["stdout_path"], run.get("stdout_sha256")) if run.get("stdout_path") else ""
 
 
 def run_dir(state: State) -> RunDir:

@@ -15,7 +15,7 @@ from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.energy.metrics import with_interval
 from tools.errors import LassiError
 from tools.report.plots import plot_profile
-from tools.rundir import write_json, write_text
+from tools.rundir import write_json, write_recorded, write_text
 from tools.sandbox.runner import RunResult, run_program
 
 SOURCE_TIME_LIMIT_S = 600.0
@@ -40,10 +40,10 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 
     policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
     result, measurement = measure(meter, run, policy)
-    write_text(folder / "stdout.txt", result.stdout)
+    stdout_sha256 = write_recorded(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
     run_info = {**result.to_dict(), "time_limit_s": limit, "containment": sandbox.describe(),
-                "stdout_path": str(folder / "stdout.txt"),
+                "stdout_path": str(folder / "stdout.txt"), "stdout_sha256": stdout_sha256,
                 "stderr_path": str(folder / "stderr.txt")}
     if measurement is not None:
         summary = measurement.summary()

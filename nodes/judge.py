@@ -35,7 +35,7 @@ from tools.energy.metrics import describe_measurement
 from tools.errors import LassiError
 from tools.outputs import DEFAULT_MASKS, compare_outputs
 from tools.report.run_report import verdict_mark
-from tools.rundir import write_text
+from tools.rundir import read_recorded, write_recorded, write_text
 from tools.sandbox import Sandbox
 from tools.sandbox.runner import run_program
 from tools.workload import Workload, compare_workloads, workload_table
@@ -113,10 +113,10 @@ def _check_runs(candidate: dict, arg_sets: list[str], limits: list[float], env: 
     for number, (line, limit) in enumerate(zip(arg_sets, limits), start=1):
         result = run_program([str(binary), *shlex.split(line)], work, limit, env=env, sandbox=sandbox)
         folder = Path(candidate["dir"]) / "check-args" / str(number)
-        write_text(folder / "stdout.txt", result.stdout)
+        stdout_sha256 = write_recorded(folder / "stdout.txt", result.stdout)
         write_text(folder / "stderr.txt", result.stderr)
         runs.append({"args": line, "ok": result.ok, "failure": result.failure(limit), "seconds": result.seconds,
-                     "stdout_path": str(folder / "stdout.txt")})
+                     "stdout_path": str(folder / "stdout.txt"), "stdout_sha256": stdout_sha256})
     return runs
 
 
@@ -143,7 +143,7 @@ def _compare_check_runs(src: dict, cand: dict, compare) -> dict:
     for theirs, mine in zip(src["check_runs"], cand["check_runs"]):
         if not mine["ok"]:
             return _check("check-args", False, f"with arguments {mine['args']!r} it {mine['failure']}")
-        same = compare(Path(theirs["stdout_path"]).read_text(), Path(mine["stdout_path"]).read_text())
+        same = compare(*(read_recorded(r["stdout_path"], r.get("stdout_sha256")) for r in (theirs, mine)))
         if not same.same:
             return _check("check-args", False, f"with arguments {mine['args']!r}: {same.reason}")
     sets = len(cand["check_runs"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -98,6 +99,26 @@ def write_text(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_recorded(path: Path, text: str) -> str:
+    """Write a file the validator will compare later (a reference output); return its sha256 for the record."""
+    write_text(path, text)
+    return sha256_hex(text)
+
+
+def read_recorded(path: str | Path, sha256: str | None) -> str:
+    """A file written by write_recorded, refused when it no longer matches its recorded hash."""
+    text = Path(path).read_text()
+    if sha256 is not None and sha256_hex(text) != sha256:
+        raise LassiError(f"{path} changed after it was written, so it is not trusted: a program run without"
+                         " filesystem isolation may have written it; run with {setting} bwrap to keep programs"
+                         " away from the run directory", setting="sandbox")
+    return text
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def append_jsonl(path: Path, record: dict) -> None:

@@ -17,7 +17,7 @@ def sandbox_for(context: Context, language: str) -> Sandbox:
         except LassiError:  # no GPU here: CUDA sources are still built
             pass
         devices += NVIDIA_SHARED_NODES
-    return choose_sandbox(context.sandbox, context.limits(), devices)
+    return choose_sandbox(context.sandbox, context.limits(), devices, tuple(context.pass_env))
 
 
 def gpu_env(language: str, context: Context) -> dict[str, str]:

@@ -14,6 +14,7 @@ from tools.llm.openai_client import OpenAIClient
 from tools.llm.reply import ModelUnavailable, Reply, TransientModelError
 from tools.llm.scripted import ScriptedClient
 from tools.rundir import append_jsonl
+from tools.secrets import mask
 
 ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
 MAX_ASKED_WAIT_S = 300.0  # a server asking for longer gets this; the retry budget still bounds the run
@@ -49,6 +50,7 @@ class Models:
         With a cache, an answer stored for the same model, prompts and temperature is returned
         without a call (logged as a cache hit), and a fresh answer is stored for the next run.
         """
+        system, prompt = mask(system), mask(prompt)  # no secret value is sent or logged, whatever quoted it
         key = f"{role}/{task}" if task else role
         client = self.client(role)
         started = time.perf_counter()

@@ -45,6 +45,7 @@ class Limits:
     max_tasks: int = field(default_factory=default_max_tasks)  # processes and threads at once
     memory_bytes: int = field(default_factory=default_memory_bytes)  # resident sets of the tree, summed
     file_bytes: int = 4096 * MiB  # the largest file a program may write
+    scratch_bytes: int = 256 * MiB  # each private memory folder (/tmp, /var/tmp, /run, /dev/shm) under bubblewrap
 
     def describe(self) -> str:
         return (f"at most {self.max_tasks} processes and threads ({task_cap_holder()}), "

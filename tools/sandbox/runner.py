@@ -1,10 +1,12 @@
-"""Run a built program contained (tools/sandbox.py), with a time limit and a cap on the output it keeps."""
+"""Run a built program contained (tools/sandbox/), with a time limit and a cap on the output it keeps.
+
+What the program printed is kept with the values of secret variables masked (tools/secrets.py), so
+no key reaches a saved output, a fix prompt or the report even if a program finds one and prints it.
+"""
 
 from __future__ import annotations
 
 import ctypes
-import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -14,7 +16,10 @@ from pathlib import Path
 from typing import IO
 
 from tools.sandbox.containment import Containment
+from tools.sandbox.environment import contained_env
 from tools.sandbox.isolation import Sandbox
+from tools.sandbox.scratch import private_folder, real_folder
+from tools.secrets import mask
 
 PR_SET_PDEATHSIG = 1
 DEFAULT_OUTPUT_CAP = 8 * 1024 * 1024  # bytes kept per stream; the rest is read and dropped
@@ -66,22 +71,28 @@ class RunResult:
 
 
 def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, str] | None = None,
-                output_cap: int = DEFAULT_OUTPUT_CAP, sandbox: Sandbox | None = None) -> RunResult:
-    """Run `argv` contained in its scratch folder `cwd`; on timeout or a breached cap kill its whole tree."""
+                output_cap: int = DEFAULT_OUTPUT_CAP, sandbox: Sandbox | None = None,
+                readable: tuple[str, ...] = ()) -> RunResult:
+    """Run `argv` contained in its workspace `cwd`; on timeout or a breached cap kill its whole tree.
+
+    The program's HOME and temporary folder are private and new for this run (a memory folder under
+    bubblewrap, a fresh folder of the tool's otherwise): nothing a program left from an earlier run is
+    reused. `env` adds to the minimal environment (tools/sandbox/environment.py); `readable` names host
+    files outside the system folders the program must read under bubblewrap.
+    """
     sandbox = sandbox or Sandbox("none", "no sandbox was chosen")
-    cwd = Path(cwd)
-    (cwd / ".tmp").mkdir(exist_ok=True)  # the program's private temporary folder
-    full_env = {**os.environ, **sandbox.environment(cwd), **(env or {})}
-    with Containment(sandbox.limits) as box:
+    cwd = real_folder(cwd)
+    with private_folder() as home, Containment(sandbox.limits) as box:
+        full_env = contained_env("/tmp" if sandbox.mode == "bwrap" else str(home), env, sandbox.pass_env)
 
         def child_setup() -> None:
             _die_with_parent()
             box.child_setup()
 
         start = time.perf_counter()
-        proc = subprocess.Popen(sandbox.command(argv, cwd), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                preexec_fn=child_setup)
+        proc = subprocess.Popen(sandbox.command(argv, cwd, readable), cwd=cwd, env=full_env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, preexec_fn=child_setup)
         readers = [_CappedReader(proc.stdout, output_cap), _CappedReader(proc.stderr, output_cap)]
         box.watch(proc.pid)
         timed_out = False
@@ -93,12 +104,11 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
             seconds = time.perf_counter() - start
             box.kill(root_reaped=proc.returncode is not None)
             proc.wait()
-            shutil.rmtree(cwd / ".tmp", ignore_errors=True)
     for reader in readers:
         reader.join()
     out, err = readers
     code = None if timed_out else _exit_code(proc.returncode, sandbox)
-    return RunResult(exit_code=code, stdout=out.text(), stderr=err.text(), seconds=round(seconds, 6),
+    return RunResult(exit_code=code, stdout=mask(out.text()), stderr=mask(err.text()), seconds=round(seconds, 6),
                      timed_out=timed_out and not box.why, truncated=out.truncated or err.truncated, stopped=box.why,
                      sandbox=sandbox.mode)
 
