@@ -29,7 +29,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     if cand["source"] is None:
         built = BuildResult(ok=False, command=[], log=cand["reason"], seconds=0.0)
     else:
-        stage_workspace(prog, folder / "work", read_code(cand))
+        stage_workspace(prog, folder / "work", read_code(cand), ctx.follow_links)
         built = build(folder / "work", build_command(prog.language, prog.main, ctx.compile_flags, _arch(prog, ctx)),
                       sandbox_for(ctx, prog.language))
     write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
@@ -42,7 +42,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 
 def _register_source(state: State, ctx: Context, prog: Program) -> dict:
     """Create the run directory if the caller did not (Studio), and record the source as v000."""
-    check_size(prog)
+    check_size(prog, ctx.follow_links)
     run = RunDir(state["run_dir"]) if state.get("run_dir") else RunDir.create(ctx.runs_root, prog.folder.name)
     if not run.config.exists():
         write_json(run.config, run_record(prog, state.get("args", []), ctx))

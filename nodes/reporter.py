@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from langgraph.runtime import Runtime
@@ -10,9 +9,12 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import State, best, read_code, read_stdout, run_dir, source
 from nodes.shared.models import LANGUAGE_NAMES, ask
+from tools.build import BINARY_NAME
 from tools.energy.metrics import describe_measurement
+from tools.program import copy_within
 from tools.report.run_report import write_reports
 from tools.rundir import write_text
+from tools.sandbox.scratch import remove_tree
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
@@ -36,7 +38,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 
 
 def _copy_best(candidate: dict, target: Path) -> None:
-    """The best candidate's program folder (its workspace without the built binary)."""
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(Path(candidate["dir"]) / "work", target, ignore=shutil.ignore_patterns("program"))
+    """The best candidate's program folder (its workspace without the built binary); no link is followed
+    out of it, so a link the candidate planted (to /etc, or to nothing) is left out."""
+    work = Path(candidate["dir"]) / "work"
+    remove_tree(target)
+    copy_within(work, target, lambda folder, name: folder == work and name == BINARY_NAME)

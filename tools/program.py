@@ -1,8 +1,14 @@
-"""A program is a folder: one main source the LLM may rewrite, plus whatever sits beside it."""
+"""A program is a folder: one main source the LLM may rewrite, plus whatever sits beside it.
+
+Folders are copied without ever following a link out of them: a link that stays inside is copied as a
+link, one that leads outside is refused in a program folder (or copied as the file it names when the
+user says so) and left out of a copy of a workspace. Sparse files stay sparse.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,14 +58,18 @@ def load_program(path: str | Path, main: str | None = None) -> Program:
     return Program(folder=folder, main=main, language=LANGUAGE_BY_SUFFIX[suffix])
 
 
-def check_size(program: Program) -> None:
-    """Refuse folders that are clearly more than a program (a home directory, a whole repository).
+def check_size(program: Program, follow_links: bool = False) -> None:
+    """Refuse folders that are clearly more than a program (a home directory, a whole repository), and
+    folders with links to outside them unless `follow_links` (they are then copied as what they name).
 
     Walks the folder, so it runs once per run (Stage 0), not every time a node loads the program.
     """
     folder = program.folder
     files, size = 0, 0
     for path in folder.rglob("*"):
+        if not follow_links and path.is_symlink() and not _inside(path, folder):
+            raise LassiError(f"{path} is a link to {os.readlink(path)}, outside the program folder: copy the file"
+                             " into the folder, or set {setting} to copy what it names", setting="follow_links")
         if path.is_file() and not SKIPPED_NAMES.intersection(path.relative_to(folder).parts):
             files, size = files + 1, size + path.stat().st_size
             if files > MAX_FILES or size > MAX_BYTES:
@@ -80,20 +90,81 @@ def _find_main(folder: Path) -> str:
                      setting="main")
 
 
-def stage_workspace(program: Program, workspace: Path, main_text: str) -> Path:
+def stage_workspace(program: Program, workspace: Path, main_text: str, follow_links: bool = False) -> Path:
     """Copy the program folder into `workspace` with the main source replaced; return the main path."""
     if workspace.exists():
         shutil.rmtree(workspace)
     target = workspace.resolve()
 
-    def skipped(directory: str, names: list[str]) -> set[str]:
+    def skipped(directory: Path, name: str) -> bool:
         # Never copy a folder that holds the workspace itself (a run directory inside the program).
-        return {n for n in names if n in SKIPPED_NAMES or target.is_relative_to(Path(directory, n).resolve())}
+        return name in SKIPPED_NAMES or target.is_relative_to((directory / name).resolve())
 
-    shutil.copytree(program.folder, workspace, ignore=skipped, symlinks=True)
+    copy_within(program.folder, workspace, skipped, follow_links)
     main_path = workspace / program.main
     main_path.write_text(main_text)
     return main_path
+
+
+def copy_within(source: Path, target: Path, skipped=lambda directory, name: False,
+                follow_outside_links: bool = False) -> list[Path]:
+    """Copy a folder without following any link out of it; return the links left out.
+
+    A link that stays inside `source` is copied as a link; one that leads outside (or nowhere) is left
+    out, or with `follow_outside_links` copied as the file or folder it names.
+    """
+    source = Path(source)
+    left_out: list[Path] = []
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        path, copy = Path(entry.path), target / entry.name
+        if skipped(source, entry.name):
+            continue
+        if entry.is_symlink() and not _inside(path, source.resolve()):
+            if not (follow_outside_links and path.exists()):
+                left_out.append(path)
+            elif path.is_dir():
+                shutil.copytree(path, copy, symlinks=False)
+            else:
+                copy_file(path, copy)
+        elif entry.is_symlink():
+            os.symlink(os.readlink(path), copy)
+        elif entry.is_dir(follow_symlinks=False):
+            left_out += copy_within(path, copy, skipped, follow_outside_links)
+        elif entry.is_file(follow_symlinks=False):
+            copy_file(path, copy)
+    return left_out
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy a file with its mode and times; a sparse file's holes stay holes (a large data file costs no disk)."""
+    info = os.stat(source)
+    if info.st_blocks * 512 >= info.st_size:
+        shutil.copy2(source, target)
+        return
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        offset = 0
+        while True:
+            try:
+                offset = os.lseek(src.fileno(), offset, os.SEEK_DATA)
+            except OSError:  # no data after offset: the rest is a hole
+                break
+            end = os.lseek(src.fileno(), offset, os.SEEK_HOLE)
+            src.seek(offset)
+            dst.seek(offset)
+            for _ in range(offset, end, 1 << 20):
+                dst.write(src.read(min(1 << 20, end - src.tell())))
+            offset = end
+        dst.truncate(info.st_size)
+    shutil.copystat(source, target)
+
+
+def _inside(link: Path, folder: Path) -> bool:
+    """Whether the link resolves to something inside `folder` (a dangling or outside link does not)."""
+    try:
+        return link.resolve(strict=True).is_relative_to(folder)
+    except (OSError, RuntimeError):
+        return False
 
 
 def sha256_text(text: str) -> str:
