@@ -1,4 +1,4 @@
-"""Hostile candidates: what a program written by a model may try, and what it gets.
+"""Hostile candidates against the scratch, the environment and the links: what they try, and what they get.
 
 One run per containment (bubblewrap, and limits only where the attack applies): the model's answers
 are attacks, each failing so the next comes as its fix, then a valid candidate that plants links and
@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from app.api import optimize, report
+from tests.helpers import FIXTURES
+from tests.helpers.programs import SUMMARIES, VALID, answer, sleeper
 from tools.sandbox.isolation import bwrap_problem
 
 KEY = "sk-hostile-test-0123456789abcdef"  # in the environment, never passed to programs
@@ -53,8 +56,6 @@ WHY = {"secrets": "it exited with code 7: key=(null) passed=[LASSI_PASSED_TOKEN 
 
 
 def attack(name: str, wait_ms: int, **values) -> str:
-    from conftest import sleeper
-
     code = ATTACKS[name]
     for placeholder, value in values.items():
         code = code.replace(placeholder, str(value))
@@ -80,10 +81,6 @@ def hostile_run(request):
 
 
 def run_attacks(mode: str, base: Path) -> dict:
-    from conftest import FIXTURES, SUMMARIES, VALID, answer, sleeper
-
-    from app.api import optimize
-
     names = [n for n in ATTACKS if n != "shaper" and (mode == "bwrap" or n not in BWRAP_ONLY)]
     program = base / "sleeper"
     program.mkdir()
@@ -190,7 +187,5 @@ def test_links_the_best_candidate_planted_are_not_copied_into_best(hostile_run):
 
 
 def test_a_dangling_link_in_the_best_candidate_breaks_no_report_rebuild(hostile_run):
-    from app.api import report
-
     assert (Path(hostile_run["result"].best["dir"]) / "work" / "dangling").is_symlink()
     assert report(hostile_run["run_dir"]).read_text() == hostile_run["report"]
