@@ -103,10 +103,10 @@ def _profile(args) -> int:
     if spread := spread_sources(m):
         print(f"  {spread}")
     print(f"  measuring took {m['overhead_per_repeat_s']:.2f} s per run beyond the program's own time")
-    print(f"  device: {m['device'].get('name')}; stdout and measurement.json in {src['dir']}")
+    print(f"  device: {m['device'].get('name')}; stdout and measurement.json in {result.run_dir / src['dir']}")
     for label, key in (("power trace", "trace_path"), ("power plot", "plot_path")):
         if m.get(key):
-            print(f"  {label}: {m[key]}")
+            print(f"  {label}: {result.run_dir / m[key]}")
     return 0
 
 

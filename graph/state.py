@@ -1,6 +1,7 @@
 """The graph's state: plain JSON-able data, so every checkpoint round-trips unchanged.
 
-Candidate code lives in files in the run directory; the state holds their paths and hashes. A
+Candidate code lives in files in the run directory; the state holds their paths, relative to the run
+directory (so a copied or moved run reads its own files, never the original's), and hashes. A
 candidate's status moves generated → built | build_failed → ran | run_failed → judged, or →
 discarded; the accessors below are the one way nodes and faces read the candidates.
 """
@@ -92,11 +93,11 @@ def label(candidate_or_version: dict | int) -> str:
 SOURCE = key(0)
 
 
-def new_candidate(version: int, parent: str | None, origin: str, stage: str, folder: Path,
+def new_candidate(run: RunDir, version: int, parent: str | None, origin: str, stage: str, folder: Path,
                   source_path: Path | None, sha256: str | None, **extra) -> Candidate:
     return {"version": version, "key": key(version), "parent": parent, "origin": origin, "stage": stage,
-            "dir": str(folder), "source": str(source_path) if source_path else None, "sha256": sha256,
-            "status": "generated", "reason": "", **extra}
+            "dir": run.relative(folder), "source": run.relative(source_path) if source_path else None,
+            "sha256": sha256, "status": "generated", "reason": "", **extra}
 
 
 def failed_status(step: str, reason: str, corrections: int, budget: int) -> tuple[str, str]:
@@ -118,14 +119,23 @@ def source(state: State) -> Candidate:
     return state["candidates"][SOURCE]
 
 
-def read_code(candidate: Candidate) -> str:
-    return Path(candidate["source"]).read_text() if candidate.get("source") else ""
+def read_code(state: State, candidate: Candidate) -> str:
+    return run_dir(state).at(candidate["source"]).read_text() if candidate.get("source") else ""
 
 
-def read_stdout(candidate: Candidate) -> str:
+def read_stdout(state: State, candidate: Candidate) -> str:
     """The output of its measured run, checked against the hash recorded when it was written."""
     run = candidate.get("run") or {}
-    return read_recorded(run["stdout_path"], run.get("stdout_sha256")) if run.get("stdout_path") else ""
+    return read_recorded(file_at(state, run["stdout_path"]), run.get("stdout_sha256")) if run.get("stdout_path") else ""
+
+
+def folder_of(state: State, candidate: Candidate) -> Path:
+    return run_dir(state).at(candidate["dir"])
+
+
+def file_at(state: State, stored: str) -> Path:
+    """The file a path in state names (paths in state are relative to the run directory)."""
+    return run_dir(state).at(stored)
 
 
 def run_dir(state: State) -> RunDir:

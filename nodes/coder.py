@@ -6,12 +6,10 @@ coder_mode says whether to rewrite the source (zero_shot) or apply a plan step t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, best, current, key, new_candidate, program, read_code, run_dir
+from graph.state import SOURCE, State, best, current, file_at, key, new_candidate, program, read_code, run_dir
 from nodes.shared.models import COMPILER_NAMES, LANGUAGE_NAMES, ask
 from tools.energy.metrics import describe_measurement
 from tools.llm.codeblocks import extract_code
@@ -33,12 +31,12 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         prompt, values = "fix", _fix_values(state, parent, prog.main, language)
     elif mode == "step":
         parent = best(state)
-        prompt, values = "plan_step", {"plan": state["plan"]["text"], "code": read_code(parent), "main": prog.main,
+        prompt, values = "plan_step", {"plan": state["plan"]["text"], "code": read_code(state, parent), "main": prog.main,
                                        "measurement": describe_measurement(parent.get("measurement")),
                                        "compiler": COMPILER_NAMES[prog.language]}
     else:
         parent = state["candidates"][SOURCE]
-        prompt, values = "zero_shot", {"language_name": language, "code": read_code(parent), "main": prog.main}
+        prompt, values = "zero_shot", {"language_name": language, "code": read_code(state, parent), "main": prog.main}
 
     version = state["next_version"]
     origin = ORIGIN_BY_MODE[mode]
@@ -49,7 +47,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     code = extract_code(reply.text, prog.language)
     if code is not None:
         write_text(folder / prog.main, code)
-    cand = new_candidate(version, parent["key"], origin, state["stage"], folder,
+    cand = new_candidate(run_dir(state), version, parent["key"], origin, state["stage"], folder,
                          folder / prog.main if code is not None else None, sha256_text(code) if code else None,
                          temperature=reply.temperature, plan=(state.get("plan") or {}).get("number"),
                          tokens={"in": reply.tokens_in, "out": reply.tokens_out})
@@ -63,7 +61,7 @@ def _nearest_code(state: State, cand: dict) -> str:
     """The candidate's code, or its nearest ancestor's when answers held no code block."""
     while not cand.get("source") and cand.get("parent"):
         cand = state["candidates"][cand["parent"]]
-    return read_code(cand)
+    return read_code(state, cand)
 
 
 def _fix_values(state: State, failed: dict, main: str, language: str) -> dict:
@@ -74,11 +72,11 @@ def _fix_values(state: State, failed: dict, main: str, language: str) -> dict:
     code = _nearest_code(state, failed)
     values = {"language_name": language, "code": code, "main": main}
     if failed["status"] == "build_failed":
-        log = Path(failed["build"]["log_path"]).read_text()
+        log = file_at(state, failed["build"]["log_path"]).read_text()
         return {**values, "stage": "build", "command": " ".join(failed["build"]["command"]) or "(nothing to build)",
                 "error": log[-6000:]}
     run = failed["run"]
-    result = RunResult(exit_code=run["exit_code"], stdout=Path(run["stdout_path"]).read_text(),
-                       stderr=Path(run["stderr_path"]).read_text(), seconds=run["seconds"], timed_out=run["timed_out"])
+    result = RunResult(exit_code=run["exit_code"], stdout=file_at(state, run["stdout_path"]).read_text(),
+                       stderr=file_at(state, run["stderr_path"]).read_text(), seconds=run["seconds"], timed_out=run["timed_out"])
     return {**values, "stage": "run", "command": " ".join(["./program", *state.get("args", [])]),
             "error": f"It {result.failure(run['time_limit_s'])}.\n{result.error_text()}"}

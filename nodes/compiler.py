@@ -29,14 +29,14 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     if cand["source"] is None:
         built = BuildResult(ok=False, command=[], log=cand["reason"], seconds=0.0)
     else:
-        stage_workspace(prog, folder / "work", read_code(cand), ctx.follow_links)
+        stage_workspace(prog, folder / "work", read_code(state, cand), ctx.follow_links)
         built = build(folder / "work", build_command(prog.language, prog.main, ctx.compile_flags, _arch(prog, ctx)),
                       sandbox_for(ctx, prog.language))
     write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
     status, reason = _verdict(built, cand, state.get("corrections", 0), ctx.max_corrections, folder)
     record = {**cand, "status": status, "reason": reason,
               "build": {"ok": built.ok, "command": built.command, "seconds": built.seconds,
-                        "log_path": str(folder / "build.log")}}
+                        "log_path": RunDir(state["run_dir"]).relative(folder / "build.log")}}
     return {**update, "candidates": {**update.get("candidates", {}), state["current"]: record}}
 
 
@@ -49,7 +49,7 @@ def _register_source(state: State, ctx: Context, prog: Program) -> dict:
     folder = run.candidate(0, "source")
     code = prog.read_main()
     write_text(folder / prog.main, code)
-    cand = new_candidate(0, None, "source", "profile", folder, folder / prog.main, sha256_text(code))
+    cand = new_candidate(run, 0, None, "source", "profile", folder, folder / prog.main, sha256_text(code))
     return {"run_dir": str(run.path), "language": prog.language, "stage": "profile", "candidates": {SOURCE: cand},
             "current": SOURCE, "best": None, "next_version": 1, "temperature": ctx.temperature_start,
             "iterations": 0, "corrections": 0, "plans": 0, "llm_calls": {}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graph.state import SOURCE, Candidate, State
+from graph.state import SOURCE, Candidate, State, folder_of
 from tools.build import BINARY_NAME
 from tools.errors import LassiError
 from tools.sandbox import Sandbox
@@ -13,21 +13,22 @@ from tools.workload import Workload, count_workload, describe_workload
 NOT_CUDA = {"error": "CUPTI counts the GPU work of CUDA programs only"}
 
 
-def binary_of(candidate: Candidate) -> tuple[Path, Path]:
-    """The candidate's built program and the workspace it runs in."""
-    work = Path(candidate["dir"]) / "work"
+def binary_of(folder: Path) -> tuple[Path, Path]:
+    """The built program of the candidate in `folder` and the workspace it runs in."""
+    work = folder / "work"
     return work / BINARY_NAME, work
 
 
-def count_gpu_work(candidate: Candidate, args: list[str], limit: float, env: dict[str, str], sandbox: Sandbox) -> dict:
+def count_gpu_work(candidate: Candidate, folder: Path, args: list[str], limit: float, env: dict[str, str],
+                   sandbox: Sandbox) -> dict:
     """{'counts': ...} or {'error': why not}, from a run with the main arguments.
 
     A candidate that never initialises CUDA reports nothing and counts as doing no GPU work; the
     source must show some, or the counter itself did not work.
     """
-    binary, work = binary_of(candidate)
+    binary, work = binary_of(folder)
     try:
-        counted = count_workload([str(binary), *args], work, limit, Path(candidate["dir"]) / "workload", env, sandbox)
+        counted = count_workload([str(binary), *args], work, limit, folder / "workload", env, sandbox)
     except LassiError as exc:
         return {"error": str(exc)}
     if not counted.processes and candidate["key"] == SOURCE:
@@ -41,7 +42,7 @@ def with_source_workload(state: State, src: Candidate, env: dict[str, str], limi
         return src
     if state["language"] != "cuda":
         return {**src, "workload": NOT_CUDA}
-    return {**src, "workload": count_gpu_work(src, state.get("args", []), limit, env, sandbox)}
+    return {**src, "workload": count_gpu_work(src, folder_of(state, src), state.get("args", []), limit, env, sandbox)}
 
 
 def describe_gpu_work(candidate: Candidate) -> str:

@@ -68,7 +68,7 @@ def test_a_run_survives_hostile_candidates_and_the_report_says_why_each_failed(m
     for attack, cand in zip(attacks, failed):
         assert WHY[attack] in cand["reason"], (attack, cand["reason"])
     assert result.finished and result.best["version"] == len(attacks) + 1
-    assert (Path(failed[attacks.index("huge-file")]["dir"]) / "work" / "big.bin").stat().st_size <= 8 * MiB
+    assert (result.run_dir / failed[attacks.index("huge-file")]["dir"] / "work" / "big.bin").stat().st_size <= 8 * MiB
     report = result.report_path.read_text()
     contained = "bubblewrap: no network" if mode == "bwrap" else "resource limits only, no filesystem or network isolation"
     assert f"Builds and runs were contained by {contained}" in report

@@ -135,7 +135,7 @@ def assert_nothing_outside_changed(run: dict) -> None:
     assert run["home_intact"] and run["program_after"] == run["program_before"]
     assert not (run_dir / "planted.txt").exists() and not (Path.home() / ".lassi-hostile-home").exists()
     source = result.candidates[0]
-    reference = Path(source["run"]["stdout_path"])
+    reference = run_dir / source["run"]["stdout_path"]
     assert hashlib.sha256(reference.read_bytes()).hexdigest() == source["run"]["stdout_sha256"]
     assert "forged" not in reference.read_text() and reference.read_text().startswith("sum = 5050")
     for path in run_dir.rglob("*"):
@@ -156,7 +156,7 @@ def test_a_secret_in_the_environment_never_reaches_a_program_and_a_passed_one_is
 def test_with_bubblewrap_a_program_sees_nothing_of_the_home_the_program_folder_or_the_run_directory(hostile_run):
     cand = for_attack(hostile_run, "write-outside")
     assert_nothing_outside_changed(hostile_run)
-    said = (Path(cand["run"]["stdout_path"])).read_text()
+    said = (hostile_run["run_dir"] / cand["run"]["stdout_path"]).read_text()
     lines = said.splitlines()[:4]
     assert len(lines) == 4 and all(line.endswith(("No such file or directory", "Read-only file system")) for line in lines)
     assert WHY["write-outside"] in cand["reason"] and WHY["write-outside"] in hostile_run["report"]
@@ -173,7 +173,7 @@ def test_a_link_planted_where_the_private_temporary_folder_was_leads_nowhere(hos
     cand = hostile_run["candidates"]["shaper"]
     assert_nothing_outside_changed(hostile_run)
     assert cand["validation"]["valid"] and cand["measurement"]["repeats"] >= 2  # it ran again after planting
-    assert (Path(cand["dir"]) / "work" / ".tmp").is_symlink()  # planted, and never bound, followed or removed
+    assert (hostile_run["run_dir"] / cand["dir"] / "work" / ".tmp").is_symlink()  # planted, and never bound, followed or removed
 
 
 def test_links_the_best_candidate_planted_are_not_copied_into_best(hostile_run):
@@ -187,5 +187,5 @@ def test_links_the_best_candidate_planted_are_not_copied_into_best(hostile_run):
 
 
 def test_a_dangling_link_in_the_best_candidate_breaks_no_report_rebuild(hostile_run):
-    assert (Path(hostile_run["result"].best["dir"]) / "work" / "dangling").is_symlink()
+    assert (hostile_run["run_dir"] / hostile_run["result"].best["dir"] / "work" / "dangling").is_symlink()
     assert report(hostile_run["run_dir"]).read_text() == hostile_run["report"]

@@ -79,7 +79,7 @@ class Bench:
         return Verdict(update["candidates"][candidate["key"]], self._last_prompt() if asked else None)
 
     def source_output(self) -> str:
-        return Path(self.source["run"]["stdout_path"]).read_text()
+        return self.run.at(self.source["run"]["stdout_path"]).read_text()
 
     def _built_and_ran(self, version: int, code: str) -> dict:
         folder = self.run.candidates / f"v{version:03d}"
