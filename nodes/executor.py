@@ -47,7 +47,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     run_info = {**result.to_dict(), "time_limit_s": limit, "containment": sandbox.describe(),
                 "stdout_path": run_folder.relative(folder / "stdout.txt"), "stdout_sha256": stdout_sha256,
                 "stderr_path": run_folder.relative(folder / "stderr.txt")}
-    if measurement is not None:
+    if measurement is not None and not result.truncated:  # output cut short cannot be compared
         summary = measurement.summary()
         if measurement.write_trace(folder / "power.csv"):
             summary["trace_path"] = run_folder.relative(folder / "power.csv")

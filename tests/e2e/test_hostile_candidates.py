@@ -32,6 +32,7 @@ HEADERS = "#include <arpa/inet.h>\n#include <cstring>\n#include <netinet/in.h>\n
 WHY = {"fork-bomb": "more than 40 processes and threads", "huge-file": "file-size limit",
        "memory": "used more than 256 MiB of memory", "spin": "ran past its time limit of 3 s",
        "delete": "remove: No such file or directory", "socket": "connect: Connection refused"}
+RAISED_BY = {"fork-bomb": "max-processes", "huge-file": "max-file-mb", "memory": "max-memory-mb", "spin": "time-limit"}
 
 
 def hostile(attack: str, **values) -> str:
@@ -74,3 +75,5 @@ def test_a_run_survives_hostile_candidates_and_the_report_says_why_each_failed(m
     assert f"Builds and runs were contained by {contained}" in report
     for attack in attacks:
         assert WHY[attack] in report
+    for attack, setting in RAISED_BY.items():  # each cap that stopped one names the setting that raises it
+        assert f"(the {setting} setting raises it)" in failed[attacks.index(attack)]["reason"]

@@ -39,6 +39,9 @@ ATTACKS = {
                '    std::strcpy(a.sun_path, "SOCKET");\n'
                '    if (connect(fd, (sockaddr*)&a, sizeof a) != 0) { std::perror("connect"); return 4; }\n'
                '    std::puts("connected");\n    return 0;'),
+    "flood": 'static char line[4096];\n    std::memset(line, \'x\', sizeof line);\n    for (int i = 0; i < 600; ++i) std::fwrite(line, 1, sizeof line, stdout);',
+    "daemon": ('if (fork() == 0) { setsid(); if (fork() == 0) { execlp("sleep", "sleep", "30", (char*)0); _exit(1); } _exit(0); }\n'
+               '    usleep(300000);\n    return 6;'),
     # The valid one: it makes its private temporary folder a link to the reference output's folder (so a
     # later run that reused it would write there), forges the reference through it, writes "home",
     # and leaves links to /etc and to nothing in its workspace for the copy into best/.
@@ -52,7 +55,10 @@ ATTACKS = {
 BWRAP_ONLY = ("write-outside", "socket")  # without bubblewrap a program may write where its user may
 WHY = {"secrets": "it exited with code 7: key=(null) passed=[LASSI_PASSED_TOKEN masked]",
        "write-outside": "it exited with code 3: remove: No such file or directory",
-       "socket": "it exited with code 4: connect: No such file or directory"}
+       "socket": "it exited with code 4: connect: No such file or directory",
+       "flood": "it printed more output than is kept, so its output cannot be compared in full (the max-output-mb"
+                " setting raises it)",
+       "daemon": "it exited with code 6"}
 
 
 def attack(name: str, wait_ms: int, **values) -> str:
@@ -108,7 +114,7 @@ def run_attacks(mode: str, base: Path) -> dict:
             **SUMMARIES, "coder": coder, "judge": [VALID] * 2, "planner": ["plan"], "reporter": ["comparison"]}}))
         result = optimize(program, ["100"], model=f"scripted:{session}", run_dir=run_dir, sandbox=mode,
                           max_iterations=1, max_corrections=len(names), max_repeats=3, llm_backoff_s=0.0,
-                          cache_dir=str(base / "cache"), time_limit=10, pass_env=["LASSI_PASSED_TOKEN"],
+                          cache_dir=str(base / "cache"), time_limit=10, pass_env=["LASSI_PASSED_TOKEN"], max_output_mb=1,
                           runs_root=str(base / "runs"))
         home_intact = sorted(os.listdir(home_mark)) == ["keep.txt"] and (Path(home_mark) / "keep.txt").read_text() == "precious"
         try:
@@ -167,6 +173,34 @@ def test_with_bubblewrap_a_unix_socket_of_the_host_cannot_be_reached(hostile_run
     assert_nothing_outside_changed(hostile_run)
     assert not hostile_run["connected"]
     assert WHY["socket"] in cand["reason"] and WHY["socket"] in hostile_run["report"]
+
+
+def test_an_output_flood_fails_naming_the_cap_and_the_setting_that_raises_it(hostile_run):
+    cand = for_attack(hostile_run, "flood")
+    assert_nothing_outside_changed(hostile_run)
+    assert cand["status"] == "run_failed" and WHY["flood"] in cand["reason"] and WHY["flood"] in hostile_run["report"]
+
+
+def test_a_daemon_left_behind_is_found_killed_and_reported(hostile_run):
+    cand = for_attack(hostile_run, "daemon")
+    assert_nothing_outside_changed(hostile_run)
+    assert WHY["daemon"] in cand["reason"] and not sleepers_of(hostile_run["run_dir"])
+    if hostile_run["mode"] == "none":  # under bubblewrap it dies with the program's namespace
+        assert cand["run"]["left_running"] == 1
+        assert f"found and killed: v{cand['version']:03d} (1)" in hostile_run["report"]
+
+
+def sleepers_of(run_dir: Path) -> list[int]:
+    """`sleep 30` processes started in a workspace of this run (their working folder is in it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == b"sleep\x0030\x00" and \
+                    Path(os.readlink(entry / "cwd")).is_relative_to(run_dir):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def test_a_link_planted_where_the_private_temporary_folder_was_leads_nowhere(hostile_run):

@@ -51,6 +51,54 @@ def remove_tree(folder: Path) -> None:
         pass
 
 
+def folder_bytes(folder: Path) -> int:
+    """Disk space the files under `folder` take (a sparse file counts what it holds), links not followed."""
+    total = 0
+    for directory, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(directory, name)).st_blocks * 512
+            except OSError:
+                continue
+    return total
+
+
+def memory_file_bytes(pids: set[int]) -> int:
+    """Bytes held in memory-only files the processes have open (memfd_create, /dev/shm), each counted once."""
+    seen: dict[tuple[int, int], int] = {}
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith(("/memfd:", "/dev/shm/")):
+                    info = os.stat(f"/proc/{pid}/fd/{fd}")
+                    seen[(info.st_dev, info.st_ino)] = info.st_blocks * 512
+            except OSError:
+                continue
+    return sum(seen.values())
+
+
+def private_mount_bytes(pids: set[int], folders: tuple[str, ...]) -> int:
+    """Bytes used in the private memory folders of a sandbox, seen through its processes' root."""
+    host = {os.stat(folder).st_dev for folder in folders if os.path.exists(folder)}
+    used: dict[int, int] = {}
+    for pid in pids:
+        for folder in folders:
+            try:
+                path = f"/proc/{pid}/root{folder}"
+                device = os.stat(path).st_dev
+                if device not in host and device not in used:
+                    fs = os.statvfs(path)
+                    used[device] = (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+            except OSError:
+                continue
+    return sum(used.values())
+
+
 def read_left_file(path: Path) -> str | None:
     """The text of a regular file a program wrote, or None when it is missing, a link or anything else."""
     try:
