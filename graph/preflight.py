@@ -10,7 +10,7 @@ from tools.build import compiler_for
 from tools.energy.meters import check_meter_choice
 from tools.gpu import find_gpu
 from tools.llm import check_model
-from tools.program import Program, load_program
+from tools.program import Program, check_size, load_program
 from tools.sandbox import choose_sandbox
 
 
@@ -29,6 +29,7 @@ def check_tools(language: str, ctx: Context) -> None:
 def check_run(program: str, main: str | None, ctx: Context) -> Program:
     """Every check of a new run; the program it names."""
     prog = load_program(program, main)
+    check_size(prog, ctx.follow_links)  # its size, and links that lead out of it
     check_tools(prog.language, ctx)
     if not ctx.stop_after_profile:
         load_documents(ctx.knowledge)  # a bad path or selection is reported now, not after Stage 1

@@ -13,7 +13,7 @@ from nodes.shared.containment import sandbox_for
 from tools.build import BuildResult, build, build_command
 from tools.errors import LassiError
 from tools.gpu import find_gpu
-from tools.program import Program, check_size, sha256_text, stage_workspace
+from tools.program import Program, sha256_text, stage_workspace
 from tools.rundir import RunDir, write_json, write_text
 
 
@@ -42,7 +42,6 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 
 def _register_source(state: State, ctx: Context, prog: Program) -> dict:
     """Create the run directory if the caller did not (Studio), and record the source as v000."""
-    check_size(prog, ctx.follow_links)
     run = RunDir(state["run_dir"]) if state.get("run_dir") else RunDir.create(ctx.runs_root, prog.folder.name)
     if not run.config.exists():
         write_json(run.config, run_record(prog, state.get("args", []), ctx))

@@ -14,6 +14,8 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -223,3 +225,17 @@ def test_links_the_best_candidate_planted_are_not_copied_into_best(hostile_run):
 def test_a_dangling_link_in_the_best_candidate_breaks_no_report_rebuild(hostile_run):
     assert (hostile_run["run_dir"] / hostile_run["result"].best["dir"] / "work" / "dangling").is_symlink()
     assert report(hostile_run["run_dir"]).read_text() == hostile_run["report"]
+
+
+def test_a_program_folder_with_a_link_to_outside_is_refused_before_anything_in_one_line(tmp_path):
+    program = tmp_path / "sleeper"
+    program.mkdir()
+    for f in (FIXTURES / "sleeper").iterdir():
+        (program / f.name).write_bytes(f.read_bytes())
+    (program / "input.txt").symlink_to("/etc/hostname")
+    done = subprocess.run([sys.executable, "-m", "app.cli", "optimize", str(program), "--model", "scripted:none.json",
+                           "--runs-root", str(tmp_path / "runs")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1
+    assert "input.txt is a link to /etc/hostname, outside the program folder" in done.stderr
+    assert "--follow-links" in done.stderr and not (tmp_path / "runs").exists()

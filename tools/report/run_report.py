@@ -63,7 +63,7 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
     if left := [f"v{c['version']:03d} ({c['run']['left_running']})" for c in candidates
                 if (c.get("run") or {}).get("left_running")]:
         blocks.append(Para(f"Processes left running when a program ended were found and killed: {', '.join(left)}."))
-    blocks.append(Para(f"**Best candidate: v{best['version']:03d}** ({best['origin']}), found at {best['dir']}."
+    blocks.append(Para(f"**Best candidate: v{best['version']:03d}** ({best['origin']}), found at {run_path / best['dir']}."
                        if improved else "**No candidate beat the source.** The best code is the source itself."))
     blocks += [Para(f"Candidates were compared on {describe_objective(source['measurement']['objective'])}."
                     f" The run stopped because: {stop_reason or 'it finished'}."),
