@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from langgraph.runtime import Runtime
@@ -13,14 +14,16 @@ from graph.state import SOURCE, State, current, failed_status, run_dir, source
 from nodes.shared.containment import sandbox_for
 from tools.build import BINARY_NAME
 from tools.energy import RepeatPolicy, choose_meter, measure
+from tools.energy.measurement import Reading
 from tools.energy.metrics import with_interval
 from tools.errors import LassiError
 from tools.report.plots import plot_profile
-from tools.rundir import write_json, write_recorded, write_text
+from tools.rundir import append_jsonl, read_jsonl, write_json, write_recorded, write_text
 from tools.sandbox.runner import RunResult, run_program
 
 SOURCE_TIME_LIMIT_S = 600.0
 OUTCOME_FILE = "executed.json"  # the node's whole result for this candidate, with what it was made for
+REPEATS_FILE = "repeats.jsonl"  # each finished repeat, with what it was made for, kept across a kill
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
@@ -41,7 +44,13 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
                            sandbox=sandbox)
 
     policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
-    result, measurement = measure(meter, run, policy)
+    repeats = folder / REPEATS_FILE
+    kept = _kept_repeats(repeats, made_for)
+
+    def keep(reading: Reading) -> None:  # each repeat as it ends: a kill loses at most the one in flight
+        append_jsonl(repeats, {"made_for": made_for, **asdict(reading)})
+
+    result, measurement = measure(meter, run, policy, kept, keep)
     stdout_sha256 = write_recorded(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
     run_info = {**result.to_dict(), "time_limit_s": limit, "containment": sandbox.describe(),
@@ -74,6 +83,15 @@ def _outcome_key(state: State, ctx: Context, cand: dict, binary: Path) -> str:
     made_of = {"code": cand.get("sha256"), "binary": binary_sha256, "args": state.get("args", []),
                "settings": ctx.to_dict()}
     return hashlib.sha256(json.dumps(made_of, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _kept_repeats(path: Path, made_for: str) -> list[Reading]:
+    """The repeats a killed measurement of exactly this code and these settings finished; others are dropped."""
+    kept = [Reading(**{k: v for k, v in r.items() if k != "made_for"}) for r in read_jsonl(path)
+            if r.get("made_for") == made_for]
+    if not kept:
+        path.unlink(missing_ok=True)
+    return [replace(r, samples=[tuple(s) for s in r.samples]) for r in kept]
 
 
 def _kept_outcome(path: Path, made_for: str) -> dict | None:

@@ -146,3 +146,37 @@ def test_a_deleted_candidate_folder_is_one_line_naming_it(damaged):
 def test_the_lock_is_the_kernels_so_a_run_in_this_process_cannot_take_it_twice(damaged):
     with RunDir(damaged).writing(), pytest.raises(LassiError, match="is in use by process"):
         resume(damaged)
+
+
+# Killed as the source's second repeat is kept, while Stage 0 is still measuring.
+DIE_AFTER_TWO_REPEATS = """
+import os, signal, sys
+import nodes.executor as executor
+from app.cli import main
+
+append_jsonl, kept = executor.append_jsonl, []
+
+def keep_then_die(path, record):
+    append_jsonl(path, record)
+    kept.append(record)
+    if len(kept) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+executor.append_jsonl = keep_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_kill_during_the_source_repeats_keeps_the_finished_ones(tmp_path):
+    program = tmp_path / "sleeper"
+    shutil.copytree(FIXTURES / "sleeper", program)
+    run_dir = tmp_path / "run"
+    first = subprocess.run([sys.executable, "-c", DIE_AFTER_TWO_REPEATS, "profile", str(program), "--args", "100",
+                            "--repeats", "3-4", "--run-dir", str(run_dir)], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == -9, first.stderr
+    kept = [json.loads(line) for line in (run_dir / "candidates" / "v000-source" / "repeats.jsonl").read_text().splitlines()]
+    assert len(kept) == 2
+    result = resume(run_dir)
+    readings = result.source["measurement"]["readings"]
+    assert len(readings) >= 3 and [r["duration_s"] for r in readings[:2]] == [r["duration_s"] for r in kept]
