@@ -10,7 +10,7 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, current, failed_status, run_dir, source
+from graph.state import SOURCE, State, current, failed_status, label, run_dir, source
 from nodes.shared.containment import sandbox_for
 from tools.build import BINARY_NAME
 from tools.energy import RepeatPolicy, choose_meter, measure
@@ -60,7 +60,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         summary = measurement.summary()
         if measurement.write_trace(folder / "power.csv"):
             summary["trace_path"] = run_folder.relative(folder / "power.csv")
-            title = (f"v{cand['version']:03d} ({cand['origin']}): net energy "
+            title = (f"{label(cand)} ({cand['origin']}): net energy "
                      f"{with_interval(summary['stats']['net_energy_j'], 'J')} over {summary['repeats']} runs")
             summary["plot_path"] = run_folder.relative(plot_profile(folder / "power.csv", summary, folder / "power.png",
                                                                     title))

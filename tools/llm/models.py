@@ -16,7 +16,6 @@ from tools.llm.scripted import ScriptedClient
 from tools.rundir import append_jsonl
 from tools.secrets import mask
 
-ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
 MAX_ASKED_WAIT_S = 300.0  # a server asking for longer gets this; the retry budget still bounds the run
 
 
