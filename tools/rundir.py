@@ -89,17 +89,6 @@ class RunDir:
     def candidate(self, version: int, origin: str) -> Path:
         return self.candidates / f"{version_label(version)}-{origin}"
 
-
-def version_key(version: int) -> str:
-    """The key of a version among a run's candidates: 3 -> "003"."""
-    return f"{version:03d}"
-
-
-def version_label(candidate_or_version: dict | int) -> str:
-    """How people read a version: "v003"."""
-    version = candidate_or_version if isinstance(candidate_or_version, int) else candidate_or_version["version"]
-    return f"v{version_key(version)}"
-
     def relative(self, path: Path) -> str:
         """How state names a file of the run: relative to the run directory, so the run can move."""
         return str(Path(path).relative_to(self.path))
@@ -129,6 +118,17 @@ def version_label(candidate_or_version: dict | int) -> str:
         finally:
             os.ftruncate(fd, 0)
             os.close(fd)
+
+
+def version_key(version: int) -> str:
+    """The key of a version among a run's candidates: 3 -> "003"."""
+    return f"{version:03d}"
+
+
+def version_label(candidate_or_version: dict | int) -> str:
+    """How people read a version: "v003"."""
+    version = candidate_or_version if isinstance(candidate_or_version, int) else candidate_or_version["version"]
+    return f"v{version_key(version)}"
 
 
 def write_json(path: Path, data) -> None:
