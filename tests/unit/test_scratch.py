@@ -51,3 +51,15 @@ def test_a_file_the_tool_reads_back_is_not_followed_when_a_program_made_it_a_lin
     (tmp_path / "plain.tsv").write_text("kernels\t3\n")
     assert read_left_file(tmp_path / "counts.tsv") is None and read_left_file(tmp_path / "missing") is None
     assert read_left_file(tmp_path / "plain.tsv") == "kernels\t3\n"
+
+
+def test_a_reference_output_changed_after_it_was_written_is_refused_naming_the_sandbox_setting(tmp_path):
+    from tools.rundir import read_recorded, write_recorded
+
+    reference = tmp_path / "stdout.txt"
+    recorded = write_recorded(reference, "sum = 5050\n")
+    assert read_recorded(reference, recorded) == "sum = 5050\n"
+    reference.write_text("sum = 0\n")  # what a program without filesystem isolation could do
+    with pytest.raises(LassiError, match="changed after it was written") as caught:
+        read_recorded(reference, recorded)
+    assert caught.value.setting == "sandbox"
