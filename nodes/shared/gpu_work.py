@@ -4,30 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graph.state import SOURCE, Candidate, State
+from graph.state import SOURCE, Candidate, State, run_dir
 from tools.build import BINARY_NAME
 from tools.errors import LassiError
+from tools.rundir import RunDir
 from tools.sandbox import Sandbox
 from tools.workload import Workload, count_workload, describe_workload
 
 NOT_CUDA = {"error": "CUPTI counts the GPU work of CUDA programs only"}
 
 
-def binary_of(candidate: Candidate) -> tuple[Path, Path]:
-    """The candidate's built program and the workspace it runs in."""
-    work = Path(candidate["dir"]) / "work"
-    return Path((candidate.get("build") or {}).get("binary") or work / BINARY_NAME), work
+def binary_of(run: RunDir, candidate: Candidate) -> tuple[Path, Path]:
+    """The candidate's built program and the workspace it runs in, wherever the run directory lies now."""
+    work = run.at(candidate["dir"]) / "work"
+    built = (candidate.get("build") or {}).get("binary")
+    return (run.at(built) if built else work / BINARY_NAME), work
 
 
-def count_gpu_work(candidate: Candidate, args: list[str], limit: float, env: dict[str, str], sandbox: Sandbox) -> dict:
+def count_gpu_work(candidate: Candidate, run: RunDir, args: list[str], limit: float, env: dict[str, str],
+                   sandbox: Sandbox) -> dict:
     """{'counts': ...} or {'error': why not}, from a run with the main arguments.
 
     A candidate that never initialises CUDA reports nothing and counts as doing no GPU work; the
     source must show some, or the counter itself did not work.
     """
-    binary, work = binary_of(candidate)
+    binary, work = binary_of(run, candidate)
     try:
-        counted = count_workload([str(binary), *args], work, limit, Path(candidate["dir"]) / "workload", env, sandbox)
+        counted = count_workload([str(binary), *args], work, limit, run.at(candidate["dir"]) / "workload", env, sandbox)
     except LassiError as exc:
         return {"error": str(exc)}
     if not counted.processes and candidate["key"] == SOURCE:
@@ -41,7 +44,7 @@ def with_source_workload(state: State, src: Candidate, env: dict[str, str], limi
         return src
     if state["language"] != "cuda":
         return {**src, "workload": NOT_CUDA}
-    return {**src, "workload": count_gpu_work(src, state.get("args", []), limit, env, sandbox)}
+    return {**src, "workload": count_gpu_work(src, run_dir(state), state.get("args", []), limit, env, sandbox)}
 
 
 def describe_gpu_work(candidate: Candidate) -> str:
