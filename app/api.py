@@ -64,7 +64,7 @@ class Result:
 
     @property
     def report_path(self) -> Path | None:
-        return Path(self.state["report"]) if self.state.get("report") else None
+        return self.run_dir / self.state["report"] if self.state.get("report") else None
 
 
 def optimize(program: str | Path, args: Sequence[str] = (), *, model: str | None = None, main: str | None = None,
@@ -114,18 +114,19 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
                          f" `lassi-ee resume {run.path} --base-url URL` (and --model)") from None
     if model or base_url:
         _record_move(run, record, ctx)
-    with open_run(run.path, interrupt_before=_pauses(interrupt_before)) as (graph, config):
+    with run.writing(), open_run(run.path, interrupt_before=_pauses(interrupt_before)) as (graph, config):
         if checkpoint_id is not None:
             start = {"configurable": {**config["configurable"], "checkpoint_id": checkpoint_id}}
-            if graph.get_state(start).created_at is None:
+            if _snapshot(graph, start, run).created_at is None:
                 raise LassiError(f"no checkpoint {checkpoint_id} in {run.checkpoints}")
-            _stream(graph, None, config, ctx, on_step, run, start=start)
+            _stream(graph, None, config, ctx, on_step, run, start=_located(graph, start, run))
         else:
-            snapshot = graph.get_state(config)
+            snapshot = _snapshot(graph, config, run)
             if not snapshot.values:  # stopped before its first checkpoint: start it from run.json
+                _check_nothing_lost(run)
                 _stream(graph, _first_state(record, run), config, ctx, on_step, run)
             elif snapshot.tasks:  # to run, or run with its result saved but its step not yet checkpointed
-                _stream(graph, None, config, ctx, on_step, run)
+                _stream(graph, None, config, ctx, on_step, run, start=_located(graph, config, run))
         return _result(graph, config, run)
 
 
@@ -166,7 +167,7 @@ def report(run_dir: str | Path) -> Path:
     state = {}
     if run.checkpoints.is_file():
         with open_run(run.path) as (graph, config):
-            state = graph.get_state(config).values
+            state = _snapshot(graph, config, run).values
     if state.get("stop_reason") == "profile only":
         raise LassiError(f"{run.path} holds a profile (Stage 0 alone), which has no report: its measurement is in"
                          f" {run.candidate(0, 'source') / 'measurement.json'}")
@@ -176,7 +177,8 @@ def report(run_dir: str | Path) -> Path:
     if not run.comparison.is_file():
         raise LassiError(f"{run.comparison} is missing: without the reporter model's comparison the report cannot"
                          " be rebuilt (runs finished before the comparison was kept have only their report.md)")
-    return write_reports(run, _moved(state, run.path), ctx.models())
+    with run.writing(), _files_present(run):
+        return write_reports(run, {**state, "run_dir": str(run.path)}, ctx.models())
 
 
 def _read_run(run: RunDir, purpose: str) -> tuple[dict, Context]:
@@ -191,12 +193,41 @@ def _read_run(run: RunDir, purpose: str) -> tuple[dict, Context]:
                          f" {purpose}") from None
 
 
-def _moved(state: dict, path: Path) -> dict:
-    """The state with the paths of its files under `path`, for a run directory copied or moved since it ran."""
-    old = str(Path(state["run_dir"]).resolve())
-    if old == str(path):
-        return state
-    return json.loads(json.dumps(state).replace(json.dumps(old + "/")[1:-1], json.dumps(str(path) + "/")[1:-1]))
+def _snapshot(graph, config: dict, run: RunDir):
+    """The checkpoint `config` names; a damaged checkpoint file is one line, not a traceback."""
+    try:
+        return graph.get_state(config)
+    except (sqlite3.DatabaseError, ValueError, TypeError, KeyError) as exc:
+        raise LassiError(f"{run.checkpoints} is damaged ({exc.__class__.__name__}: {exc}); the run's files are"
+                         f" intact, but it cannot continue from them: start it again from {run.config}") from None
+
+
+def _located(graph, config: dict, run: RunDir) -> dict:
+    """Continue where the run directory lies now: a copied or moved run writes to itself, never to the original.
+
+    Paths in state are relative to the run directory, so only the directory itself is told again.
+    """
+    if Path(_snapshot(graph, config, run).values.get("run_dir", run.path)).resolve() == run.path:
+        return config
+    return graph.update_state(config, {"run_dir": str(run.path)})
+
+
+@contextmanager
+def _files_present(run: RunDir) -> Iterator[None]:
+    """A file of the run that was deleted (a candidate's folder, its source) is one line naming it."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise LassiError(f"{exc.filename} is missing: the run directory {run.path} lost a file it needs; restore it"
+                         " (or the whole run directory from a copy) and try again") from None
+
+
+def _check_nothing_lost(run: RunDir) -> None:
+    """A run without checkpoints starts from run.json, unless candidates show it had begun: then they were lost."""
+    if any(run.candidates.iterdir()):
+        raise LassiError(f"{run.checkpoints} holds no checkpoint although {run.candidates} holds candidates (was its"
+                         f" {run.checkpoints.name}-wal left behind when the run was copied?); resuming would start"
+                         " the run again from Stage 0 over them: restore the checkpoint files, or start a new run")
 
 
 @contextmanager
@@ -244,7 +275,7 @@ def _start(program, args, main, run_dir, on_step, interrupt_before, runs: bool =
     run = RunDir.create(ctx.runs_root, prog.folder.name, run_dir)
     record = run_record(prog, args, ctx)
     write_json(run.config, record)
-    with open_run(run.path, interrupt_before=pauses) as (graph, config):
+    with run.writing(), open_run(run.path, interrupt_before=pauses) as (graph, config):
         _stream(graph, _first_state(record, run), config, ctx, on_step, run)
         return _result(graph, config, run)
 
@@ -276,20 +307,21 @@ def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, 
     steps: list[tuple[str, dict]] = []
     latest: dict = {}
     try:
-        for mode, chunk in graph.stream(state, start or config, context=ctx,
-                                        stream_mode=["updates", "values", "custom"], durability="sync"):
-            if mode == "custom":  # a node's word while it waits (a model call to be tried again)
-                if on_step is not None and isinstance(chunk, dict) and "waiting" in chunk:
-                    on_step("model", {"waiting": chunk["waiting"]}, latest)
-                continue
-            if mode == "updates":
-                steps += [(node, change) for node, change in chunk.items() if isinstance(change, dict)]
-                continue
-            latest = chunk
-            if on_step is not None:  # the chunk is the state after those steps, their checkpoint saved
-                for node, change in steps:
-                    on_step(node, change, chunk)
-            steps.clear()
+        with _files_present(run):
+            for mode, chunk in graph.stream(state, start or config, context=ctx,
+                                            stream_mode=["updates", "values", "custom"], durability="sync"):
+                if mode == "custom":  # a node's word while it waits (a model call to be tried again)
+                    if on_step is not None and isinstance(chunk, dict) and "waiting" in chunk:
+                        on_step("model", {"waiting": chunk["waiting"]}, latest)
+                    continue
+                if mode == "updates":
+                    steps += [(node, change) for node, change in chunk.items() if isinstance(change, dict)]
+                    continue
+                latest = chunk
+                if on_step is not None:  # the chunk is the state after those steps, their checkpoint saved
+                    for node, change in steps:
+                        on_step(node, change, chunk)
+                steps.clear()
     except ModelUnavailable as exc:
         raise ModelUnavailable(f"{exc}; the run is saved: continue it with `lassi-ee resume {run.path}`"
                                " once the model answers") from None

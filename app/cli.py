@@ -104,10 +104,10 @@ def _profile(args) -> int:
     if spread := spread_sources(m):
         print(f"  {spread}")
     print(f"  measuring took {m['overhead_per_repeat_s']:.2f} s per run beyond the program's own time")
-    print(f"  device: {m['device'].get('name')}; stdout and measurement.json in {src['dir']}")
+    print(f"  device: {m['device'].get('name')}; stdout and measurement.json in {result.run_dir / src['dir']}")
     for what, key in (("power trace", "trace_path"), ("power plot", "plot_path")):
         if m.get(key):
-            print(f"  {what}: {m[key]}")
+            print(f"  {what}: {result.run_dir / m[key]}")
     return 0
 
 
@@ -117,8 +117,8 @@ def _build(args) -> int:
     with Progress() as progress:
         result = build(args.program, main=args.main, run_dir=args.run_dir, on_step=progress, **_settings(args))
     built = result.source["build"]
-    print(f"\nBuilt {built['binary']} in {built['seconds']:.1f} s\n  $ {' '.join(built['command'])}\n"
-          f"  log: {built['log_path']}")
+    print(f"\nBuilt {result.run_dir / built['binary']} in {built['seconds']:.1f} s\n  $ {' '.join(built['command'])}\n"
+          f"  log: {result.run_dir / built['log_path']}")
     return 0
 
 

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 def bench(name: str, meter, args) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     prog = load_program(FOLDERS[name])
-    stage_workspace(prog, work, prog.read_main())
+    stage_workspace(prog, work, {prog.main: prog.read_main()})
     built = build(work, build_command("cuda", prog.main, arch=meter.gpu.arch))
     if not built.ok:
         sys.exit(f"{name} did not build: {built.first_error}")

@@ -187,13 +187,26 @@ class Context:
     sandbox: str = setting("auto", "containment of builds and runs: bwrap (bubblewrap: no network, read-only"
                            " filesystem outside the scratch folder), none (resource limits only), or auto (bubblewrap"
                            " where it works)", group="containment", commands=BUILDING, choices=SANDBOX_MODES)
-    max_processes: int | None = setting(None, "processes and threads a build or run may have at once (default: 256,"
-                                        " or more on machines with many cores)", group="containment", commands=BUILDING,
+    max_processes: int | None = setting(None, "processes and threads a build or run may have at once (default: 4096,"
+                                        " or 16 a core on machines with more than 256 cores)", group="containment",
+                                        commands=BUILDING,
                                         ge=8, why="a compiler needs a few")
     max_memory_mb: int | None = setting(None, "memory in MiB a build or run may use (default: 3/4 of the machine's)",
                                         group="containment", commands=BUILDING, ge=16)
     max_file_mb: int = setting(4096, "largest file in MiB a build or run may write", group="containment",
                                commands=BUILDING, ge=1)
+    max_output_mb: int = setting(8, "output in MiB a run may print on each of stdout and stderr; a candidate that"
+                                 " prints more fails, since its output cannot be compared", group="containment",
+                                 commands=BOTH, ge=1)
+    scratch_mb: int = setting(1024, "MiB a build or run may add to its workspace, its temporary folders (/tmp, /var/tmp,"
+                              " /run, /dev/shm: private memory folders of this size under bubblewrap) and its"
+                              " memory files, all together", group="containment", commands=BUILDING, ge=16,
+                              why="a compiler keeps its temporary files there")
+    pass_env: list[str] = setting([], "an environment variable passed to builds and runs beside PATH, the locale,"
+                                  " the CUDA and OpenMP variables (repeatable); others, keys and tokens above all,"
+                                  " are not passed", group="containment", commands=BUILDING, metavar="NAME")
+    follow_links: bool = setting(False, "copy a link in the program folder that points outside it as the file it"
+                                 " names (otherwise such a folder is refused)", group="containment", commands=BUILDING)
     # paths
     runs_root: str = setting("lassi-runs", "folder of new run directories", group="paths", commands=BUILDING)
     cache_dir: str = setting(None, "folder of the Stage 2 summaries kept between runs (default"
@@ -217,7 +230,8 @@ class Context:
         defaults = Limits()
         return Limits(max_tasks=self.max_processes or defaults.max_tasks,
                       memory_bytes=self.max_memory_mb * MiB if self.max_memory_mb else defaults.memory_bytes,
-                      file_bytes=self.max_file_mb * MiB)
+                      file_bytes=self.max_file_mb * MiB, scratch_bytes=self.scratch_mb * MiB,
+                      output_bytes=self.max_output_mb * MiB)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -13,7 +13,7 @@ from tools.energy.meters import check_meter_choice
 from tools.gpu import find_gpu
 from tools.llm import check_model
 from tools.llm.servers import check_served
-from tools.program import Program, load_program, read_source
+from tools.program import Program, check_size, load_program, read_source
 from tools.sandbox import choose_sandbox
 
 
@@ -58,6 +58,7 @@ def check_program_files(prog: Program, ctx: Context) -> None:
 def check_run(program: str, main: str | None, ctx: Context, runs: bool = True) -> Program:
     """Every check of a new run (of a build alone when `runs` is False); the program it names."""
     prog = load_program(program, main)
+    check_size(prog, ctx.follow_links)  # its size, and links that lead out of it
     check_program_files(prog, ctx)
     check_tools(prog.language, ctx, runs)
     if not ctx.stop_after_profile:

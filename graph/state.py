@@ -1,6 +1,7 @@
 """The graph's state: plain JSON-able data, so every checkpoint round-trips unchanged.
 
-Candidate code lives in files in the run directory; the state holds their paths and hashes. A
+Candidate code lives in files in the run directory; the state holds their paths, relative to the run
+directory (so a copied or moved run reads its own files, never the original's), and hashes. A
 candidate's status moves generated → built | build_failed → ran | run_failed → judged, or →
 discarded; the accessors below are the one way nodes and faces read the candidates.
 """
@@ -17,7 +18,7 @@ from typing_extensions import TypedDict
 
 from tools.llm.files import listing
 from tools.program import Program, load_program, sha256_text
-from tools.rundir import RunDir, version_key, version_label, write_text
+from tools.rundir import RunDir, read_recorded, version_key, version_label, write_text
 
 
 def merge(old: dict | None, new: dict | None) -> dict:
@@ -86,11 +87,11 @@ label = version_label  # how people read a version: "v003"
 SOURCE = key(0)
 
 
-def new_candidate(version: int, parent: str | None, origin: str, stage: str, folder: Path,
+def new_candidate(run: RunDir, version: int, parent: str | None, origin: str, stage: str, folder: Path,
                   source_path: Path | None, sha256: str | None, **extra) -> Candidate:
     return {"version": version, "key": key(version), "parent": parent, "origin": origin, "stage": stage,
-            "dir": str(folder), "source": str(source_path) if source_path else None, "sha256": sha256,
-            "status": "generated", "reason": "", **extra}
+            "dir": run.relative(folder), "source": run.relative(source_path) if source_path else None,
+            "sha256": sha256, "status": "generated", "reason": "", **extra}
 
 
 def failed_status(step: str, reason: str, corrections: int, budget: int) -> tuple[str, str]:
@@ -112,31 +113,49 @@ def source(state: State) -> Candidate:
     return state["candidates"][SOURCE]
 
 
-def store_files(folder: Path, files: dict[str, str]) -> tuple[Path, str, dict[str, str]]:
-    """Write a candidate's editable files into its folder: its record's source path, sha256 and files."""
+def store_files(run: RunDir, folder: Path, files: dict[str, str]) -> tuple[Path, str, dict[str, str]]:
+    """Write a candidate's editable files into its folder: its record's source path, sha256 and files.
+
+    The files map, like every path in state, is relative to the run directory.
+    """
     paths = {name: folder / name for name in files}
     for name, text in files.items():
         write_text(paths[name], text)
-    return next(iter(paths.values())), sha256_text(listing(files)), {name: str(p) for name, p in paths.items()}
+    return next(iter(paths.values())), sha256_text(listing(files)), {name: run.relative(p) for name, p in paths.items()}
 
 
-def read_files(candidate: Candidate) -> dict[str, str]:
-    """The candidate's editable files by name ({} when its answer held no code)."""
+def files_of(state: State, candidate: Candidate) -> dict[str, Path]:
+    """Where the candidate's editable files lie now, by name ({} when its answer held no code)."""
     if candidate.get("files"):
-        return {name: Path(path).read_text() for name, path in candidate["files"].items()}
+        return {name: file_at(state, stored) for name, stored in candidate["files"].items()}
     if candidate.get("source"):  # a record from before several files could be edited
-        return {Path(candidate["source"]).name: Path(candidate["source"]).read_text()}
+        return {Path(candidate["source"]).name: file_at(state, candidate["source"])}
     return {}
 
 
-def read_code(candidate: Candidate) -> str:
+def read_files(state: State, candidate: Candidate) -> dict[str, str]:
+    """The candidate's editable files by name ({} when its answer held no code)."""
+    return {name: path.read_text() for name, path in files_of(state, candidate).items()}
+
+
+def read_code(state: State, candidate: Candidate) -> str:
     """The candidate's code as the model reads it: the one editable file, or all of them, each named."""
-    return listing(read_files(candidate))
+    return listing(read_files(state, candidate))
 
 
-def read_stdout(candidate: Candidate) -> str:
-    path = (candidate.get("run") or {}).get("stdout_path")
-    return Path(path).read_text() if path else ""
+def read_stdout(state: State, candidate: Candidate) -> str:
+    """The output of its measured run, checked against the hash recorded when it was written."""
+    run = candidate.get("run") or {}
+    return read_recorded(file_at(state, run["stdout_path"]), run.get("stdout_sha256")) if run.get("stdout_path") else ""
+
+
+def folder_of(state: State, candidate: Candidate) -> Path:
+    return run_dir(state).at(candidate["dir"])
+
+
+def file_at(state: State, stored: str) -> Path:
+    """The file a path in state names (paths in state are relative to the run directory)."""
+    return run_dir(state).at(stored)
 
 
 def run_dir(state: State) -> RunDir:

@@ -21,6 +21,7 @@ from graph.state import (
     State,
     best,
     current,
+    file_at,
     key,
     new_candidate,
     program,
@@ -51,21 +52,22 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         prompt, values = "fix", _fix_values(state, parent, prog.main, language)
     elif mode == "step":
         parent = best(state)
-        prompt, values = "plan_step", {"plan": state["plan"]["text"], "code": read_code(parent), "main": prog.main,
+        prompt, values = "plan_step", {"plan": state["plan"]["text"], "code": read_code(state, parent), "main": prog.main,
                                        "measurement": describe_measurement(parent.get("measurement")),
                                        "compiler": COMPILER_NAMES[prog.language]}
     else:
         parent = state["candidates"][SOURCE]
-        prompt, values = "zero_shot", {"language_name": language, "code": read_code(parent), "main": prog.main}
+        prompt, values = "zero_shot", {"language_name": language, "code": read_code(state, parent), "main": prog.main}
 
     version = state["next_version"]
     origin = ORIGIN_BY_MODE[mode]
-    folder = run_dir(state).candidate(version, origin)
-    base = read_files(parent)  # a candidate without code is discarded, so the parent always has some
+    run = run_dir(state)
+    folder = run.candidate(version, origin)
+    base = read_files(state, parent)  # a candidate without code is discarded, so the parent always has some
     changed, answer, tokens, calls, temperature = _usable_answer(state, ctx, prog, prompt, values, folder, base,
                                                                  {"candidate": key(version), "mode": mode})
-    source_path, sha256, paths = store_files(folder, {**base, **changed}) if changed else (None, None, {})
-    cand = new_candidate(version, parent["key"], origin, state["stage"], folder, source_path, sha256, files=paths,
+    source_path, sha256, paths = store_files(run, folder, {**base, **changed}) if changed else (None, None, {})
+    cand = new_candidate(run, version, parent["key"], origin, state["stage"], folder, source_path, sha256, files=paths,
                          temperature=temperature, plan=(state.get("plan") or {}).get("number"), tokens=tokens,
                          answer=answer)
     if not changed:
@@ -108,12 +110,13 @@ def _usable_answer(state: State, ctx: Context, prog: Program, prompt: str, value
 
 def _fix_values(state: State, failed: dict, main: str, language: str) -> dict:
     """What the model needs to repair a candidate: its code, the failing step, the command, the error."""
-    values = {"language_name": language, "code": read_code(failed), "main": main}
+    values = {"language_name": language, "code": read_code(state, failed), "main": main}
     if failed["status"] == "build_failed":
-        log = Path(failed["build"]["log_path"]).read_text()
-        return {**values, "stage": "build", "command": " ".join(failed["build"]["command"]), "error": log[-6000:]}
+        log = file_at(state, failed["build"]["log_path"]).read_text()
+        return {**values, "stage": "build", "command": " ".join(failed["build"]["command"]) or "(nothing to build)",
+                "error": log[-6000:]}
     run = failed["run"]
-    result = RunResult(exit_code=run["exit_code"], stdout=Path(run["stdout_path"]).read_text(),
-                       stderr=Path(run["stderr_path"]).read_text(), seconds=run["seconds"], timed_out=run["timed_out"])
+    result = RunResult(exit_code=run["exit_code"], stdout=file_at(state, run["stdout_path"]).read_text(),
+                       stderr=file_at(state, run["stderr_path"]).read_text(), seconds=run["seconds"], timed_out=run["timed_out"])
     return {**values, "stage": "run", "command": " ".join(["./program", *state.get("args", [])]),
             "error": f"It {result.failure(run['time_limit_s'])}.\n{result.error_text()}"}

@@ -14,7 +14,7 @@ from nodes.shared.containment import sandbox_for
 from tools.build import BINARY_NAME, BuildResult, build, build_command, include_env, shell_command
 from tools.errors import LassiError
 from tools.gpu import find_gpu
-from tools.program import Program, check_size, read_source, stage_workspace, write_sources
+from tools.program import Program, read_source, stage_workspace, write_sources
 from tools.rundir import RunDir, write_json, write_text
 
 CONFIGURED_TREE = "build-tree"  # with a configure command: the one tree every candidate is built in
@@ -30,19 +30,20 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     cand = current(state)
     if cand["status"] == "discarded":  # the coder got no usable answer: nothing to build
         return update
-    folder = RunDir(state["run_dir"]).candidate(cand["version"], cand["origin"])
+    run = RunDir(state["run_dir"])
+    folder = run.candidate(cand["version"], cand["origin"])
     binary = ctx.binary or BINARY_NAME
     if cand["source"] is None:
         built = BuildResult(ok=False, command=[], log=cand["reason"], seconds=0.0)
     else:
-        files = read_files(cand)
-        stage_workspace(prog, folder / "work", files, ctx.encoding)
-        built = build_workspace(prog, ctx, folder / "work", files, RunDir(state["run_dir"]).path / CONFIGURED_TREE)
+        files = read_files(state, cand)
+        stage_workspace(prog, folder / "work", files, ctx.encoding, ctx.follow_links)
+        built = build_workspace(prog, ctx, folder / "work", files, run.path / CONFIGURED_TREE)
     write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
     status, reason = _verdict(built, cand, state.get("corrections", 0), ctx.max_corrections, folder)
     record = {**cand, "status": status, "reason": reason,
               "build": {"ok": built.ok, "command": built.command, "seconds": built.seconds,
-                        "log_path": str(folder / "build.log"), "binary": str(folder / "work" / binary)}}
+                        "log_path": run.relative(folder / "build.log"), "binary": run.relative(folder / "work" / binary)}}
     return {**update, "candidates": {**update.get("candidates", {}), state["current"]: record}}
 
 
@@ -59,7 +60,7 @@ def build_workspace(prog: Program, ctx: Context, work: Path, files: dict[str, st
     if not ctx.configure_command:
         return build(work, shell_command(ctx.build_command), sandbox, binary, env)
     if not (tree / ".configured").is_file():  # the first build of the run (or one stopped while configuring)
-        stage_workspace(prog, tree, files, ctx.encoding)
+        stage_workspace(prog, tree, files, ctx.encoding, ctx.follow_links)
         configured = build(tree, shell_command(ctx.configure_command), sandbox, None, env)
         if not configured.ok:
             return configured
@@ -76,14 +77,13 @@ def build_workspace(prog: Program, ctx: Context, work: Path, files: dict[str, st
 
 def _register_source(state: State, ctx: Context, prog: Program) -> dict:
     """Create the run directory if the caller did not (Studio), and record the source as v000."""
-    check_size(prog)
     run = RunDir(state["run_dir"]) if state.get("run_dir") else RunDir.create(ctx.runs_root, prog.folder.name)
     if not run.config.exists():
         write_json(run.config, run_record(prog, state.get("args", []), ctx))
     folder = run.candidate(0, "source")
     files = {name: read_source(prog.folder / name, ctx.encoding)[0] for name in prog.editable(ctx.edit)}
-    source_path, sha256, paths = store_files(folder, files)
-    cand = new_candidate(0, None, "source", "profile", folder, source_path, sha256, files=paths)
+    source_path, sha256, paths = store_files(run, folder, files)
+    cand = new_candidate(run, 0, None, "source", "profile", folder, source_path, sha256, files=paths)
     return {"run_dir": str(run.path), "language": prog.language, "stage": "profile", "candidates": {SOURCE: cand},
             "current": SOURCE, "best": None, "next_version": 1, "temperature": ctx.temperature_start,
             "iterations": 0, "corrections": 0, "plans": 0, "llm_calls": {}}

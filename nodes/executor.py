@@ -2,35 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, current, failed_status, label, source
+from graph.state import SOURCE, State, current, failed_status, label, run_dir, source
 from nodes.shared.containment import sandbox_for
 from nodes.shared.first_runs import FirstRuns, RejectedEarly
 from nodes.shared.gpu_work import binary_of
 from tools.energy import RepeatPolicy, choose_meter, measure
+from tools.energy.measurement import Reading
 from tools.energy.metrics import with_interval
 from tools.errors import LassiError
 from tools.report.plots import plot_profile
-from tools.rundir import write_json, write_text
+from tools.rundir import append_jsonl, read_jsonl, write_json, write_recorded, write_text
 from tools.sandbox.runner import RunResult, line_buffered, run_program
 
 SOURCE_TIME_LIMIT_S = 600.0
-OUTCOME_FILE = "executed.json"  # the node's whole result for this candidate
+OUTCOME_FILE = "executed.json"  # the node's whole result for this candidate, with what it was made for
+REPEATS_FILE = "repeats.jsonl"  # each finished repeat, with what it was made for, kept across a kill
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     cand = current(state)
-    folder = Path(cand["dir"])
-    outcome = folder / OUTCOME_FILE
-    if outcome.is_file():  # measured before the run was killed, its step not yet saved: not measured again
-        return {"candidates": {state["current"]: json.loads(outcome.read_text())}}
-    binary, work = binary_of(cand)
+    run_folder = run_dir(state)
+    folder = run_folder.at(cand["dir"])
+    binary, work = binary_of(run_folder, cand)
+    outcome, made_for = folder / OUTCOME_FILE, _outcome_key(state, ctx, cand, binary)
+    if (kept := _kept_outcome(outcome, made_for)) is not None:  # measured before a kill: not measured again
+        return {"candidates": {state["current"]: kept}}
     meter = choose_meter(state["language"], ctx.gpu)
     limit = time_limit(state, ctx)
     sandbox = sandbox_for(ctx, state["language"])
@@ -43,34 +48,71 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         return result
 
     policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
+    repeats = folder / REPEATS_FILE
+    kept = _kept_repeats(repeats, made_for)
+
+    def keep(reading: Reading) -> None:  # each repeat as it ends: a kill loses at most the one in flight
+        append_jsonl(repeats, {"made_for": made_for, **asdict(reading)})
+
     rejected = ""
     try:
-        result, measurement = measure(meter, run, policy)
+        result, measurement = measure(meter, run, policy, kept, keep)
     except RejectedEarly as early:  # not worth measuring: the judge's output layer will say why
         result, measurement, rejected = early.result, None, early.reason
-    write_text(folder / "stdout.txt", result.stdout)
+    stdout_sha256 = write_recorded(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
     run_info = {**result.to_dict(), "time_limit_s": limit, "containment": sandbox.describe(),
-                "stdout_path": str(folder / "stdout.txt"),
-                "stderr_path": str(folder / "stderr.txt")}
+                "stdout_path": run_folder.relative(folder / "stdout.txt"), "stdout_sha256": stdout_sha256,
+                "stderr_path": run_folder.relative(folder / "stderr.txt")}
     if first_runs.notice:
         run_info["notice"] = first_runs.notice
     if rejected:
         record = {**cand, "status": "ran", "reason": f"not measured: {rejected}", "run": run_info}
-    elif measurement is not None:
+    elif measurement is not None and not result.truncated:  # output cut short cannot be compared
         summary = measurement.summary()
         if measurement.write_trace(folder / "power.csv"):
-            summary["trace_path"] = str(folder / "power.csv")
+            summary["trace_path"] = run_folder.relative(folder / "power.csv")
             title = (f"{label(cand)} ({cand['origin']}): net energy "
                      f"{with_interval(summary['stats']['net_energy_j'], 'J')} over {summary['repeats']} runs")
-            summary["plot_path"] = str(plot_profile(folder / "power.csv", summary, folder / "power.png", title))
+            summary["plot_path"] = run_folder.relative(plot_profile(folder / "power.csv", summary, folder / "power.png",
+                                                                    title))
         write_json(folder / "measurement.json", summary)
         record = {**cand, "status": "ran", "reason": "", "run": run_info, "measurement": summary}
     else:
         status, reason = _failure(result, limit, cand, state.get("corrections", 0), ctx.max_corrections, folder)
         record = {**cand, "status": status, "reason": reason, "run": run_info}
-    write_json(outcome, record)  # last of the node's files: its presence means all of them are complete
+    write_json(outcome, {"made_for": made_for, "candidate": record})  # last: its presence means all are complete
     return {"candidates": {state["current"]: record}}
+
+
+def _outcome_key(state: State, ctx: Context, cand: dict, binary: Path) -> str:
+    """What an outcome depends on: the code, the binary built from it, the arguments and every setting.
+
+    A replay from an earlier checkpoint with another answer, or a run resumed with other settings,
+    measures again instead of taking over an outcome made for something else.
+    """
+    binary_sha256 = hashlib.sha256(binary.read_bytes()).hexdigest() if binary.is_file() else None
+    made_of = {"code": cand.get("sha256"), "binary": binary_sha256, "args": state.get("args", []),
+               "settings": ctx.to_dict()}
+    return hashlib.sha256(json.dumps(made_of, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _kept_repeats(path: Path, made_for: str) -> list[Reading]:
+    """The repeats a killed measurement of exactly this code and these settings finished; others are dropped."""
+    kept = [Reading(**{k: v for k, v in r.items() if k != "made_for"}) for r in read_jsonl(path)
+            if r.get("made_for") == made_for]
+    if not kept:
+        path.unlink(missing_ok=True)
+    return [replace(r, samples=[tuple(s) for s in r.samples]) for r in kept]
+
+
+def _kept_outcome(path: Path, made_for: str) -> dict | None:
+    """The outcome written for exactly this code, binary and settings, or None (absent, damaged, another's)."""
+    try:
+        kept = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return kept["candidate"] if isinstance(kept, dict) and kept.get("made_for") == made_for else None
 
 
 def time_limit(state: State, ctx: Context) -> float:

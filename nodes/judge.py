@@ -31,12 +31,11 @@ import json
 import re
 import shlex
 from functools import partial
-from pathlib import Path
 
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, current, program, read_code, read_stdout, source
+from graph.state import SOURCE, State, current, file_at, program, read_code, read_stdout, run_dir, source
 from nodes.executor import SOURCE_TIME_LIMIT_S, candidate_time_limit
 from nodes.shared.containment import gpu_env, sandbox_for
 from nodes.shared.gpu_work import binary_of, count_work, with_source_workload, work_args
@@ -47,7 +46,7 @@ from tools.energy.metrics import describe_measurement
 from tools.errors import LassiError
 from tools.outputs import DEFAULT_MASKS, OutputCheck, compare_outputs
 from tools.report.run_report import verdict_mark
-from tools.rundir import write_text
+from tools.rundir import RunDir, read_recorded, write_recorded, write_text
 from tools.sandbox import Sandbox
 from tools.sandbox.runner import run_program
 from tools.workload import Workload, compare_workloads, workload_table
@@ -67,24 +66,25 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     env, sandbox = gpu_env(state["language"], ctx), sandbox_for(ctx, state["language"])
     run = cand["run"]
     checks = [_check("runs", True, f"built, exited 0 after {run['seconds']:.3g} s (limit {run['time_limit_s']:g} s)")]
-    checks.append(_output_check("output", compare(read_stdout(src), read_stdout(cand))))
+    checks.append(_output_check("output", compare(read_stdout(state, src), read_stdout(state, cand))))
     evidence = "not counted: an earlier check failed"
     if _passing(checks):
         src = _source_check_runs(state, ctx, src, env, sandbox)
-        cand = {**cand, "check_runs": _check_runs(cand, ctx.check_args, _candidate_limits(ctx, src), env, sandbox)}
-        checks.append(_compare_check_runs(src, cand, compare))
+        cand = {**cand, "check_runs": _check_runs(run_dir(state), cand, ctx.check_args, _candidate_limits(ctx, src),
+                                                  env, sandbox)}
+        checks.append(_compare_check_runs(run_dir(state), src, cand, compare))
     if _passing(checks) and ctx.verify_flags:
         src, check = _verify_layer(state, ctx, src, cand, env, sandbox, compare)
         checks.append(check)
     if _passing(checks) and ctx.check_cmd:
-        src, check = _check_cmd_layer(ctx, src, cand, sandbox)
+        src, check = _check_cmd_layer(state, ctx, src, cand, sandbox)
         checks.append(check)
     if _passing(checks):
         args = work_args(state, ctx.work_args)
         src = with_source_workload(state, src, env, _counting_limit(ctx, state, src), sandbox, args)
         limit = _counting_limit(ctx, state, src, src["workload"])
         counted = (src["workload"] if "error" in src["workload"]  # nothing to compare with: not counted either
-                   else count_work(state["language"], cand, args, limit, env, sandbox))
+                   else count_work(state["language"], cand, run_dir(state), args, limit, env, sandbox))
         cand = {**cand, "workload": counted}
         check, evidence = _workload_check(src["workload"], cand["workload"], ctx.strict_workload)
         checks.append(check)
@@ -97,8 +97,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         reply, update["llm_calls"] = ask(
             state, ctx, "judge", "judge", 0.0, about={"candidate": cand["key"]}, schema=VERDICT_SCHEMA, tag=tag,
             checks="\n".join(f"- {c['name']}: {verdict_mark(c)}: {c['reason']}" for c in checks), workload=evidence,
-            source_code=read_code(src), source_output=read_stdout(src), source_measurement=describe_measurement(src.get("measurement")),
-            candidate_code=read_code(cand), candidate_output=read_stdout(cand),
+            source_code=read_code(state, src), source_output=read_stdout(state, src), source_measurement=describe_measurement(src.get("measurement")),
+            candidate_code=read_code(state, cand), candidate_output=read_stdout(state, cand),
             candidate_measurement=describe_measurement(cand.get("measurement")))
         checks.append({"name": "judge", **parse_verdict(reply.text)})
     else:
@@ -184,18 +184,18 @@ def _passing(checks: list[dict]) -> bool:
     return all(c["ok"] is not False for c in checks)
 
 
-def _check_runs(candidate: dict, arg_sets: list[str], limits: list[float], env: dict[str, str],
+def _check_runs(run: RunDir, candidate: dict, arg_sets: list[str], limits: list[float], env: dict[str, str],
                 sandbox: Sandbox) -> list[dict]:
     """Run the candidate on each extra argument set; outputs go to <candidate>/check-args/<n>/."""
-    binary, work = binary_of(candidate)
+    binary, work = binary_of(run, candidate)
     runs = []
     for number, (line, limit) in enumerate(zip(arg_sets, limits), start=1):
         result = run_program([str(binary), *shlex.split(line)], work, limit, env=env, sandbox=sandbox)
-        folder = Path(candidate["dir"]) / "check-args" / str(number)
-        write_text(folder / "stdout.txt", result.stdout)
+        folder = run.at(candidate["dir"]) / "check-args" / str(number)
+        stdout_sha256 = write_recorded(folder / "stdout.txt", result.stdout)
         write_text(folder / "stderr.txt", result.stderr)
         runs.append({"args": line, "ok": result.ok, "failure": result.failure(limit), "seconds": result.seconds,
-                     "stdout_path": str(folder / "stdout.txt")})
+                     "stdout_path": run.relative(folder / "stdout.txt"), "stdout_sha256": stdout_sha256})
     return runs
 
 
@@ -204,11 +204,11 @@ def _source_check_runs(state: State, ctx: Context, src: dict, env: dict[str, str
     if "check_runs" in src and [r["args"] for r in src["check_runs"]] == ctx.check_args:
         return src
     limit = ctx.time_limit or SOURCE_TIME_LIMIT_S
-    runs = _check_runs(src, ctx.check_args, [limit] * len(ctx.check_args), env, sandbox)
+    runs = _check_runs(run_dir(state), src, ctx.check_args, [limit] * len(ctx.check_args), env, sandbox)
     for r in runs:
         if not r["ok"]:
             raise LassiError(f"the source {r['failure']} on --check-args {r['args']!r} (output in"
-                             f" {Path(r['stdout_path']).parent}): give argument sets the source itself runs with")
+                             f" {file_at(state, r['stdout_path']).parent}): give argument sets the source itself runs with")
     return {**src, "check_runs": runs}
 
 
@@ -216,14 +216,14 @@ def _candidate_limits(ctx: Context, src: dict) -> list[float]:
     return [ctx.time_limit or candidate_time_limit(r["seconds"]) for r in src["check_runs"]]
 
 
-def _compare_check_runs(src: dict, cand: dict, compare) -> dict:
+def _compare_check_runs(run: RunDir, src: dict, cand: dict, compare) -> dict:
     if not cand["check_runs"]:
         return _check("check-args", None, "no extra argument sets given (--check-args)")
     conclusive = 0
     for theirs, mine in zip(src["check_runs"], cand["check_runs"]):
         if not mine["ok"]:
             return _check("check-args", False, f"with arguments {mine['args']!r} it {mine['failure']}")
-        same = compare(Path(theirs["stdout_path"]).read_text(), Path(mine["stdout_path"]).read_text())
+        same = compare(*(read_recorded(run.at(r["stdout_path"]), r.get("stdout_sha256")) for r in (theirs, mine)))
         if not same.same:
             return _check("check-args", False, f"with arguments {mine['args']!r}: {same.reason}")
         conclusive += same.conclusive
@@ -231,8 +231,9 @@ def _compare_check_runs(src: dict, cand: dict, compare) -> dict:
     agreed = f"the output agrees on {sets} extra argument set{'s' if sets > 1 else ''}"
     if not conclusive:
         return _check("check-args", None, f"inconclusive: {agreed}, but on too little to count", inconclusive=True)
-    main = read_stdout(src)
-    changing = any(not compare(main, Path(r["stdout_path"]).read_text()).same for r in src["check_runs"])
+    main = read_recorded(run.at(src["run"]["stdout_path"]), src["run"].get("stdout_sha256"))
+    changing = any(not compare(main, read_recorded(run.at(r["stdout_path"]), r.get("stdout_sha256"))).same
+                   for r in src["check_runs"])
     return _check("check-args", True, agreed + ("" if changing else "; the source prints the same on every set,"
                                                 " so the lines do not show its results"), sees_results=changing)
 
@@ -242,21 +243,22 @@ def _verify_layer(state: State, ctx: Context, src: dict, cand: dict, env: dict[s
     """The source's verification run (made once per flags), and the candidate's held to it."""
     prog, args = program(state), state.get("args", [])
     if (src.get("verify_run") or {}).get("flags") != ctx.verify_flags:
-        run = verification_run(prog, ctx, src, args, ctx.time_limit or SOURCE_TIME_LIMIT_S, env, sandbox)
+        run = verification_run(state, prog, ctx, src, args, ctx.time_limit or SOURCE_TIME_LIMIT_S, env, sandbox)
         src = {**src, "verify_run": {**source_must_pass(run, "verification build", "verify_flags"),
                                      "flags": ctx.verify_flags}}
     limit = ctx.time_limit or candidate_time_limit(src["run"]["seconds"])
-    ok, reason, _ = verify_check(src["verify_run"], verification_run(prog, ctx, cand, args, limit, env, sandbox), compare)
+    mine = verification_run(state, prog, ctx, cand, args, limit, env, sandbox)
+    ok, reason, _ = verify_check(run_dir(state), src["verify_run"], mine, compare)
     return src, _check("verify", ok, reason, **({"inconclusive": True} if ok is None else {"sees_results": bool(ok)}))
 
 
-def _check_cmd_layer(ctx: Context, src: dict, cand: dict, sandbox: Sandbox) -> tuple[dict, dict]:
+def _check_cmd_layer(state: State, ctx: Context, src: dict, cand: dict, sandbox: Sandbox) -> tuple[dict, dict]:
     """The user's check command on the source (once per command), then on the candidate."""
     limit = ctx.time_limit or SOURCE_TIME_LIMIT_S
     if (src.get("check_cmd_run") or {}).get("command") != ctx.check_cmd:
-        run = check_command_run(ctx.check_cmd, src, limit, sandbox)
+        run = check_command_run(state, ctx.check_cmd, src, limit, sandbox)
         src = {**src, "check_cmd_run": {**source_must_pass(run, "check command", "check_cmd"), "command": ctx.check_cmd}}
-    mine = check_command_run(ctx.check_cmd, cand, limit, sandbox)
+    mine = check_command_run(state, ctx.check_cmd, cand, limit, sandbox)
     if not mine["ok"]:
         return src, _check("check-cmd", False, f"the check command {mine['failure']}")
     return src, _check("check-cmd", True, "the check command passed (exit 0)", sees_results=True)

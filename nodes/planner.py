@@ -28,9 +28,9 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     reply, calls = ask(state, ctx, "planner", "plan", ctx.temperature_start,
                        about={"plan": number, "for_candidate": target["key"]},
                        knowledge_summary=summaries["knowledge"], system_summary=summaries["system"],
-                       code_summary=summaries["code"], code=read_code(target), main=prog.main,
+                       code_summary=summaries["code"], code=read_code(state, target), main=prog.main,
                        measurement=describe_measurement(target.get("measurement")), gpu_work=describe_gpu_work(target))
     path = run_dir(state).path / "plans" / f"plan-{number:02d}.md"
     write_text(path, f"# Plan {number} (for {label(target)})\n\n{reply.text}\n")
-    plan = {"number": number, "text": reply.text, "for_version": target["key"], "path": str(path)}
+    plan = {"number": number, "text": reply.text, "for_version": target["key"], "path": run_dir(state).relative(path)}
     return {**update, "plan": plan, "plans": number, "coder_mode": "step", "llm_calls": calls}

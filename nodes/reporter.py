@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from langgraph.runtime import Runtime
@@ -12,9 +11,10 @@ from graph.state import State, best, read_code, read_stdout, run_dir, source
 from nodes.shared.models import LANGUAGE_NAMES, ask
 from tools.build import BINARY_NAME
 from tools.energy.metrics import describe_measurement
-from tools.program import share_file
+from tools.program import copy_within
 from tools.report.run_report import write_reports
 from tools.rundir import write_text
+from tools.sandbox.scratch import remove_tree
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
@@ -28,18 +28,18 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         reply, update["llm_calls"] = ask(
             state, ctx, "reporter", "report", ctx.temperature_start,
             language_name=LANGUAGE_NAMES[state["language"]],
-            source_code=read_code(src), source_output=read_stdout(src), source_measurement=describe_measurement(src.get("measurement")),
-            best_code=read_code(top), best_output=read_stdout(top), best_measurement=describe_measurement(top.get("measurement")))
+            source_code=read_code(state, src), source_output=read_stdout(state, src), source_measurement=describe_measurement(src.get("measurement")),
+            best_code=read_code(state, top), best_output=read_stdout(state, top), best_measurement=describe_measurement(top.get("measurement")))
         comparison = reply.text
     write_text(run.comparison, comparison)  # kept, so `lassi-ee report` rebuilds the report without a model
-    _copy_best(top, run.best)
+    _copy_best(run.at(top["dir"]), run.best)
     write_reports(run, state, ctx.models())
-    return {**update, "stage": "done", "report": str(run.report)}
+    return {**update, "stage": "done", "report": run.relative(run.report)}
 
 
-def _copy_best(candidate: dict, target: Path) -> None:
-    """The best candidate's program folder (its workspace without the built binary)."""
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(Path(candidate["dir"]) / "work", target, ignore=shutil.ignore_patterns(BINARY_NAME, ".tmp"),
-                    symlinks=True, copy_function=share_file)
+def _copy_best(folder: Path, target: Path) -> None:
+    """The best candidate's program folder (its workspace without the built binary); no link is followed
+    out of it, so a link the candidate planted (to /etc, or to nothing) is left out."""
+    work = folder / "work"
+    remove_tree(target)
+    copy_within(work, target, lambda folder, name: folder == work and name == BINARY_NAME)

@@ -33,7 +33,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     requests = {
         "knowledge": ("summarize_knowledge", {"language_name": language, "knowledge": knowledge}),
         "system": ("summarize_system", {"system": machine}),
-        "code": ("summarize_code", {"knowledge": knowledge, "code": read_code(source(state)), "main": prog.main}),
+        "code": ("summarize_code", {"knowledge": knowledge, "code": read_code(state, source(state)), "main": prog.main}),
     }
     cache = ReplyCache(ctx.cache_dir)
 

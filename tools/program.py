@@ -1,4 +1,10 @@
-"""A program is a folder: the files the model may rewrite (the main source by default) and what sits beside them."""
+"""A program is a folder: the files the model may rewrite (the main source by default) and what sits beside them.
+
+Folders are copied without ever following a link out of them: a link that stays inside is copied as a
+link, one that leads outside is refused in a program folder (or copied as the file it names when the
+user says so) and left out of a copy of a workspace. Large files are shared (reflinked or hard-linked)
+rather than copied, and sparse files stay sparse.
+"""
 
 from __future__ import annotations
 
@@ -101,14 +107,18 @@ def load_program(path: str | Path, main: str | None = None) -> Program:
     return Program(folder=folder, main=main, language=LANGUAGE_BY_SUFFIX[suffix])
 
 
-def check_size(program: Program) -> None:
-    """Refuse folders that are clearly more than a program (a home directory, a whole repository).
+def check_size(program: Program, follow_links: bool = False) -> None:
+    """Refuse folders that are clearly more than a program (a home directory, a whole repository), and
+    folders with links to outside them unless `follow_links` (they are then copied as what they name).
 
     Walks the folder, so it runs once per run (Stage 0), not every time a node loads the program.
     """
     folder = program.folder
     files, size = 0, 0
     for path in folder.rglob("*"):
+        if not follow_links and path.is_symlink() and not _inside(path, folder):
+            raise LassiError(f"{path} is a link to {os.readlink(path)}, outside the program folder: copy the file"
+                             " into the folder, or set {setting} to copy what it names", setting="follow_links")
         if path.is_file() and not SKIPPED_NAMES.intersection(path.relative_to(folder).parts):
             files, size = files + 1, size + path.stat().st_blocks * 512
             if files > MAX_FILES or size > MAX_BYTES:
@@ -129,21 +139,23 @@ def _find_main(folder: Path) -> str:
                      setting="main")
 
 
-def stage_workspace(program: Program, workspace: Path, files: dict[str, str], encoding: str | None = None) -> None:
+def stage_workspace(program: Program, workspace: Path, files: dict[str, str], encoding: str | None = None,
+                    follow_links: bool = False) -> None:
     """Lay the program folder out in `workspace` with the editable `files` ({name: text}) written over it.
 
     Each file is written back in its original's encoding. The files the model cannot edit are copied
     when small and shared when large (see share_file), so a big input costs no space per candidate.
+    No link is followed out of the folder unless `follow_links` (see copy_within).
     """
     if workspace.exists():
         shutil.rmtree(workspace)
     target = workspace.resolve()
 
-    def skipped(directory: str, names: list[str]) -> set[str]:
+    def skipped(directory: Path, name: str) -> bool:
         # Never copy a folder that holds the workspace itself (a run directory inside the program).
-        return {n for n in names if n in SKIPPED_NAMES or target.is_relative_to(Path(directory, n).resolve())}
+        return name in SKIPPED_NAMES or target.is_relative_to((directory / name).resolve())
 
-    shutil.copytree(program.folder, workspace, ignore=skipped, symlinks=True, copy_function=share_file)
+    copy_within(program.folder, workspace, skipped, follow_links)
     write_sources(program, workspace, files, encoding)
 
 
@@ -156,6 +168,36 @@ def write_sources(program: Program, folder: Path, files: dict[str, str], encodin
         path.unlink(missing_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(text.encode(chosen, errors="replace"))
+
+
+def copy_within(source: Path, target: Path, skipped=lambda directory, name: False,
+                follow_outside_links: bool = False) -> list[Path]:
+    """Copy a folder without following any link out of it; return the links left out.
+
+    A link that stays inside `source` is copied as a link; one that leads outside (or nowhere) is left
+    out, or with `follow_outside_links` copied as the file or folder it names. Files go through share_file.
+    """
+    source = Path(source)
+    left_out: list[Path] = []
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        path, copy = Path(entry.path), target / entry.name
+        if skipped(source, entry.name):
+            continue
+        if entry.is_symlink() and not _inside(path, source.resolve()):
+            if not (follow_outside_links and path.exists()):
+                left_out.append(path)
+            elif path.is_dir():
+                shutil.copytree(path, copy, symlinks=False, copy_function=share_file)
+            else:
+                share_file(str(path), str(copy))
+        elif entry.is_symlink():
+            os.symlink(os.readlink(path), copy)
+        elif entry.is_dir(follow_symlinks=False):
+            left_out += copy_within(path, copy, skipped, follow_outside_links)
+        elif entry.is_file(follow_symlinks=False):
+            share_file(str(path), str(copy))
+    return left_out
 
 
 def share_file(src: str, dst: str) -> None:
@@ -204,6 +246,14 @@ def _sparse_copy(src: str, dst: str) -> None:
             offset = end
         target.truncate(size)
     shutil.copystat(src, dst)
+
+
+def _inside(link: Path, folder: Path) -> bool:
+    """Whether the link resolves to something inside `folder` (a dangling or outside link does not)."""
+    try:
+        return link.resolve(strict=True).is_relative_to(folder)
+    except (OSError, RuntimeError):
+        return False
 
 
 def sha256_text(text: str) -> str:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import re
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tools.errors import LassiError
 
 DEFAULT_ROOT = "lassi-runs"
+LOCK_FILE = ".writer.lock"  # held (flock) by the one process writing the run; says which process that is
 _APPEND_LOCK = threading.Lock()
 
 
@@ -83,6 +89,36 @@ class RunDir:
     def candidate(self, version: int, origin: str) -> Path:
         return self.candidates / f"{version_label(version)}-{origin}"
 
+    def relative(self, path: Path) -> str:
+        """How state names a file of the run: relative to the run directory, so the run can move."""
+        return str(Path(path).relative_to(self.path))
+
+    def at(self, stored: str) -> Path:
+        """The file a state path names, wherever the run directory lies now (absolute ones, of older runs, stay)."""
+        return self.path / stored
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Be the run's one writer while the block runs; a second writer gets one line naming the first.
+
+        The lock is the kernel's (flock), so it ends with the process that held it, however it ended.
+        """
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 300, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise LassiError(f"the run in {self.path} is in use by {holder}: wait for it to end, or stop it,"
+                             " before resuming it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} ({' '.join(sys.argv)[:200]})\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            os.close(fd)
+
 
 def version_key(version: int) -> str:
     """The key of a version among a run's candidates: 3 -> "003"."""
@@ -111,6 +147,26 @@ def write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_recorded(path: Path, text: str) -> str:
+    """Write a file the validator will compare later (a reference output); return its sha256 for the record."""
+    write_text(path, text)
+    return sha256_hex(text)
+
+
+def read_recorded(path: str | Path, sha256: str | None) -> str:
+    """A file written by write_recorded, refused when it no longer matches its recorded hash."""
+    text = Path(path).read_text()
+    if sha256 is not None and sha256_hex(text) != sha256:
+        raise LassiError(f"{path} changed after it was written, so it is not trusted: a program run without"
+                         " filesystem isolation may have written it; run with {setting} bwrap to keep programs"
+                         " away from the run directory", setting="sandbox")
+    return text
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def append_jsonl(path: Path, record: dict) -> None:
     """Append one record as a line and make it durable before returning.
 
@@ -130,12 +186,17 @@ def append_jsonl(path: Path, record: dict) -> None:
 
 def read_jsonl(path: Path) -> list[dict]:
     """The records of a JSON-lines file, skipping any line a crash left half-written."""
+    return read_jsonl_counting(path)[0]
+
+
+def read_jsonl_counting(path: Path) -> tuple[list[dict], int]:
+    """The records of a JSON-lines file and how many damaged lines were skipped, so a report can say so."""
     if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
+        return [], 0
+    records, damaged = [], 0
+    for line in path.read_text(errors="replace").splitlines():
         try:
             records.append(json.loads(line))
         except ValueError:
-            continue
-    return records
+            damaged += bool(line.strip())
+    return records, damaged

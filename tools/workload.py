@@ -23,6 +23,7 @@ from tools.errors import LassiError
 from tools.rundir import write_json, write_text
 from tools.sandbox import Sandbox
 from tools.sandbox.runner import run_program
+from tools.sandbox.scratch import read_left_file
 
 COUNTER_SOURCE = Path(__file__).parent / "cupti" / "workload_counter.cpp"
 OUTPUT_VARIABLE = "LASSI_WORKLOAD_OUT"
@@ -217,13 +218,13 @@ def count_workload(argv: list[str], cwd: Path, time_limit: float, folder: Path,
     folder.mkdir(parents=True, exist_ok=True)
     written = Path(cwd) / "workload-counts.tsv"
     written.unlink(missing_ok=True)
-    result = run_program(argv, cwd, time_limit, sandbox=sandbox,
+    result = run_program(argv, cwd, time_limit, sandbox=sandbox, readable=(str(library),),
                          env={**(env or {}), "CUDA_INJECTION64_PATH": str(library), OUTPUT_VARIABLE: str(written)})
     write_text(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
     if not result.ok:
         raise LassiError(f"the counting run {result.failure(time_limit)} (output in {folder})")
-    text = written.read_text() if written.exists() else ""
+    text = read_left_file(written) or ""  # the program could have put a link there
     written.unlink(missing_ok=True)
     write_text(folder / "counts.tsv", text)
     work = parse_counts(text)

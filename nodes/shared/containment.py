@@ -19,7 +19,8 @@ def sandbox_for(context: Context, language: str, read_only: tuple[str, ...] = ()
         except LassiError:  # no GPU here: CUDA sources are still built
             pass
         devices += NVIDIA_SHARED_NODES
-    return replace(choose_sandbox(context.sandbox, context.limits(), devices), read_only=tuple(read_only))
+    return replace(choose_sandbox(context.sandbox, context.limits(), devices, tuple(context.pass_env)),
+                   read_only=tuple(read_only))
 
 
 def gpu_env(language: str, context: Context) -> dict[str, str]:

@@ -29,7 +29,7 @@ class RejectedEarly(Exception):
 class FirstRuns:
     def __init__(self, state: State, ctx: Context):
         self.is_source = state["current"] == SOURCE
-        self.expected = None if self.is_source else read_stdout(source(state))
+        self.expected = None if self.is_source else read_stdout(state, source(state))
         self.accept_failing = ctx.accept_failing_source
         self.masks, self.rtol, self.atol = (*DEFAULT_MASKS, *ctx.output_masks), ctx.rtol, ctx.atol
         self.min_numbers = ctx.min_output_numbers

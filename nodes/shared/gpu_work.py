@@ -5,29 +5,32 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from graph.state import SOURCE, Candidate, State
+from graph.state import SOURCE, Candidate, State, run_dir
 from tools.build import BINARY_NAME
 from tools.cpu_work import COUNT_BUDGET_S, ESTIMATED_SLOWDOWN, CpuWork, count_cpu_work, cpu_work_table
 from tools.errors import LassiError
+from tools.rundir import RunDir
 from tools.sandbox import Sandbox
 from tools.workload import Workload, count_workload, describe_workload
 
 
-def binary_of(candidate: Candidate) -> tuple[Path, Path]:
-    """The candidate's built program and the workspace it runs in."""
-    work = Path(candidate["dir"]) / "work"
-    return Path((candidate.get("build") or {}).get("binary") or work / BINARY_NAME), work
+def binary_of(run: RunDir, candidate: Candidate) -> tuple[Path, Path]:
+    """The candidate's built program and the workspace it runs in, wherever the run directory lies now."""
+    work = run.at(candidate["dir"]) / "work"
+    built = (candidate.get("build") or {}).get("binary")
+    return (run.at(built) if built else work / BINARY_NAME), work
 
 
-def count_gpu_work(candidate: Candidate, args: list[str], limit: float, env: dict[str, str], sandbox: Sandbox) -> dict:
+def count_gpu_work(candidate: Candidate, run: RunDir, args: list[str], limit: float, env: dict[str, str],
+                   sandbox: Sandbox) -> dict:
     """{'counts': ...} or {'error': why not}, from a run with the main arguments.
 
     A candidate that never initialises CUDA reports nothing and counts as doing no GPU work; the
     source must show some, or the counter itself did not work.
     """
-    binary, work = binary_of(candidate)
+    binary, work = binary_of(run, candidate)
     try:
-        counted = count_workload([str(binary), *args], work, limit, Path(candidate["dir"]) / "workload", env, sandbox)
+        counted = count_workload([str(binary), *args], work, limit, run.at(candidate["dir"]) / "workload", env, sandbox)
     except LassiError as exc:
         return {"error": str(exc)}
     if not counted.processes and candidate["key"] == SOURCE:
@@ -35,22 +38,22 @@ def count_gpu_work(candidate: Candidate, args: list[str], limit: float, env: dic
     return {"counts": counted.to_dict()}
 
 
-def count_cpu_work_of(candidate: Candidate, args: list[str], limit: float, sandbox: Sandbox) -> dict:
+def count_cpu_work_of(candidate: Candidate, run: RunDir, args: list[str], limit: float, sandbox: Sandbox) -> dict:
     """{'cpu': ...} or {'error': why not}, from a callgrind run with the main arguments."""
-    binary, work = binary_of(candidate)
+    binary, work = binary_of(run, candidate)
     try:
-        counted = count_cpu_work([str(binary), *args], work, limit, Path(candidate["dir"]) / "workload", sandbox=sandbox)
+        counted = count_cpu_work([str(binary), *args], work, limit, run.at(candidate["dir"]) / "workload", sandbox=sandbox)
     except LassiError as exc:
         return {"error": str(exc)}
     return {"cpu": counted.to_dict()}
 
 
-def count_work(language: str, candidate: Candidate, args: list[str], limit: float, env: dict[str, str],
-               sandbox: Sandbox) -> dict:
+def count_work(language: str, candidate: Candidate, run: RunDir, args: list[str], limit: float,
+               env: dict[str, str], sandbox: Sandbox) -> dict:
     """The candidate's workload record: GPU work for CUDA programs, instructions for C++ ones."""
     if language == "cuda":
-        return count_gpu_work(candidate, args, limit, env, sandbox)
-    return count_cpu_work_of(candidate, args, limit, sandbox)
+        return count_gpu_work(candidate, run, args, limit, env, sandbox)
+    return count_cpu_work_of(candidate, run, args, limit, sandbox)
 
 
 def work_args(state: State, work_args_setting: str | None) -> list[str]:
@@ -65,7 +68,7 @@ def with_source_workload(state: State, src: Candidate, env: dict[str, str], limi
         return src
     if state["language"] != "cuda" and args == state.get("args", []) and (slow := _too_slow_to_count(src)):
         return {**src, "workload": {"error": slow}}
-    return {**src, "workload": count_work(state["language"], src, args, limit, env, sandbox)}
+    return {**src, "workload": count_work(state["language"], src, run_dir(state), args, limit, env, sandbox)}
 
 
 def _too_slow_to_count(src: Candidate) -> str:

@@ -5,7 +5,6 @@ prints another result is run once and never measured."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from app.api import optimize
 from tests.helpers.cli import lassi, one_clear_line
@@ -35,6 +34,6 @@ def test_a_candidate_whose_first_run_prints_another_result_is_run_once_and_not_m
                      "reporter": ["comparison"]})
     result = optimize(program, ["100"], **settings(model, max_iterations=1, min_repeats=3, max_repeats=3))
     cheat = result.state["candidates"]["001"]
-    assert (Path(cheat["dir"]) / "work" / "runs.log").read_text() == "run\n"  # one run, not three
+    assert (result.run_dir / cheat["dir"] / "work" / "runs.log").read_text() == "run\n"  # one run, not three
     assert "measurement" not in cheat and cheat["reason"].startswith("not measured: its first run's output")
     assert cheat["outcome"] == "invalid" and "5051" in cheat["outcome_reason"]

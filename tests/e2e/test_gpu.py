@@ -100,9 +100,9 @@ def test_profile_measures_each_cuda_example(name, tmp_path):
     stats = measurement["stats"]
     assert stats["net_energy_j"]["mean"] > 0 and stats["avg_power_w"]["mean"] > 0 and stats["net_energy_j"]["ci95"] > 0
     assert measurement["repeats"] == 3
-    assert "PASS" in (Path(result.source["dir"]) / "stdout.txt").read_text()
-    assert (Path(result.source["dir"]) / "power.csv").exists()
-    assert Path(measurement["plot_path"]).read_bytes()[:4] == b"\x89PNG"
+    assert "PASS" in (result.run_dir / result.source["dir"] / "stdout.txt").read_text()
+    assert (result.run_dir / result.source["dir"] / "power.csv").exists()
+    assert (result.run_dir / measurement["plot_path"]).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_scripted_optimize_on_a_cuda_example_finds_a_measured_saving(tmp_path):

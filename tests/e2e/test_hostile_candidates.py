@@ -31,7 +31,8 @@ ATTACKS = {
 HEADERS = "#include <arpa/inet.h>\n#include <cstring>\n#include <netinet/in.h>\n#include <sys/socket.h>\n#include <unistd.h>\n"
 WHY = {"fork-bomb": "more than 40 processes and threads", "huge-file": "file-size limit",
        "memory": "used more than 256 MiB of memory", "spin": "ran past its time limit of 3 s",
-       "delete": "remove: Read-only file system", "socket": "connect: Connection refused"}
+       "delete": "remove: No such file or directory", "socket": "connect: Connection refused"}
+RAISED_BY = {"fork-bomb": "max-processes", "huge-file": "max-file-mb", "memory": "max-memory-mb", "spin": "time-limit"}
 
 
 def hostile(attack: str, **values) -> str:
@@ -68,9 +69,11 @@ def test_a_run_survives_hostile_candidates_and_the_report_says_why_each_failed(m
     for attack, cand in zip(attacks, failed):
         assert WHY[attack] in cand["reason"], (attack, cand["reason"])
     assert result.finished and result.best["version"] == len(attacks) + 1
-    assert (Path(failed[attacks.index("huge-file")]["dir"]) / "work" / "big.bin").stat().st_size <= 8 * MiB
+    assert (result.run_dir / failed[attacks.index("huge-file")]["dir"] / "work" / "big.bin").stat().st_size <= 8 * MiB
     report = result.report_path.read_text()
     contained = "bubblewrap: no network" if mode == "bwrap" else "resource limits only, no filesystem or network isolation"
     assert f"Builds and runs were contained by {contained}" in report
     for attack in attacks:
         assert WHY[attack] in report
+    for attack, setting in RAISED_BY.items():  # each cap that stopped one names the setting that raises it
+        assert f"(the {setting} setting raises it)" in failed[attacks.index(attack)]["reason"]

@@ -190,7 +190,7 @@ def test_heat2d_answered_only_in_edits_runs_the_recorded_steps_for_fewer_output_
     assert result.finished
     coded = [c for c in result.candidates if c.get("answer")]
     recorded = [session.parent / e["code_file"] for e in json.loads(session.read_text())["responses"]["coder"]]
-    assert [Path(c["source"]).read_text() for c in coded] == [p.read_text() for p in recorded[:len(coded)]]
+    assert [(result.run_dir / c["source"]).read_text() for c in coded] == [p.read_text() for p in recorded[:len(coded)]]
     assert all(c["answer"]["form"] == form and c["answer"]["fixes"] == 0 for c in coded)
     edits, whole = sum(f["edits"] for f in figures), sum(f["whole"] for f in figures)
     print(f"\n{form}: {len(figures)} coder answers on a {figures[0]['lines']}-line source:"

@@ -34,7 +34,7 @@ def test_a_makefile_program_is_built_by_its_makefile_and_run_by_its_own_line(tmp
                      **settings("scripted:none", min_repeats=2, max_repeats=2))
     src = result.source
     assert src["build"]["command"][-1] == "make FLAGS=-O1" and src["build"]["binary"].endswith("work/bin/app")
-    assert open(src["run"]["stdout_path"]).read() == "product = 42\n"
+    assert open(result.run_dir / src["run"]["stdout_path"]).read() == "product = 42\n"
     assert json.loads((result.run_dir / "run.json").read_text())["args"] == ["6", "7"]
 
 
@@ -60,7 +60,7 @@ def test_a_cmake_program_is_configured_once_and_each_candidate_built_in_that_tre
     assert (tree / ".configured").is_file() and (tree / "build" / "CMakeCache.txt").is_file()
     candidates = result.state["candidates"]
     assert [c["status"] for c in candidates.values()] == ["ran", "judged", "judged"] and result.best["key"] == "001"
-    later_log = open(candidates["002"]["build"]["log_path"]).read()
+    later_log = open(result.run_dir / candidates["002"]["build"]["log_path"]).read()
     assert "Configuring done" not in later_log and "Building CXX object" in later_log
 
 
@@ -88,7 +88,7 @@ def test_a_latin1_source_is_given_to_the_model_as_text_and_staged_in_latin1(tmp_
     program = copy_fixture("latin1", tmp_path)
     result = profile(program, **settings("scripted:none", min_repeats=2, max_repeats=2))
     src = result.source
-    assert "Température en °C" in open(src["source"], encoding="utf-8").read()
+    assert "Température en °C" in open(result.run_dir / src["source"], encoding="utf-8").read()
     assert (result.run_dir / "candidates" / "v000-source" / "work" / "main.cpp").read_bytes() == \
         (program / "main.cpp").read_bytes()
 

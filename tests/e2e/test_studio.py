@@ -161,7 +161,7 @@ def test_a_run_started_over_the_dev_servers_http_api_goes_to_the_end(server, run
     assert final["stage"] == state["stage"] == "done", f"the run did not finish; server log:\n{server.log_tail()}"
     best = state["candidates"][state["best"]]
     assert best["key"] != "000" and best["outcome"] == "better"
-    report = Path(state["report"])
+    report = run_dir_in_project / state["report"]
     assert report.is_file() and report.parent == run_dir_in_project
     assert f"v{best['version']:03d}" in report.read_text()
     assert state["iterations"] == 2

@@ -88,7 +88,7 @@ class Bench:
         return Verdict(update["candidates"][candidate["key"]], self._last_prompt() if asked else None)
 
     def source_output(self) -> str:
-        return Path(self.source["run"]["stdout_path"]).read_text()
+        return self.run.at(self.source["run"]["stdout_path"]).read_text()
 
     def _built_and_ran(self, version: int, code: str) -> dict:
         folder = self.run.candidates / version_label(version)
@@ -99,9 +99,9 @@ class Bench:
         result = run_program([str(work / BINARY_NAME), *shlex.split(self.args)], work, TIME_LIMIT_S)
         assert result.ok, f"{version_label(version)} {result.failure(TIME_LIMIT_S)}:\n{result.stderr[-2000:]}"
         write_text(folder / "stdout.txt", result.stdout)
-        record = new_candidate(version, None if version == 0 else SOURCE, "source" if version == 0 else "zero-shot",
+        record = new_candidate(self.run, version, None if version == 0 else SOURCE, "source" if version == 0 else "zero-shot",
                                "test", folder, work / self.prog.main, sha256_text(code))
-        run = {**result.to_dict(), "time_limit_s": TIME_LIMIT_S, "stdout_path": str(folder / "stdout.txt")}
+        run = {**result.to_dict(), "time_limit_s": TIME_LIMIT_S, "stdout_path": self.run.relative(folder / "stdout.txt")}
         return {**record, "status": "ran", "run": run}
 
     def _last_prompt(self) -> str:

@@ -125,16 +125,15 @@ def test_memory_over_the_cap_is_stopped(box, tmp_path):
 
 def test_a_program_that_spins_forever_is_stopped_at_its_time_limit(box, tmp_path):
     result = run_program(python("while True: pass"), tmp_path, 1, sandbox=box)
-    assert result.timed_out and result.failure(1) == "ran past its time limit of 1 s and was stopped"
+    assert result.timed_out and result.failure(1).startswith("ran past its time limit of 1 s and was stopped (the time-limit setting")
 
 
-def test_a_well_behaved_program_runs_and_its_temporary_files_stay_in_its_scratch_folder(box, tmp_path):
-    code = "import tempfile; f = tempfile.NamedTemporaryFile(); print(f.name); open('out.txt', 'w').write('kept')"
+def test_a_well_behaved_program_keeps_its_workspace_files_and_its_temporary_files_vanish(box, tmp_path):
+    code = "import tempfile; print(tempfile.mkstemp()[1]); open('out.txt', 'w').write('kept')"
     result = run_program(python(code), tmp_path, 60, sandbox=box)
     assert result.ok, result.stderr
     assert (tmp_path / "out.txt").read_text() == "kept" and not (tmp_path / ".tmp").exists()
-    if box.mode == "none":
-        assert result.stdout.startswith(str(tmp_path.resolve() / ".tmp"))
+    assert not Path(result.stdout.strip()).exists()  # in a private folder made for this run alone
 
 
 @needs_bwrap
@@ -154,7 +153,7 @@ open('/tmp/private.txt', 'w').write('x')
 """
         result = run_program(python(code), tmp_path, 60, sandbox=Sandbox("bwrap", "test", SMALL))
         assert result.ok, result.stderr
-        assert result.stdout.splitlines() == ["Read-only file system"] * 2
+        assert result.stdout.splitlines() == ["No such file or directory"] * 2  # the home is not even there
         assert victim.read_text() == "precious" and not (outside / "new.txt").exists()
     assert not Path("/tmp/private.txt").exists()
 

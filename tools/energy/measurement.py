@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -161,9 +161,14 @@ def spread_sources(summary: dict) -> str:
             f"most of it comes from {cause}")
 
 
-def measure(meter, run: Callable[[], Run], policy: RepeatPolicy) -> tuple[Run, Measurement | None]:
-    """Run under the meter until the policy is satisfied; stop at the first failed run (its result is returned)."""
-    readings: list[Reading] = []
+def measure(meter, run: Callable[[], Run], policy: RepeatPolicy, kept: Sequence[Reading] = (),
+            on_reading: Callable[[Reading], None] | None = None) -> tuple[Run, Measurement | None]:
+    """Run under the meter until the policy is satisfied; stop at the first failed run (its result is returned).
+
+    `kept`: repeats finished before the run was killed, counted again rather than run again (at least one
+    new run is made, for its output); `on_reading` hears of each new repeat as it ends, to keep it.
+    """
+    readings: list[Reading] = list(kept)
     start = time.perf_counter()
     with meter.session():
         while True:
@@ -171,6 +176,8 @@ def measure(meter, run: Callable[[], Run], policy: RepeatPolicy) -> tuple[Run, M
             if not result.ok:
                 return result, None
             readings.append(reading)
+            if on_reading is not None:
+                on_reading(reading)
             objective = [getattr(r, meter.objective) for r in readings]
             reason = policy.stop_reason(summarize(objective), time.perf_counter() - start)
             if reason:

@@ -16,6 +16,7 @@ from tools.llm.openai_client import CallOptions, OpenAIClient
 from tools.llm.reply import ModelUnavailable, Reply, TransientModelError, without_reasoning
 from tools.llm.scripted import ScriptedClient
 from tools.rundir import append_jsonl
+from tools.secrets import mask
 
 MAX_ASKED_WAIT_S = 300.0  # a server asking for longer gets this; the retry budget still bounds the run
 
@@ -97,7 +98,8 @@ class Models:
     def _send(self, client, key, system, prompt, temperature, call_index, about, schema,
               started) -> tuple[Reply, int]:
         """The one place a prompt goes out to a model: tried until it answers or the retries or their time run
-        out. Returns the answer and the attempt that gave it."""
+        out. Returns the answer and the attempt that gave it. No secret value goes out, whatever quoted it."""
+        system, prompt = mask(system), mask(prompt)
         retries = self.retries
         for attempt in range(retries.max_retries + 1):
             try:
@@ -118,7 +120,9 @@ class Models:
     def _log(self, key, label, call_index, attempt, temperature, system, prompt, reply: Reply | None = None,
              error: str | None = None, about: dict | None = None, latency_s: float | None = None,
              cache: dict | None = None, at: str | None = None, reasoning: str = "") -> None:
-        """The one place an exchange is written to llm.jsonl: the prompts as sent, the answer as received."""
+        """The one place an exchange is written to llm.jsonl: the prompts as sent (secret values masked), the
+        answer as received."""
+        system, prompt = mask(system), mask(prompt)
         record = {"time": at or _now(), "key": key,
                   "role": key.split("/")[0], "model": label, "call": call_index, "attempt": attempt,
                   "temperature_requested": temperature, **(about or {}), "system": system, "prompt": prompt}
@@ -129,7 +133,7 @@ class Models:
             if reasoning:
                 record["reasoning"] = reasoning
         else:
-            record["error"] = error
+            record["error"] = mask(error or "")
         append_jsonl(self.log_path, record)
 
 

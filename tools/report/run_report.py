@@ -32,7 +32,7 @@ from tools.report.document import (
 )
 from tools.report.html import to_html
 from tools.report.plots import SearchPoint, plot_overlay, plot_search
-from tools.rundir import RunDir, read_jsonl, version_label, write_text
+from tools.rundir import RunDir, read_jsonl_counting, version_label, write_text
 from tools.workload import Workload, workload_rows
 
 OVERLAY_NAME = "power-overlay.png"
@@ -43,24 +43,29 @@ def write_reports(run: RunDir, state: dict, models: dict[str, str]) -> Path:
     """Draw the run's pictures and write report.md and report.html from one document."""
     candidates = sorted(state["candidates"].values(), key=lambda c: c["version"])
     source, best = candidates[0], state["candidates"][state["best"]]
-    _draw_overlay(source, best, run.path / OVERLAY_NAME)
+    _draw_overlay(run.path, source, best, run.path / OVERLAY_NAME)
     _draw_search(candidates, best, run.path / SEARCH_NAME)
-    doc = build_document(run.path, source, best, candidates, run.comparison.read_text(), read_jsonl(run.llm_log),
-                         state.get("stop_reason", ""), models)
+    records, damaged = read_jsonl_counting(run.llm_log)
+    doc = build_document(run.path, source, best, candidates, run.comparison.read_text(), records,
+                         state.get("stop_reason", ""), models, damaged)
     write_text(run.report, to_markdown(doc))
     write_text(run.report_html, to_html(doc, run.path))
     return run.report
 
 
 def build_document(run_path: Path, source: dict, best: dict, candidates: list[dict], comparison: str,
-                   llm_records: list[dict], stop_reason: str, models: dict[str, str]) -> Document:
+                   llm_records: list[dict], stop_reason: str, models: dict[str, str],
+                   damaged_log_lines: int = 0) -> Document:
     improved = best["key"] != source["key"]
     blocks: list[Block] = [Para(f"Models — {describe_models(models)}.")]
     if (source.get("run") or {}).get("containment"):
         blocks.append(Para(f"Builds and runs were contained by {source['run']['containment']}."))
     if notice := (source.get("run") or {}).get("notice"):
         blocks.append(Para(f"**Validation had little to go on:** {notice}."))
-    blocks.append(Para(f"**Best candidate: {version_label(best)}** ({best['origin']}), found at {best['dir']}."
+    if left := [f"{version_label(c)} ({c['run']['left_running']})" for c in candidates
+                if (c.get("run") or {}).get("left_running")]:
+        blocks.append(Para(f"Processes left running when a program ended were found and killed: {', '.join(left)}."))
+    blocks.append(Para(f"**Best candidate: {version_label(best)}** ({best['origin']}), found at {run_path / best['dir']}."
                        if improved else "**No candidate beat the source.** The best code is the source itself."))
     blocks += [Para(f"Candidates were compared on {describe_objective(source['measurement']['objective'])}."
                     f" The run stopped because: {stop_reason or 'it finished'}."),
@@ -82,9 +87,13 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
                     " failed)."),
                _validations(candidates),
                Heading(2, "Work of source and best"), *workload_blocks(source, best),
-               Heading(2, "Changes from source to best"), Code(_diff(source, best), "diff"),
+               Heading(2, "Changes from source to best"), Code(_diff(run_path, source, best), "diff"),
                Heading(2, "The model's comparison"), Prose(comparison),
-               Heading(2, "Model use"), *_usage(llm_records), Heading(2, "Time spent"), _time(candidates, llm_records)]
+               Heading(2, "Model use"), *_usage(llm_records)]
+    if damaged_log_lines:
+        blocks.append(Para(f"{damaged_log_lines} damaged line{'s' if damaged_log_lines > 1 else ''} of llm.jsonl"
+                           " (half-written when a run was killed) could not be read and are not counted here."))
+    blocks += [Heading(2, "Time spent"), _time(candidates, llm_records)]
     return Document(f"LASSI-EE report: {run_path.name}", blocks)
 
 
@@ -135,7 +144,7 @@ def _profiles(run_path: Path, source: dict, best: dict) -> list[Block]:
         figures.append(Figure("Net GPU power of the source and the best candidate", Path(OVERLAY_NAME)))
     for c in _shown(source, best):
         if plot := (c.get("measurement") or {}).get("plot_path"):
-            figures.append(Figure(f"{version_label(c)} power profile, every repeat", Path(plot).relative_to(run_path),
+            figures.append(Figure(f"{version_label(c)} power profile, every repeat", (run_path / plot).relative_to(run_path),
                                   small=True))
     if not figures:
         figures.append(Para(f"No power profile: the {source['measurement']['method']} meter takes no power samples."))
@@ -227,11 +236,11 @@ def _short(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
-def _diff(source: dict, best: dict) -> str:
-    """A unified diff of every editable file, source against best."""
+def _diff(run_path: Path, source: dict, best: dict) -> str:
+    """A unified diff of every editable file, source against best (paths in state are relative to the run)."""
     old, new = _files(source), _files(best)
-    parts = ["".join(difflib.unified_diff(_lines(old.get(name)), _lines(new.get(name)), f"source/{name}",
-                                          f"best/{name}")) for name in dict.fromkeys([*old, *new])]
+    parts = ["".join(difflib.unified_diff(_lines(run_path, old.get(name)), _lines(run_path, new.get(name)),
+                                          f"source/{name}", f"best/{name}")) for name in dict.fromkeys([*old, *new])]
     return "".join(parts).rstrip() or "(no change)"
 
 
@@ -240,8 +249,8 @@ def _files(candidate: dict) -> dict[str, str]:
     return candidate.get("files") or {Path(candidate["source"]).name: candidate["source"]}
 
 
-def _lines(path: str | None) -> list[str]:
-    return Path(path).read_text().splitlines(keepends=True) if path else []
+def _lines(run_path: Path, stored: str | None) -> list[str]:
+    return (run_path / stored).read_text().splitlines(keepends=True) if stored else []
 
 
 def _usage(records: list[dict]) -> list[Block]:
@@ -272,9 +281,9 @@ def _time(candidates: list[dict], records: list[dict]) -> Table:
                   ["model calls", str(len(answered)), f"{sum(answered):.1f}"]])
 
 
-def _draw_overlay(source: dict, best: dict, png: Path) -> None:
+def _draw_overlay(run_path: Path, source: dict, best: dict, png: Path) -> None:
     """Source and best on one time axis, where both have a power trace."""
-    profiles = [(f"{version_label(c)} {c['origin']}", Path(c["measurement"]["trace_path"]), c["measurement"])
+    profiles = [(f"{version_label(c)} {c['origin']}", run_path / c["measurement"]["trace_path"], c["measurement"])
                 for c in _shown(source, best) if c["measurement"].get("trace_path")]
     if profiles:
         plot_overlay(profiles, png, "Net GPU power, typical repeat")

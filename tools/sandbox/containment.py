@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import resource
+import secrets
 import signal
 import threading
 import time
@@ -20,15 +21,26 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from tools.sandbox.scratch import folder_bytes, memory_file_bytes, private_mount_bytes
+
 MiB = 1024 * 1024
 POLL_S = 0.05  # how often the watchdog looks at the program's processes
+SCRATCH_EVERY = 5  # polls between two counts of its scratch bytes (a walk of its folders)
 CGROUP_PREFIX = "lassi-ee-"
+MARK_VARIABLE = "LASSI_EE_RUN"  # set in every contained program: its descendants carry it, even those that escape
 _serial = itertools.count()
 
 
 def default_max_tasks() -> int:
-    """Enough for an OpenMP team on every core, a compiler's helpers and slack; far below a fork bomb."""
-    return max(256, 2 * (os.cpu_count() or 1) + 64)
+    """Enough for an honest OpenMP program that asks for num_threads(1024) (plus its runtime's helpers and
+    nested teams) or sixteen threads a core, whichever is more; still a small fraction of what a fork bomb
+    would take, and held by the kernel where a cgroup can be made."""
+    return max(4096, 16 * (os.cpu_count() or 1))
+
+
+def raised_by(setting: str) -> str:
+    """The end of a reason a cap gave: which setting raises the cap (named as suites and reports do)."""
+    return f" (the {setting} setting raises it)"
 
 
 def default_memory_bytes() -> int:
@@ -45,6 +57,8 @@ class Limits:
     max_tasks: int = field(default_factory=default_max_tasks)  # processes and threads at once
     memory_bytes: int = field(default_factory=default_memory_bytes)  # resident sets of the tree, summed
     file_bytes: int = 4096 * MiB  # the largest file a program may write
+    output_bytes: int = 8 * MiB  # output kept per stream (stdout, stderr); a program printing more fails
+    scratch_bytes: int = 1024 * MiB  # added to the workspace, temporary folders and memory files, all together
 
     def describe(self) -> str:
         return (f"at most {self.max_tasks} processes and threads ({task_cap_holder()}), "
@@ -98,8 +112,10 @@ class Containment:
     cgroup. `why` says which cap stopped the program ('' when none did).
     """
 
-    def __init__(self, limits: Limits):
+    def __init__(self, limits: Limits, scratch: tuple[Path, ...] = (), private_mounts: tuple[str, ...] = ()):
         self.limits = limits
+        self.scratch, self.private_mounts = scratch, private_mounts  # counted against limits.scratch_bytes
+        self._scratch_before = sum(folder_bytes(f) for f in scratch)
         self.why = ""
         self.root: int | None = None
         self.cgroup = _make_cgroup(limits.max_tasks)
@@ -107,6 +123,8 @@ class Containment:
         self._nproc = None if self.cgroup or os.geteuid() == 0 else _user_tasks() + limits.max_tasks
         self._finished = threading.Event()
         self._watchdog: threading.Thread | None = None
+        self.mark = secrets.token_hex(8)
+        self.fork_refused = False  # a fork or thread was refused at the cap at some point (cgroup only)
 
     def __enter__(self) -> "Containment":
         return self
@@ -118,6 +136,7 @@ class Containment:
         if self._procs_fd is not None:
             os.close(self._procs_fd)
         if self.cgroup is not None:
+            self.fork_refused = self.fork_refused or self._usage()[2]
             for _ in range(200):  # nothing in the cgroup can fork past its cap, so this ends quickly
                 members = self.members()
                 if not members:
@@ -139,6 +158,19 @@ class Containment:
         self.root = root
         self._watchdog = threading.Thread(target=self._watch, daemon=True)
         self._watchdog.start()
+
+    def child_env(self) -> dict[str, str]:
+        return {MARK_VARIABLE: self.mark}
+
+    def sweep(self) -> int:
+        """Kill what the program left running once it ended, wherever it went (its own session, out of its
+        cgroup, reparented to init): its tree and cgroup, and any process carrying its mark. Returns how many."""
+        left = self.members(include_root=False) | _marked(f"{MARK_VARIABLE}={self.mark}".encode())
+        left.discard(os.getpid())
+        if left:
+            self.kill(root_reaped=True)
+            _signal_all(left, signal.SIGKILL)
+        return len(left)
 
     def kill(self, root_reaped: bool = False) -> None:
         """SIGKILL the program's process group, its tree and its cgroup.
@@ -169,20 +201,36 @@ class Containment:
 
     def _watch(self) -> None:
         page = os.sysconf("SC_PAGE_SIZE")
-        while not self._finished.wait(POLL_S):
+        for tick in itertools.count():
+            if self._finished.wait(POLL_S):
+                return
             tasks, pages, refused = self._usage()
+            scratch = self._scratch_used() if tick % SCRATCH_EVERY == 0 else 0
             if refused:
-                self.why = (f"tried to run more than {self.limits.max_tasks} processes and threads at once"
-                            " (a fork was refused) and was stopped")
+                self.fork_refused = True
+                self.why = self.refusal()
             elif tasks > self.limits.max_tasks:
                 self.why = (f"ran more than {self.limits.max_tasks} processes and threads at once ({tasks} seen)"
-                            " and was stopped")
+                            f" and was stopped{raised_by('max-processes')}")
             elif pages * page > self.limits.memory_bytes:
                 self.why = (f"used more than {_size(self.limits.memory_bytes)} of memory ({_size(pages * page)} seen)"
-                            " and was stopped")
+                            f" and was stopped{raised_by('max-memory-mb')}")
+            elif scratch > self.limits.scratch_bytes:
+                self.why = (f"wrote more than {_size(self.limits.scratch_bytes)} to its workspace, temporary folders"
+                            f" and memory files ({_size(scratch)} seen) and was stopped{raised_by('scratch-mb')}")
             if self.why:
                 self.kill()
                 return
+
+    def _scratch_used(self) -> int:
+        """Bytes the program added: files in its scratch folders, its private memory folders, its memory files."""
+        members = self.members()
+        return (sum(folder_bytes(f) for f in self.scratch) - self._scratch_before
+                + private_mount_bytes(members, self.private_mounts) + memory_file_bytes(members))
+
+    def refusal(self) -> str:
+        return (f"tried to run more than {self.limits.max_tasks} processes and threads at once (a fork was refused)"
+                f" and was stopped{raised_by('max-processes')}")
 
     def _usage(self) -> tuple[int, int, bool]:
         """(tasks, resident pages, whether a fork was refused at the cap)."""
@@ -272,6 +320,19 @@ def _tree(root: int, table: dict[int, tuple[int, int, int, int]], include_root: 
                 seen.add(child)
                 todo.append(child)
     return seen
+
+
+def _marked(mark: bytes) -> set[int]:
+    """Processes whose starting environment holds `mark`."""
+    found = set()
+    for entry in _proc_entries():
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as f:
+                if mark in f.read().split(b"\0"):
+                    found.add(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def _resident_pages(pid: int) -> int:

@@ -1,9 +1,12 @@
-"""Run a built program contained (tools/sandbox.py), with a time limit and a cap on the output it keeps."""
+"""Run a built program contained (tools/sandbox/), with a time limit and a cap on the output it keeps.
+
+What the program printed is kept with the values of secret variables masked (tools/secrets.py), so
+no key reaches a saved output, a fix prompt or the report even if a program finds one and prints it.
+"""
 
 from __future__ import annotations
 
 import ctypes
-import os
 import shutil
 import signal
 import subprocess
@@ -13,11 +16,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-from tools.sandbox.containment import Containment
-from tools.sandbox.isolation import Sandbox
+from tools.sandbox.containment import Containment, raised_by
+from tools.sandbox.environment import contained_env
+from tools.sandbox.isolation import PRIVATE_MEMORY_FOLDERS, Sandbox
+from tools.sandbox.scratch import private_folder, real_folder
+from tools.secrets import mask
 
 PR_SET_PDEATHSIG = 1
-DEFAULT_OUTPUT_CAP = 8 * 1024 * 1024  # bytes kept per stream; the rest is read and dropped
 
 
 @dataclass
@@ -29,6 +34,7 @@ class RunResult:
     timed_out: bool = False
     truncated: bool = False
     stopped: str = ""  # why the containment stopped it (too many processes, too much memory)
+    left_running: int = 0  # processes it left behind when it ended, found and killed
     sandbox: str = ""  # the containment it ran under: "bwrap" or "none"
 
     @property
@@ -38,11 +44,11 @@ class RunResult:
     def failure(self, time_limit: float) -> str:
         """One line saying how the run failed ('' when it did not)."""
         if self.timed_out:
-            return f"ran past its time limit of {time_limit:g} s and was stopped"
+            return f"ran past its time limit of {time_limit:g} s and was stopped{raised_by('time-limit')}"
         if self.stopped:
             return self.stopped
         if self.exit_code == -signal.SIGXFSZ:
-            return "wrote a file past the file-size limit and was stopped (SIGXFSZ)"
+            return f"wrote a file past the file-size limit and was stopped (SIGXFSZ){raised_by('max-file-mb')}"
         if self.exit_code is not None and self.exit_code < 0:
             try:
                 name = signal.Signals(-self.exit_code).name
@@ -51,6 +57,9 @@ class RunResult:
             return f"was killed by {name}"
         if self.exit_code:
             return f"exited with code {self.exit_code}"
+        if self.truncated:
+            return ("printed more output than is kept, so its output cannot be compared in full"
+                    f"{raised_by('max-output-mb')}")
         return ""
 
     def error_text(self, limit: int = 4000) -> str:
@@ -73,41 +82,54 @@ def line_buffered(argv: list[str]) -> list[str]:
 
 
 def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, str] | None = None,
-                output_cap: int = DEFAULT_OUTPUT_CAP, sandbox: Sandbox | None = None) -> RunResult:
-    """Run `argv` contained in its scratch folder `cwd`; on timeout or a breached cap kill its whole tree."""
+                output_cap: int | None = None, sandbox: Sandbox | None = None,
+                readable: tuple[str, ...] = ()) -> RunResult:
+    """Run `argv` contained in its workspace `cwd`; on timeout or a breached cap kill its whole tree.
+
+    The program's HOME and temporary folder are private and new for this run (a memory folder under
+    bubblewrap, a fresh folder of the tool's otherwise): nothing a program left from an earlier run is
+    reused. `env` adds to the minimal environment (tools/sandbox/environment.py); `readable` names host
+    files outside the system folders the program must read under bubblewrap.
+    """
     sandbox = sandbox or Sandbox("none", "no sandbox was chosen")
-    cwd = Path(cwd)
-    (cwd / ".tmp").mkdir(exist_ok=True)  # the program's private temporary folder
-    full_env = {**os.environ, **sandbox.environment(cwd), **(env or {})}
-    with Containment(sandbox.limits) as box:
+    cwd = real_folder(cwd)
+    with (private_folder() as home,
+          Containment(sandbox.limits, (cwd, home), PRIVATE_MEMORY_FOLDERS if sandbox.mode == "bwrap" else ()) as box):
+        full_env = contained_env("/tmp" if sandbox.mode == "bwrap" else str(home), {**(env or {}), **box.child_env()},
+                                 sandbox.pass_env)
 
         def child_setup() -> None:
             _die_with_parent()
             box.child_setup()
 
         start = time.perf_counter()
-        proc = subprocess.Popen(sandbox.command(argv, cwd), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                preexec_fn=child_setup)
-        readers = [_CappedReader(proc.stdout, output_cap), _CappedReader(proc.stderr, output_cap)]
+        proc = subprocess.Popen(sandbox.command(argv, cwd, readable), cwd=cwd, env=full_env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True, preexec_fn=child_setup)
+        kept = output_cap or sandbox.limits.output_bytes  # per stream; the rest is read and dropped
+        readers = [_CappedReader(proc.stdout, kept), _CappedReader(proc.stderr, kept)]
         box.watch(proc.pid)
-        timed_out = False
+        timed_out, left_running = False, 0
         try:
             proc.wait(timeout=time_limit)
         except subprocess.TimeoutExpired:
             timed_out = True
-        finally:  # on timeout, on Ctrl-C, and for children a finished program left behind
+        finally:  # on timeout, on Ctrl-C, and for what a finished program left behind, escaped or not
             seconds = time.perf_counter() - start
+            if proc.returncode is not None:
+                left_running = box.sweep()
             box.kill(root_reaped=proc.returncode is not None)
             proc.wait()
-            shutil.rmtree(cwd / ".tmp", ignore_errors=True)
+            box.sweep()
     for reader in readers:
         reader.join()
     out, err = readers
     code = None if timed_out else _exit_code(proc.returncode, sandbox)
-    return RunResult(exit_code=code, stdout=out.text(), stderr=err.text(), seconds=round(seconds, 6),
+    if not box.why and box.fork_refused and code:  # it failed on its own, between two looks of the watchdog
+        box.why = box.refusal()
+    return RunResult(exit_code=code, stdout=mask(out.text()), stderr=mask(err.text()), seconds=round(seconds, 6),
                      timed_out=timed_out and not box.why, truncated=out.truncated or err.truncated, stopped=box.why,
-                     sandbox=sandbox.mode)
+                     left_running=left_running, sandbox=sandbox.mode)
 
 
 def _exit_code(code: int, sandbox: Sandbox) -> int:

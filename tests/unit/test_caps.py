@@ -1,0 +1,99 @@
+"""The default caps fit honest programs and still bound hostile ones; a stop names the setting to raise."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from tools.sandbox.containment import Limits, default_max_tasks, pids_cgroup_parent
+from tools.sandbox.isolation import Sandbox, bwrap_problem
+from tools.sandbox.runner import run_program
+
+OPENMP_1024 = r"""
+#include <cstdio>
+#include <omp.h>
+#include <unistd.h>
+int main() {
+    int team = 0;
+    #pragma omp parallel num_threads(1024)
+    {
+        #pragma omp single
+        team = omp_get_num_threads();
+        usleep(200000);
+    }
+    std::printf("threads %d\n", team);
+}
+"""
+
+
+@pytest.fixture(params=["bwrap", "none"])
+def mode(request) -> str:
+    if request.param == "bwrap" and bwrap_problem() is not None:
+        pytest.skip(f"bubblewrap unusable: {bwrap_problem()}")
+    return request.param
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ with OpenMP")
+def test_an_openmp_program_asking_for_1024_threads_runs_under_the_default_caps(mode, tmp_path):
+    (tmp_path / "main.cpp").write_text(OPENMP_1024)
+    subprocess.run(["g++", "-fopenmp", "-O1", "main.cpp", "-o", "program"], cwd=tmp_path, check=True)
+    result = run_program([str(tmp_path / "program")], tmp_path, 120, sandbox=Sandbox(mode, "test", Limits()))
+    assert result.ok, result.failure(120)
+    assert result.stdout == "threads 1024\n"
+
+
+def test_the_default_task_cap_scales_with_the_machine_but_stays_bounded():
+    assert default_max_tasks() >= 4096 and default_max_tasks() >= 16 * (os.cpu_count() or 1)
+    assert default_max_tasks() <= max(4096, 16 * (os.cpu_count() or 1))  # a fork bomb still stops there
+
+
+def test_a_program_stopped_at_the_process_cap_is_told_which_setting_raises_it(tmp_path):
+    bomb = "import os, time\nfor _ in range(40):\n    if os.fork() == 0:\n        time.sleep(20); os._exit(0)\ntime.sleep(20)"
+    limits = Limits(max_tasks=12, memory_bytes=4096 * 1024 * 1024)
+    result = run_program([os.path.realpath(shutil.which("python3")), "-c", bomb], tmp_path, 30,
+                         sandbox=Sandbox("none", "test", limits))
+    assert "more than 12 processes and threads" in result.failure(30)
+    assert result.failure(30).endswith("(the max-processes setting raises it)")
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++ with OpenMP")
+@pytest.mark.skipif(pids_cgroup_parent() is None, reason="the kernel holds the cap only with a pids cgroup")
+def test_a_thread_refused_at_a_lower_cap_is_named_as_the_cap_not_as_the_programs_own_error(tmp_path):
+    (tmp_path / "main.cpp").write_text(OPENMP_1024)
+    subprocess.run(["g++", "-fopenmp", "-O1", "main.cpp", "-o", "program"], cwd=tmp_path, check=True)
+    result = run_program([str(tmp_path / "program")], tmp_path, 120,
+                         sandbox=Sandbox("none", "test", Limits(max_tasks=256)))
+    assert "Thread creation failed" in result.stderr  # what the program itself says
+    assert result.failure(120).startswith("tried to run more than 256 processes and threads")
+    assert result.failure(120).endswith("(the max-processes setting raises it)")
+
+
+# Each writes at most 160 MiB, slowly enough for the watchdog's look every quarter second, then waits.
+MANY_FILES = ("import time\nfor i in range(20):\n    open(f'part{i}.bin', 'wb').write(b'x' * (8 << 20)); time.sleep(0.05)\n"
+              "time.sleep(5)")
+MEMFD = ("import os, time\nfds = [os.memfd_create(f'hoard{i}') for i in range(20)]\nfor fd in fds:\n"
+         "    os.write(fd, b'x' * (8 << 20)); time.sleep(0.05)\ntime.sleep(5)")
+SHM = ("import time\nfor i in range(20):\n    open(f'/dev/shm/hoard{i}', 'wb').write(b'x' * (8 << 20)); time.sleep(0.05)\n"
+       "time.sleep(5)")
+SCRATCH_CAP = Limits(max_tasks=64, memory_bytes=1024 << 20, file_bytes=16 << 20, scratch_bytes=64 << 20)
+
+
+@pytest.mark.parametrize("hoard", [MANY_FILES, MEMFD], ids=["many-files", "memfd"])
+def test_bytes_spread_over_files_or_hidden_in_memory_files_count_against_one_scratch_cap(mode, hoard, tmp_path):
+    result = run_program([os.path.realpath(shutil.which("python3")), "-c", hoard], tmp_path, 60,
+                         sandbox=Sandbox(mode, "test", SCRATCH_CAP))
+    assert not result.ok and "wrote more than 64 MiB to its workspace" in result.failure(60)
+    assert result.failure(60).endswith("(the scratch-mb setting raises it)")
+    assert sum(p.stat().st_size for p in tmp_path.glob("part*.bin")) < 160 << 20
+
+
+def test_under_bubblewrap_dev_shm_is_private_and_counted(tmp_path):
+    if bwrap_problem() is not None:
+        pytest.skip(f"bubblewrap unusable: {bwrap_problem()}")
+    result = run_program([os.path.realpath(shutil.which("python3")), "-c", SHM], tmp_path, 60,
+                         sandbox=Sandbox("bwrap", "test", SCRATCH_CAP))
+    assert not result.ok and not os.path.exists("/dev/shm/hoard0")
+    assert "(the scratch-mb setting raises it)" in result.failure(60) or "No space left on device" in result.stderr
