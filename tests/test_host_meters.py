@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tools.energy import meters
+from tools.energy import host
 from tools.energy.meters import RaplMeter, TimeMeter, choose_meter
 from tools.sandbox.runner import RunResult
 
@@ -19,7 +19,7 @@ def fake_rapl(root: Path, packages: dict[str, tuple[int, int]]) -> None:
 
 def test_rapl_sums_package_energy_across_a_counter_wraparound(tmp_path, monkeypatch):
     fake_rapl(tmp_path, {"intel-rapl:0": (999_000_000, 1_000_000_000), "intel-rapl:1": (10_000_000, 1_000_000_000)})
-    monkeypatch.setattr(meters, "RAPL_ROOT", tmp_path)
+    monkeypatch.setattr(host, "RAPL_ROOT", tmp_path)
     meter = RaplMeter.available()
     assert meter is not None and [d.name for d in meter.domains] == ["intel-rapl:0", "intel-rapl:1"]
 
@@ -34,7 +34,7 @@ def test_rapl_sums_package_energy_across_a_counter_wraparound(tmp_path, monkeypa
 
 
 def test_without_readable_counters_cpu_programs_are_timed(tmp_path, monkeypatch):
-    monkeypatch.setattr(meters, "RAPL_ROOT", tmp_path / "absent")
+    monkeypatch.setattr(host, "RAPL_ROOT", tmp_path / "absent")
     choose_meter.cache_clear()
     try:
         meter = choose_meter("cpp")

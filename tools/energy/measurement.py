@@ -1,4 +1,9 @@
-"""What one measured run yields, a candidate's repeated measurement, and when to stop repeating."""
+"""What one measured run yields, a candidate's repeated measurement, and when to stop repeating.
+
+A candidate alone (the source) is measured by `measure`; two programs to be compared are measured
+by `measure_pairs`, alternately (new, old, new, old, …) in one time window, so that whatever the
+machine does meanwhile falls on both alike.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tools.energy.host import host_rapl
 from tools.energy.metrics import METRICS
 from tools.energy.stats import Stat, summarize
 from tools.sandbox.runner import RunResult
@@ -25,6 +31,9 @@ class Reading:
     avg_power_w: float | None = None
     eq1_energy_j: float | None = None  # the paper's Equation 1 over the instant-power samples
     profile_energy_j: float | None = None  # the instant-power samples integrated over the counter's window
+    cpu_s: float | None = None  # the program's host CPU time, user + system
+    host_energy_j: float | None = None  # CPU package energy over the run (RAPL), where readable
+    dram_energy_j: float | None = None  # DRAM energy over the run (RAPL), where the machine has that domain
     device_state: dict = field(default_factory=dict)  # clocks, temperature, power limit
     samples: list[tuple[float, float]] = field(default_factory=list)  # (s from run start, W)
 
@@ -119,13 +128,31 @@ def spread_sources(summary: dict) -> str:
             f"most of it comes from {cause}")
 
 
+def metered(meter, run: Callable[[], RunResult]) -> tuple[RunResult, Reading]:
+    """One run under the meter, with its host side: CPU time, and package and DRAM energy where RAPL is readable."""
+    rapl, spent = host_rapl(), {}
+
+    def counted() -> RunResult:
+        before = rapl.read() if rapl else None
+        result = run()
+        if rapl:
+            spent["joules"] = rapl.joules(before, rapl.read())
+        return result
+
+    result, reading = meter.measure(counted)
+    reading.cpu_s = getattr(result, "cpu_s", None)
+    if "joules" in spent:
+        reading.host_energy_j, reading.dram_energy_j = spent["joules"]
+    return result, reading
+
+
 def measure(meter, run: Callable[[], RunResult], policy: RepeatPolicy) -> tuple[RunResult, Measurement | None]:
     """Run under the meter until the policy is satisfied; stop at the first failed run (its result is returned)."""
     readings: list[Reading] = []
     start = time.perf_counter()
     with meter.session():
         while True:
-            result, reading = meter.measure(run)
+            result, reading = metered(meter, run)
             if not result.ok:
                 return result, None
             readings.append(reading)
@@ -135,3 +162,43 @@ def measure(meter, run: Callable[[], RunResult], policy: RepeatPolicy) -> tuple[
                 break
     return result, Measurement(method=meter.method, objective=meter.objective, device=meter.device(),
                                readings=readings, stop_reason=reason, wall_s=time.perf_counter() - start)
+
+
+@dataclass
+class Pairs:
+    """Runs of two programs measured alternately: new[i] and old[i] are the i-th pair."""
+
+    new: list[Reading]
+    old: list[Reading]
+    stop_reason: str = ""
+    failed: RunResult | None = None  # the run that failed, where one did
+    failed_side: str = ""  # "new" or "old"
+    last_new: RunResult | None = None  # the new program's latest run: its output is the one judged
+    wall_s: float = 0.0
+
+
+def measure_pairs(meter, run_new: Callable[[], RunResult], run_old: Callable[[], RunResult],
+                  stop: Callable[[Pairs, float], str | None]) -> Pairs:
+    """Run new, old, new, old, … under one meter session until `stop(pairs, elapsed_s)` gives a reason.
+
+    A failed run ends the measurement, with its result and side recorded; its pair is left out.
+    """
+    pairs = Pairs([], [])
+    start = time.perf_counter()
+    with meter.session():
+        while True:
+            readings = []
+            for side, run in (("new", run_new), ("old", run_old)):
+                result, reading = metered(meter, run)
+                if not result.ok:
+                    pairs.failed, pairs.failed_side = result, side
+                    pairs.wall_s = time.perf_counter() - start
+                    return pairs
+                readings.append(reading)
+                if side == "new":
+                    pairs.last_new = result
+            pairs.new.append(readings[0])
+            pairs.old.append(readings[1])
+            if reason := stop(pairs, time.perf_counter() - start):
+                pairs.stop_reason, pairs.wall_s = reason, time.perf_counter() - start
+                return pairs

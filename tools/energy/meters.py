@@ -12,11 +12,10 @@ from functools import cache
 from pathlib import Path
 from typing import Protocol
 
+from tools.energy.host import Rapl, rapl_access_hint
 from tools.energy.measurement import Reading
 from tools.errors import LassiError
 from tools.sandbox.runner import RunResult
-
-RAPL_ROOT = Path("/sys/class/powercap")
 
 
 class Meter(Protocol):
@@ -54,7 +53,8 @@ class TimeMeter(_HostMeter):
         return result, Reading(duration_s=result.seconds)
 
     def device(self) -> dict:
-        return {"name": "host (no readable energy counter)"}
+        hint = rapl_access_hint()
+        return {"name": "host (no readable energy counter)", **({"hint": hint} if hint else {})}
 
 
 class RaplMeter(_HostMeter):
@@ -63,31 +63,23 @@ class RaplMeter(_HostMeter):
     method = "rapl"
     objective = "gross_energy_j"
 
-    def __init__(self, domains: list[Path]):
-        self.domains = domains
+    def __init__(self, rapl: Rapl):
+        self.rapl = rapl
+
+    @property
+    def domains(self) -> tuple[Path, ...]:
+        return self.rapl.packages
 
     @classmethod
     def available(cls) -> "RaplMeter | None":
-        domains = sorted(p for p in RAPL_ROOT.glob("intel-rapl:*") if p.name.count(":") == 1)
-        try:
-            if domains and all(int((d / "energy_uj").read_text()) >= 0 for d in domains):
-                return cls(domains)
-        except (OSError, ValueError):
-            pass
-        return None
-
-    def _read(self) -> list[int]:
-        return [int((d / "energy_uj").read_text()) for d in self.domains]
+        rapl = Rapl.found()
+        return cls(rapl) if rapl else None
 
     def measure(self, run: Callable[[], RunResult]) -> tuple[RunResult, Reading]:
-        before = self._read()
+        before = self.rapl.read()
         result = run()
-        after = self._read()
-        joules = 0.0
-        for domain, a, b in zip(self.domains, before, after):
-            wrap = int((domain / "max_energy_range_uj").read_text())
-            joules += ((b - a) % (wrap + 1)) / 1e6
-        return result, Reading(duration_s=result.seconds, window_s=result.seconds, gross_energy_j=round(joules, 3),
+        joules, _ = self.rapl.joules(before, self.rapl.read())
+        return result, Reading(duration_s=result.seconds, window_s=result.seconds, gross_energy_j=joules,
                                avg_power_w=round(joules / result.seconds, 2) if result.seconds else None)
 
     def device(self) -> dict:

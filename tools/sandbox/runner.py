@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,7 @@ class RunResult:
     truncated: bool = False
     stopped: str = ""  # why the containment stopped it (too many processes, too much memory)
     sandbox: str = ""  # the containment it ran under: "bwrap" or "none"
+    cpu_s: float | None = None  # user + system CPU time of the program and the children it waited for
 
     @property
     def ok(self) -> bool:
@@ -78,7 +80,7 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
             _die_with_parent()
             box.child_setup()
 
-        start = time.perf_counter()
+        start, used_before = time.perf_counter(), _children_cpu_s()
         proc = subprocess.Popen(sandbox.command(argv, cwd), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                 preexec_fn=child_setup)
@@ -93,6 +95,7 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
             seconds = time.perf_counter() - start
             box.kill(root_reaped=proc.returncode is not None)
             proc.wait()
+            cpu_s = _children_cpu_s() - used_before
             shutil.rmtree(cwd / ".tmp", ignore_errors=True)
     for reader in readers:
         reader.join()
@@ -100,7 +103,16 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
     code = None if timed_out else _exit_code(proc.returncode, sandbox)
     return RunResult(exit_code=code, stdout=out.text(), stderr=err.text(), seconds=round(seconds, 6),
                      timed_out=timed_out and not box.why, truncated=out.truncated or err.truncated, stopped=box.why,
-                     sandbox=sandbox.mode)
+                     sandbox=sandbox.mode, cpu_s=round(cpu_s, 6))
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's reaped children so far: its change over a run is the run's CPU time.
+
+    Runs are made one at a time, so no other child is reaped in between.
+    """
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def _exit_code(code: int, sandbox: Sandbox) -> int:
