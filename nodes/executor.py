@@ -1,4 +1,8 @@
-"""`executor`: run the built candidate under the meter, repeated, and keep its output and figures."""
+"""`executor`: run the built candidate under the meter, repeated, and keep its output and figures.
+
+The source is measured alone; a candidate alternately with the best so far, screened and, where it
+looks better, confirmed on fresh pairs (tools/energy/decision.py states the rule).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,17 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, current, failed_status, source
+from graph.state import SOURCE, State, best, current, failed_status, source
 from nodes.shared.containment import sandbox_for
 from tools.build import BINARY_NAME
 from tools.energy import RepeatPolicy, choose_meter, measure
+from tools.energy.decision import compare
+from tools.energy.measurement import Measurement
 from tools.energy.metrics import with_interval
 from tools.errors import LassiError
 from tools.report.plots import plot_profile
 from tools.rundir import write_json, write_text
+from tools.sandbox import Sandbox
 from tools.sandbox.runner import RunResult, run_program
 
 SOURCE_TIME_LIMIT_S = 600.0
@@ -29,17 +36,15 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     outcome = folder / OUTCOME_FILE
     if outcome.is_file():  # measured before the run was killed, its step not yet saved: not measured again
         return {"candidates": {state["current"]: json.loads(outcome.read_text())}}
-    work = folder / "work"
     meter = choose_meter(state["language"], ctx.gpu)
     limit = time_limit(state, ctx)
     sandbox = sandbox_for(ctx, state["language"])
-
-    def run() -> RunResult:
-        return run_program([str(work / BINARY_NAME), *state.get("args", [])], work, limit, env=meter.child_env(),
-                           sandbox=sandbox)
-
-    policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
-    result, measurement = measure(meter, run, policy)
+    run = program_runner(state, cand, meter, limit, sandbox)
+    if state["current"] == SOURCE:
+        policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
+        result, measurement = measure(meter, run, policy)
+    else:
+        result, measurement = _measure_against_best(state, ctx, meter, run, limit, sandbox)
     write_text(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
     run_info = {**result.to_dict(), "time_limit_s": limit, "containment": sandbox.describe(),
@@ -59,6 +64,31 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         record = {**cand, "status": status, "reason": reason, "run": run_info}
     write_json(outcome, record)  # last of the node's files: its presence means all of them are complete
     return {"candidates": {state["current"]: record}}
+
+
+def program_runner(state: State, cand: dict, meter, limit: float, sandbox: Sandbox):
+    """One contained run of a candidate's built program in its workspace, with the run's arguments."""
+    work = Path(cand["dir"]) / "work"
+
+    def run() -> RunResult:
+        return run_program([str(work / BINARY_NAME), *state.get("args", [])], work, limit, env=meter.child_env(),
+                           sandbox=sandbox)
+
+    return run
+
+
+def _measure_against_best(state: State, ctx: Context, meter, run, limit: float,
+                          sandbox: Sandbox) -> tuple[RunResult, Measurement | None]:
+    """The candidate's runs, alternating with the best's; its measurement carries the comparison."""
+    incumbent = best(state)
+    comparison = compare(meter, run, program_runner(state, incumbent, meter, limit, sandbox), ctx.decision_rule())
+    failed = comparison.failed
+    if failed and failed.failed_side == "new":
+        return failed.failed, None
+    if failed:
+        raise LassiError(f"the best so far, v{incumbent['version']:03d}, {failed.failed.failure(limit)} when run again"
+                         f" beside a candidate (output in {incumbent['dir']})")
+    return comparison.last_run, comparison.measurement(meter, incumbent["key"])
 
 
 def time_limit(state: State, ctx: Context) -> float:

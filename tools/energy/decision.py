@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tools.energy.measurement import Pairs, Reading, measure_pairs
+from tools.energy.measurement import Measurement, Pairs, Reading, measure_pairs
 from tools.energy.stats import Ratio, paired_ratio, summarize
 from tools.sandbox.runner import RunResult
 
@@ -62,8 +62,20 @@ class Comparison:
         """The round in which a run failed, if one did."""
         return next((p for p in (self.screening, self.confirmation) if p and p.failed), None)
 
-    def candidate_readings(self) -> list[Reading]:
-        return self.screening.new + (self.confirmation.new if self.confirmation else [])
+    @property
+    def rounds(self) -> list[Pairs]:
+        return [r for r in (self.screening, self.confirmation) if r]
+
+    @property
+    def last_run(self) -> RunResult | None:
+        """The candidate's latest run: its output is the one judged."""
+        return self.rounds[-1].last_new
+
+    def measurement(self, meter, incumbent: str) -> Measurement:
+        """The candidate's measurement over both rounds, carrying the comparison with the incumbent's key."""
+        return Measurement(method=meter.method, objective=meter.objective, device=meter.device(),
+                           readings=[r for pairs in self.rounds for r in pairs.new], stop_reason=self.reason,
+                           wall_s=sum(r.wall_s for r in self.rounds), comparison={"incumbent": incumbent, **self.summary()})
 
     def summary(self) -> dict:
         """JSON-able: each round's objective values of both programs, its ratio, and the screening's verdict."""

@@ -74,6 +74,7 @@ class Measurement:
     readings: list[Reading]
     stop_reason: str = ""
     wall_s: float = 0.0  # time spent measuring, waits included: what measuring cost beyond the runs
+    comparison: dict | None = None  # a candidate's runs against the best's, measured alternately (decision.py)
 
     def stat(self, metric: str) -> Stat | None:
         values = self.values(metric)
@@ -89,7 +90,8 @@ class Measurement:
         return {"method": self.method, "objective": self.objective, "device": self.device,
                 "repeats": len(self.readings), "stop_reason": self.stop_reason, "stats": stats,
                 "wall_s": round(self.wall_s, 3), "overhead_per_repeat_s": round((self.wall_s - runs) / len(self.readings), 3),
-                "readings": [r.to_dict() for r in self.readings]}
+                "readings": [r.to_dict() for r in self.readings],
+                **({"comparison": self.comparison} if self.comparison else {})}
 
     def write_trace(self, path: Path) -> bool:
         """Write every repeat's power samples as CSV; False when the meter took none."""
