@@ -82,13 +82,13 @@ class Comparison:
         rounds = {"screening": self.screening, "confirmation": self.confirmation}
         data = {"objective": self.objective, "verdict": self.verdict, "reason": self.reason}
         for name, pairs in rounds.items():
-            data[name] = _round_summary(pairs, self.objective) if pairs else None
+            data[name] = round_summary(pairs, self.objective) if pairs else None
         if failed := self.failed:
             data["failed_side"] = failed.failed_side
         return data
 
 
-def _round_summary(pairs: Pairs, objective: str) -> dict:
+def round_summary(pairs: Pairs, objective: str) -> dict:
     new, old = _values(pairs.new, objective), _values(pairs.old, objective)
     ratio = paired_ratio(new, old) if new else None
     return {"pairs": len(new), "new": new, "old": old, "stop_reason": pairs.stop_reason,
@@ -197,3 +197,16 @@ def host_shift(summary: dict, factor: float) -> str:
         return ""
     return (f"host CPU time grew {grown:.2f}× (more than {factor:g}×) while GPU energy fell "
             f"{-latest['ratio']['change']:.1%}: work may have moved to the host, where the GPU meter does not see it")
+
+
+def confirm_result(meter, run_best: Callable[[], RunResult], run_source: Callable[[], RunResult], pairs: int) -> dict:
+    """After the search: `pairs` fresh alternating pairs of the best and the source.
+
+    The best was chosen as the most saving of many noisy candidates, so its search figures lean
+    toward more saved; runs made after the choice do not, and the report's headline comes from them.
+    """
+    measured = measure_pairs(meter, run_best, run_source, lambda p, _: f"{pairs} pairs" if len(p.new) >= pairs else None)
+    summary = round_summary(measured, meter.objective)
+    if measured.failed:
+        summary["failed"] = f"the {'best' if measured.failed_side == 'new' else 'source'} failed when run again"
+    return summary

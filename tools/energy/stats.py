@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 
 def _incomplete_beta(a: float, b: float, x: float) -> float:
@@ -52,6 +53,7 @@ def t_cdf(t: float, dof: float) -> float:
     return 1.0 - tail if t > 0 else tail
 
 
+@lru_cache(maxsize=4096)  # the rule asks for the same few (level, pairs − 1) again and again
 def t_quantile(p: float, dof: float) -> float:
     """The t value below which a share `p` of the distribution lies (0 < p < 1)."""
     if not 0 < p < 1:
