@@ -21,19 +21,13 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.builder import NODES, build_graph
 from graph.context import Context, make_context
+from graph.preflight import check_run, check_tools
 from graph.record import THREAD_ID, run_record
 from graph.state import SOURCE
-from knowledge.documents import load_documents
-from tools.build import compiler_for
-from tools.energy.meters import check_meter_choice
 from tools.errors import Interrupted, LassiError
-from tools.gpu import find_gpu
-from tools.llm import check_model
 from tools.llm.reply import ModelUnavailable
-from tools.program import load_program
 from tools.report.run_report import comparison_table, write_reports
 from tools.rundir import RunDir, write_json
-from tools.sandbox import choose_sandbox
 
 Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it)
 
@@ -99,7 +93,7 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
     """
     run = RunDir(run_dir)
     record, ctx = _read_run(run, "resumed")
-    _check_tools(record["language"], ctx)
+    check_tools(record["language"], ctx)
     with open_run(run.path, interrupt_before=_pauses(interrupt_before)) as (graph, config):
         if checkpoint_id is not None:
             start = {"configurable": {**config["configurable"], "checkpoint_id": checkpoint_id}}
@@ -188,11 +182,7 @@ def preflight(program: str | Path, *, main: str | None = None, **settings) -> Co
 
 def _prepare(program, main, settings: dict):
     ctx = make_context(**settings)
-    prog = load_program(program, main)
-    _check_tools(prog.language, ctx)
-    if not ctx.stop_after_profile:
-        load_documents(ctx.knowledge)  # a bad path or selection is reported now, not after Stage 1
-    return prog, ctx
+    return check_run(program, main, ctx), ctx
 
 
 def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) -> Result:
@@ -224,18 +214,6 @@ def _pauses(names: Sequence[str]) -> list[str]:
 def _first_state(record: dict, run: RunDir) -> dict:
     """A run's input, from its run.json record: the same for a new run and one resumed before its first step."""
     return {"program": record["program"], "main": record["main"], "args": record["args"], "run_dir": str(run.path)}
-
-
-def _check_tools(language: str, ctx: Context) -> None:
-    """Fail before any work when a compiler, the GPU, the sandbox asked for, a model file or an API key is missing."""
-    compiler_for(language)
-    choose_sandbox(ctx.sandbox)
-    check_meter_choice(language, ctx.gpu)
-    if language == "cuda":
-        find_gpu(ctx.gpu)
-    if not ctx.stop_after_profile:
-        for name in sorted(set(ctx.models().values())):
-            check_model(name, ctx.base_url)
 
 
 def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, run: RunDir,

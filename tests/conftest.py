@@ -1,7 +1,6 @@
-"""Shared fixtures: a tiny C++ program and scripted sessions written on the fly.
+"""Shared fixtures: a copy of the test program, scripted sessions written on the fly, fast settings.
 
-The test program sleeps WAIT_MS milliseconds, so "better" and "not better" are decided by
-deterministic waits rather than by noisy computation on a shared CI machine.
+What tests import (the test program's variants, answers, judging benches) is in tests/helpers/.
 """
 
 from __future__ import annotations
@@ -13,36 +12,8 @@ from pathlib import Path
 import pytest
 
 from graph.context import make_context
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SLEEPER_MAIN = (FIXTURES / "sleeper" / "main.cpp").read_text()
-VALID = "Output and work match the original.\nVERDICT: VALID"
-INVALID = "The refactoring prints a different result.\nVERDICT: INVALID"
-
-
-def sleeper(wait_ms: int = 200, fault: str | None = None) -> str:
-    """A variant of the test program: another wait, or one planted fault.
-
-    fault: build (does not compile), crash (aborts), output (prints a wrong sum), hang (never ends).
-    """
-    code = SLEEPER_MAIN.replace("#define WAIT_MS 200", f"#define WAIT_MS {wait_ms}")
-    if fault == "build":
-        code = code.replace("long s = sum_to(n);", "long s = sum_to(n)")
-    elif fault == "crash":
-        code = code.replace("long s = sum_to(n);", "long s = sum_to(n); std::abort();")
-    elif fault == "output":
-        code = code.replace("long s = sum_to(n);", "long s = sum_to(n) + 1;")
-    elif fault == "hang":
-        code = code.replace("long s = sum_to(n);", "for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));\n    long s = 0;")
-    return code
-
-
-def answer(code: str, text: str = "Here is the new version.") -> str:
-    return f"{text}\n\n```cpp\n{code}```\n"
-
-
-SUMMARIES = {"summarizer/knowledge": ["knowledge summary"], "summarizer/system": ["machine summary"],
-             "summarizer/code": ["code summary"]}
+from tests.helpers import FIXTURES
+from tests.helpers.programs import SUMMARIES, nvidia_gpu_present
 
 
 @pytest.fixture
@@ -84,17 +55,6 @@ def private_cache_home(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def context():
     return make_context
-
-
-def nvidia_gpu_present() -> bool:
-    from tools.errors import LassiError
-    from tools.gpu import find_gpu
-
-    try:
-        find_gpu()
-        return True
-    except LassiError:
-        return False
 
 
 def pytest_collection_modifyitems(config, items):

@@ -11,9 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from judging import CORPUS, EXAMPLES, Bench, corpus_code
 
 from nodes.judge import parse_verdict
+from tests.helpers.judging import CORPUS, EXAMPLES, Bench, corpus_code
 from tools.build import build, build_command
 from tools.errors import LassiError
 from tools.program import load_program, stage_workspace

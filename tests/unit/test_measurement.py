@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import ROOT
 from tools.energy.gpu_lock import gpu_lock
 from tools.energy.measurement import Reading, RepeatPolicy, measure, spread_sources
 from tools.energy.nvml_meter import NvmlMeter
@@ -125,7 +126,7 @@ def test_a_second_run_waits_for_the_gpu_a_first_run_is_measuring_on(tmp_path, mo
         "import sys, time; sys.path.insert(0, '.');"
         "from tools.energy.gpu_lock import gpu_lock\n"
         "with gpu_lock('GPU-test'):\n    print('held', flush=True); time.sleep(1.0)")],
-        cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     start = time.monotonic()
     with gpu_lock("GPU-test"):

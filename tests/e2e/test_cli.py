@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from conftest import VALID, answer, sleeper
+from tests.helpers.programs import VALID, answer, sleeper
 
 
 def test_dotenv_in_the_working_folder_sets_the_model(program, session, tmp_path):

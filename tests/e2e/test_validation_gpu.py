@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 
 import pytest
-from judging import CORPUS, EXAMPLES, Bench, Verdict, corpus_code
 
+from tests.helpers.judging import CORPUS, EXAMPLES, Bench, Verdict, corpus_code
 from tools.gpu import find_gpu
 from tools.report.run_report import validation_lines, verdict_mark
 

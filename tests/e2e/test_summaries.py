@@ -7,11 +7,10 @@ import shutil
 import time
 from pathlib import Path
 
-from conftest import SUMMARIES, VALID, answer, sleeper
-from documents import HTML, MARKDOWN, write_pdf
-
 from app.api import optimize
 from app.cli import main
+from tests.helpers.documents import HTML, MARKDOWN, write_pdf
+from tests.helpers.programs import SUMMARIES, VALID, answer, sleeper
 from tools.rundir import read_jsonl
 
 SLOW = 320  # milliseconds: candidates slower than the source, so each run takes the shortest path through Stage 3

@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import VALID, answer, sleeper
 
 from app.api import optimize, profile
 from app.cli import main
+from tests.helpers import ROOT
+from tests.helpers.programs import VALID, answer, sleeper
 from tools.report.plots import SearchPoint, plot_profile, plot_search
 from tools.report.run_report import write_reports
 from tools.rundir import RunDir, write_json, write_text
@@ -148,7 +149,7 @@ CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser",
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs a Chromium or Chrome binary")
 def test_a_scripted_runs_report_html_renders_in_headless_chromium_with_its_table_and_plots(tmp_path):
-    examples = Path(__file__).parents[1] / "examples"
+    examples = ROOT / "examples"
     run_dir, shot = tmp_path / "run", tmp_path / "report.png"
     done = subprocess.run([sys.executable, "-m", "app.cli", "optimize", str(examples / "programs" / "heat2d"),
                            "--model", f"scripted:{examples / 'sessions' / 'heat2d' / 'session.json'}",

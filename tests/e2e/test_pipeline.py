@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import INVALID, VALID, answer, sleeper
-
 from app.api import optimize
+from tests.helpers.programs import INVALID, VALID, answer, sleeper
 
 FAST, SOURCE_SPEED, SLOW = 40, 200, 320  # milliseconds the test program waits
 

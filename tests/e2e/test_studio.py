@@ -20,12 +20,14 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from langgraph_sdk import get_sync_client
 
-ROOT = Path(__file__).parents[1]
+from tests.helpers import ROOT
+
 HEAT2D = "examples/programs/heat2d"
 SESSION = "examples/sessions/heat2d/session.json"
 START_TIMEOUT_S = 120
@@ -109,11 +111,12 @@ def no_server_files_left():
         shutil.rmtree(ROOT / ".langgraph_api", ignore_errors=True)
 
 
-@pytest.fixture
-def server(tmp_path):
+@contextmanager
+def dev_server(tmp_path: Path, **changes):
+    """`langgraph dev` with the shipped langgraph.json, persistence off, and `changes` to its keys."""
     config = json.loads((ROOT / "langgraph.json").read_text())
     test_config = tmp_path / "langgraph.json"
-    test_config.write_text(json.dumps({**config, "disable_persistence": True}))
+    test_config.write_text(json.dumps({**config, "disable_persistence": True, **changes}))
     dev = DevServer(test_config, tmp_path / "server.log")
     try:
         dev.wait_until_up()
@@ -121,6 +124,12 @@ def server(tmp_path):
     finally:
         dev.stop()
     assert dev.group_gone(), "a process of `langgraph dev` outlived the server"
+
+
+@pytest.fixture
+def server(tmp_path):
+    with dev_server(tmp_path) as dev:
+        yield dev
 
 
 @pytest.fixture
@@ -181,3 +190,35 @@ def test_a_server_that_cannot_start_fails_with_its_own_message(tmp_path):
         dev.stop()
     assert "`langgraph dev` could not start the graph" in str(failure.value) and "no_such_file" in str(failure.value)
     assert time.monotonic() - started < START_TIMEOUT_S, "the failure was noticed only at the timeout"
+
+
+def refused_run(dev: DevServer, run_dir: Path, context: dict) -> dict:
+    """Start a heat2d run over the API and wait for its end: the error the client is given."""
+    client = get_sync_client(url=dev.url)
+    thread = client.threads.create()
+    run = client.runs.create(thread["thread_id"], "lassi_ee", context=context,
+                             input={"program": HEAT2D, "args": ["64", "5"], "run_dir": str(run_dir)})
+    final = client.runs.join(thread["thread_id"], run["run_id"])
+    assert client.runs.get(thread["thread_id"], run["run_id"])["status"] == "error"
+    return final["__error__"]
+
+
+def test_a_run_without_a_key_is_refused_with_the_clis_one_line_before_anything_is_measured(server, tmp_path):
+    error = refused_run(server, tmp_path / "run", {"model": "openai:o3-mini"})
+    assert error == {"error": "RunRefused", "message": "openai:o3-mini needs OPENAI_API_KEY (set it in the"
+                     " environment or in .env), or a base_url for an OpenAI-compatible server"}
+    assert not (tmp_path / "run").exists(), "the run started measuring before its model was checked"
+
+
+def test_a_setting_out_of_range_is_refused_in_the_forms_words(server, tmp_path):
+    error = refused_run(server, tmp_path / "run", {"model": f"scripted:{SESSION}", "max_iterations": 0})
+    assert error["message"] == "max_iterations must be at least 1, not 0"
+
+
+def test_the_servers_env_file_is_read_and_reaches_the_run(tmp_path):
+    assert json.loads((ROOT / "langgraph.json").read_text())["env"] == ".env"  # the project folder's .env
+    dotenv = tmp_path / "project.env"
+    dotenv.write_text("LASSI_MODEL=openai:model-named-in-dotenv\n")
+    with dev_server(tmp_path, env=str(dotenv)) as dev:
+        error = refused_run(dev, tmp_path / "run", {})
+    assert error["message"].startswith("openai:model-named-in-dotenv needs OPENAI_API_KEY")

@@ -15,15 +15,15 @@ from itertools import combinations
 from pathlib import Path
 
 import pytest
-from conftest import INVALID, VALID, answer, nvidia_gpu_present, sleeper
 
 from app.bench import bench
 from app.suite import load_suite
+from tests.helpers import ROOT
+from tests.helpers.programs import INVALID, VALID, answer, nvidia_gpu_present, sleeper
 from tools.errors import LassiError
 from tools.program import load_program
 from tools.report.suite import TrialRecord, any_of_k, best_of_k, render_markdown, suite_figures
 
-ROOT = Path(__file__).parents[1]
 SUITES = ROOT / "examples" / "suites"
 EXAMPLE_PROGRAMS = sorted(p.name for p in (ROOT / "examples" / "programs").iterdir())
 EXAMPLE_PROGRAMS_IN_SUITE_ORDER = ["transfer-loop", "pageable-copy", "sync-storm", "heat2d"]

@@ -8,17 +8,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from documents import HTML, MARKDOWN, write_pdf
 
 from app.cli import main
 from graph.context import make_context
 from knowledge import load_knowledge, load_notes, note_files
 from knowledge.documents import MAX_CHARS, load_document, load_documents, parse_spec
+from tests.helpers import ROOT
+from tests.helpers.documents import HTML, MARKDOWN, write_pdf
 from tools.errors import LassiError
 
 CUDA_TOPICS = ("transfers", "streams", "coalescing", "shared-and-constant", "occupancy", "synchronization", "precision",
                "redundant-work", "clocks-and-power")
-ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture

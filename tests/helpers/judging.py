@@ -16,14 +16,14 @@ from types import SimpleNamespace
 from graph.context import make_context
 from graph.state import SOURCE, new_candidate
 from nodes import judge
+from tests.helpers import FIXTURES, ROOT
 from tools.build import BINARY_NAME, build, build_command
 from tools.program import load_program, sha256_text, stage_workspace
 from tools.rundir import RunDir, write_text
 from tools.sandbox.runner import run_program
 
-ROOT = Path(__file__).parents[1]
 EXAMPLES = ROOT / "examples" / "programs"
-CORPUS = ROOT / "tests" / "fixtures" / "validation-corpus"
+CORPUS = FIXTURES / "validation-corpus"
 TIME_LIMIT_S = 120.0
 
 

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import ROOT
 from tools.build import BINARY_NAME, build, build_command
 from tools.program import load_program, stage_workspace
 
-EXAMPLES = Path(__file__).parents[1] / "examples"
+EXAMPLES = ROOT / "examples"
 CUDA_PROGRAMS = sorted(p.parent for p in (EXAMPLES / "programs").glob("*/main.cu"))
 
 

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import VALID, answer, sleeper
+
+from tests.helpers.programs import VALID, answer, sleeper
 
 
 def lassi(*args: str, cwd: Path) -> subprocess.Popen:
@@ -98,7 +99,8 @@ def killable(tmp_path_factory):
     """A program, a slow scripted session and an uninterrupted run of them: (program, model, its steps, summary)."""
     import shutil
 
-    from conftest import FIXTURES, SUMMARIES
+    from tests.helpers import FIXTURES
+    from tests.helpers.programs import SUMMARIES
 
     folder = tmp_path_factory.mktemp("killable")
     program = folder / "sleeper"

@@ -9,6 +9,7 @@ import pytest
 
 from app.api import optimize, profile
 from nodes.comparator import assess
+from tests.helpers import ROOT
 from tools.build import BINARY_NAME, build, build_command
 from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.gpu import find_gpu
@@ -16,7 +17,7 @@ from tools.program import load_program, stage_workspace
 from tools.sandbox.runner import run_program
 
 pytestmark = pytest.mark.gpu
-EXAMPLES = Path(__file__).parents[1] / "examples"
+EXAMPLES = ROOT / "examples"
 CUDA_EXAMPLES = sorted(p.parent.name for p in (EXAMPLES / "programs").glob("*/main.cu"))
 
 COUNT_DEVICES = r"""

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import nvidia_gpu_present, sleeper
+
+from tests.helpers import FIXTURES, ROOT
+from tests.helpers.programs import nvidia_gpu_present, sleeper
 
 
 def lassi(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -147,7 +149,7 @@ def test_a_malformed_scripted_session_is_reported_before_any_work(program, tmp_p
     assert not (tmp_path / "lassi-runs").exists()
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = ROOT / "README.md"
 
 
 def readme_rows() -> list[tuple[str, str]]:
@@ -186,7 +188,7 @@ def workspace(tmp_path, monkeypatch):
     and the suite files."""
     import tools.gpu
 
-    shutil.copytree(Path(__file__).parent / "fixtures" / "sleeper", tmp_path / "prog")
+    shutil.copytree(FIXTURES / "sleeper", tmp_path / "prog")
     (tmp_path / "prog" / "notes.txt").write_text("notes")
     for folder, files in {"kernel": ["main.cu"], "empty": [], "two": ["a.cpp", "b.cpp"]}.items():
         (tmp_path / folder).mkdir()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import VALID, answer, sleeper
 
 from app.api import open_run, optimize, resume
+from tests.helpers.programs import VALID, answer, sleeper
 from tools.errors import LassiError
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 from app.api import resume
+from tests.helpers import ROOT
 
-EXAMPLES = Path(__file__).parents[1] / "examples"
+EXAMPLES = ROOT / "examples"
 
 
 def test_the_heat2d_demo_walks_every_stage_from_the_cli(tmp_path):

@@ -1,12 +1,12 @@
 """Prompts are templates: each renders with exactly its placeholders, in the project's own words."""
 
 import re
-from pathlib import Path
 
 import pytest
 
 from prompts import prompt_version, render
 from prompts.render import FOLDER
+from tests.helpers import ROOT
 
 TEMPLATES = sorted(p.stem for p in FOLDER.glob("*.md"))
 
@@ -39,9 +39,9 @@ def test_no_prompt_or_document_repeats_the_papers_wording():
     import subprocess
     import sys
 
-    checker = Path(__file__).parents[2] / "shared" / "tools" / "verbatim_check.py"
+    checker = ROOT.parent / "shared" / "tools" / "verbatim_check.py"
     if not checker.exists():
         pytest.skip("the verbatim checker lives beside the project in ../shared")
-    out = subprocess.run([sys.executable, str(checker), str(Path(__file__).parents[1])], capture_output=True,
+    out = subprocess.run([sys.executable, str(checker), str(ROOT)], capture_output=True,
                          text=True)
     assert "0 file(s) repeat" in out.stdout, out.stdout
