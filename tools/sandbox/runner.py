@@ -31,7 +31,7 @@ class RunResult:
     truncated: bool = False
     stopped: str = ""  # why the containment stopped it (too many processes, too much memory)
     sandbox: str = ""  # the containment it ran under: "bwrap" or "none"
-    cpu_s: float | None = None  # user + system CPU time of the program and the children it waited for
+    cpu_s: float | None = None  # user + system CPU time of the program and its children; None: not observable
 
     @property
     def ok(self) -> bool:
@@ -103,13 +103,15 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
     code = None if timed_out else _exit_code(proc.returncode, sandbox)
     return RunResult(exit_code=code, stdout=out.text(), stderr=err.text(), seconds=round(seconds, 6),
                      timed_out=timed_out and not box.why, truncated=out.truncated or err.truncated, stopped=box.why,
-                     sandbox=sandbox.mode, cpu_s=round(cpu_s, 6))
+                     sandbox=sandbox.mode, cpu_s=round(cpu_s, 6) if sandbox.mode != "bwrap" else None)
 
 
 def _children_cpu_s() -> float:
     """CPU seconds of this process's reaped children so far: its change over a run is the run's CPU time.
 
-    Runs are made one at a time, so no other child is reaped in between.
+    Runs are made one at a time, so no other child is reaped in between. Under bubblewrap the
+    program's time does not reach us: bubblewrap's monitor exits on its init's word without reaping
+    it, so the program's rusage is lost and its CPU time is recorded as unknown, not as bwrap's own.
     """
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
