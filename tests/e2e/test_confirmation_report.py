@@ -24,12 +24,10 @@ def test_the_headline_saving_and_interval_come_from_the_confirmation_runs_alone(
     assert "from 3 fresh pairs" in headline and "| change (screening) |" in report
 
     # The same run with other confirmation figures: the headline follows them, the screening table does not.
-    slower = [v * 2 for v in confirmation["new"]]
+    slower = [v * 1.5 for v in confirmation["old"]]  # half as much again as the source, in every pair
     state = {**result.state, "confirmation": {**confirmation, "new": slower}}
     write_reports(RunDir(result.run_dir), state, {"coder": model})
     rewritten = result.report_path.read_text()
-    moved = paired_ratio(slower, confirmation["old"]).change()
-    assert f"**Confirmed change of" in rewritten and f"{moved.change:+.1%}**" in rewritten
-    assert "not a significant saving" in rewritten
+    assert "**Confirmed change of" in rewritten and "+50.0%**" in rewritten and "not a significant saving" in rewritten
     table = [line for line in report.splitlines() if line.startswith("| Runtime")]
     assert table and table == [line for line in rewritten.splitlines() if line.startswith("| Runtime")]
