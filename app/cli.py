@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.progress import Progress
 from graph.context import GROUPS, face_name, parse_repeats, settings
+from graph.state import label
 from tools.errors import Interrupted, LassiError
 
 
@@ -104,9 +105,9 @@ def _profile(args) -> int:
         print(f"  {spread}")
     print(f"  measuring took {m['overhead_per_repeat_s']:.2f} s per run beyond the program's own time")
     print(f"  device: {m['device'].get('name')}; stdout and measurement.json in {src['dir']}")
-    for label, key in (("power trace", "trace_path"), ("power plot", "plot_path")):
+    for what, key in (("power trace", "trace_path"), ("power plot", "plot_path")):
         if m.get(key):
-            print(f"  {label}: {m[key]}")
+            print(f"  {what}: {m[key]}")
     return 0
 
 
@@ -126,7 +127,7 @@ def _print_result(result) -> None:
         print(f"\nRun paused before its end; continue with: lassi-ee resume {result.run_dir}")
         return
     best = result.best
-    print(f"\nBest: v{best['version']:03d} ({best['origin']})   run directory: {result.run_dir}")
+    print(f"\nBest: {label(best)} ({best['origin']})   run directory: {result.run_dir}")
     for row in result.table:
         print(f"  {row['metric']:<42} {row['source']:>16} {row['best']:>16} {row['change']:>8}")
     _print_report(result.report_path)

@@ -4,7 +4,7 @@
 
 Each simulated run is an optimization of 11 candidates. The project's own code decides
 (tools/energy/decision.py's `compare` and the comparator's `assess`, with its count of
-confirmations), over a stand-in meter whose readings follow a noise model:
+confirmations), over the time meter and stand-in programs whose runtimes follow a noise model:
 
   iid 1% / 3% / 10%   independent run-to-run noise of that coefficient of variation
   drift 2%            3% noise, and the machine's pace moves by 2% (sd) from one measuring time to
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from nodes.comparator import assess
 from tools.energy.decision import PROMISING, Rule, compare, confirm_result
-from tools.energy.measurement import Reading
+from tools.energy.meters import TimeMeter
 from tools.sandbox.runner import RunResult
 
 CANDIDATES = 11
@@ -62,24 +62,6 @@ NOISES = (Noise("iid 1%", 0.01), Noise("iid 3%", 0.03), Noise("iid 10%", 0.10), 
           Noise("heavy tails", 0.03, heavy=True))
 
 
-class StandInMeter:
-    """Each run's objective is what its program returns: no machine is used."""
-
-    method, objective = "simulated", "duration_s"
-
-    def measure(self, run):
-        result = run()
-        return result, Reading(duration_s=result.seconds)
-
-    def device(self) -> dict:
-        return {"name": "simulation"}
-
-    def session(self):
-        from contextlib import nullcontext
-
-        return nullcontext()
-
-
 class Window:
     """One measuring time: every run made in it shares the machine's pace."""
 
@@ -93,7 +75,7 @@ class Window:
         return run
 
 
-def new_rule_run(means: list[float], noise: Noise, rng: random.Random, meter: StandInMeter) -> dict:
+def new_rule_run(means: list[float], noise: Noise, rng: random.Random, meter: TimeMeter) -> dict:
     """One optimization under the project's rule: returns the best's index, intervals, runs spent."""
     best, confirmations, runs, covered = 0, 0, 0, []
     for k, mean in enumerate(means[1:], start=1):
@@ -169,7 +151,7 @@ def old_rule_run(means: list[float], noise: Noise, rng: random.Random) -> dict:
 # ---- the table ---------------------------------------------------------------------------------------------
 
 def scenario(noise: Noise, runs: int, seed: int) -> dict:
-    rng, meter = random.Random(f"{seed}-{noise.name}"), StandInMeter()
+    rng, meter = random.Random(f"{seed}-{noise.name}"), TimeMeter()
     figures = {}
     for rule_name, one_run in (("new", lambda m: new_rule_run(m, noise, rng, meter)),
                                ("old", lambda m: old_rule_run(m, noise, rng))):

@@ -16,7 +16,7 @@ from typing import (
 from typing_extensions import TypedDict
 
 from tools.program import Program, load_program
-from tools.rundir import RunDir
+from tools.rundir import RunDir, version_key, version_label
 
 
 def merge(old: dict | None, new: dict | None) -> dict:
@@ -79,17 +79,8 @@ class State(Input, total=False):
     report: str  # path of report.md once written
 
 
-def key(version: int) -> str:
-    """The key of a version in state["candidates"]: 3 -> "003"."""
-    return f"{version:03d}"
-
-
-def label(candidate_or_version: dict | int) -> str:
-    """How people read a version: "v003"."""
-    version = candidate_or_version if isinstance(candidate_or_version, int) else candidate_or_version["version"]
-    return f"v{key(version)}"
-
-
+key = version_key  # a version's key in state["candidates"]: 3 -> "003"
+label = version_label  # how people read a version: "v003"
 SOURCE = key(0)
 
 

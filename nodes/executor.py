@@ -12,7 +12,7 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, best, current, failed_status, source
+from graph.state import SOURCE, State, best, current, failed_status, label, source
 from nodes.shared.containment import sandbox_for
 from tools.build import BINARY_NAME
 from tools.energy import RepeatPolicy, choose_meter, measure
@@ -54,7 +54,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         summary = measurement.summary()
         if measurement.write_trace(folder / "power.csv"):
             summary["trace_path"] = str(folder / "power.csv")
-            title = (f"v{cand['version']:03d} ({cand['origin']}): net energy "
+            title = (f"{label(cand)} ({cand['origin']}): net energy "
                      f"{with_interval(summary['stats']['net_energy_j'], 'J')} over {summary['repeats']} runs")
             summary["plot_path"] = str(plot_profile(folder / "power.csv", summary, folder / "power.png", title))
         write_json(folder / "measurement.json", summary)
@@ -86,7 +86,7 @@ def _measure_against_best(state: State, ctx: Context, meter, run, limit: float,
     if failed and failed.failed_side == "new":
         return failed.failed, None
     if failed:
-        raise LassiError(f"the best so far, v{incumbent['version']:03d}, {failed.failed.failure(limit)} when run again"
+        raise LassiError(f"the best so far, {label(incumbent)}, {failed.failed.failure(limit)} when run again"
                          f" beside a candidate (output in {incumbent['dir']})")
     return comparison.last_run, comparison.measurement(meter, incumbent["key"])
 

@@ -17,6 +17,7 @@ from graph.state import State, best, read_code, read_stdout, run_dir, source
 from nodes.executor import program_runner, time_limit
 from nodes.shared.containment import sandbox_for
 from nodes.shared.models import LANGUAGE_NAMES, ask
+from tools.build import BINARY_NAME
 from tools.energy import choose_meter
 from tools.energy.decision import confirm_result
 from tools.energy.metrics import describe_measurement
@@ -57,4 +58,4 @@ def _copy_best(candidate: dict, target: Path) -> None:
     """The best candidate's program folder (its workspace without the built binary)."""
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(Path(candidate["dir"]) / "work", target, ignore=shutil.ignore_patterns("program"))
+    shutil.copytree(Path(candidate["dir"]) / "work", target, ignore=shutil.ignore_patterns(BINARY_NAME))

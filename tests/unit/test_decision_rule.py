@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import pytest
 from langgraph.runtime import Runtime
 
@@ -11,47 +9,41 @@ from graph.context import make_context
 from nodes import comparator
 from tools.energy.decision import NOT_BETTER, PROMISING, Comparison, Rule, compare, decide, screening_verdict
 from tools.energy.measurement import Pairs, Reading, measure_pairs
+from tools.energy.meters import TimeMeter
 from tools.sandbox.runner import RunResult
 
 RULE = Rule(min_pairs=3, max_pairs=6, target_ci=0.02, min_improvement=0.02, error_budget=0.05)
 
 
-class ListedMeter:
-    """A meter whose runs report the objective their program returns; it keeps the order programs ran in."""
-
-    method, objective = "listed", "duration_s"
+class ListedMeter(TimeMeter):
+    """The time meter, keeping the order programs ran in; a stand-in program's runtime is its objective."""
 
     def __init__(self):
         self.order: list[str] = []
 
-    def measure(self, run):
-        name, value = run()
-        self.order.append(name)
-        return RunResult(exit_code=0, stdout="", stderr="", seconds=value), Reading(duration_s=value)
 
-    def device(self) -> dict:
-        return {"name": "listed"}
-
-    def session(self):
-        return nullcontext()
-
-
-def program(name: str, values: list[float]):
-    """A stand-in program whose i-th run measures values[i]."""
+def program(name: str, values: list[float], meter: ListedMeter | None = None):
+    """A stand-in program whose i-th run takes values[i] seconds (by its own clock)."""
     runs = iter(values)
-    return lambda: (name, next(runs))
+
+    def run() -> RunResult:
+        if meter is not None:
+            meter.order.append(name)
+        return RunResult(exit_code=0, stdout="", stderr="", seconds=next(runs))
+
+    return run
 
 
 def test_candidate_and_incumbent_run_alternately_in_one_window():
     meter = ListedMeter()
-    pairs = measure_pairs(meter, program("A", [1.0] * 4), program("B", [2.0] * 4),
+    pairs = measure_pairs(meter, program("A", [1.0] * 4, meter), program("B", [2.0] * 4, meter),
                           lambda p, _: "four pairs" if len(p.new) == 4 else None)
     assert meter.order == ["A", "B"] * 4 and [r.duration_s for r in pairs.old] == [2.0] * 4
 
 
 def test_a_clear_loss_stops_screening_at_the_minimum_with_no_confirmation():
     meter = ListedMeter()
-    found = compare(meter, program("A", [1.3, 1.31, 1.29] * 4), program("B", [1.0, 1.01, 0.99] * 4), RULE)
+    found = compare(meter, program("A", [1.3, 1.31, 1.29] * 4, meter), program("B", [1.0, 1.01, 0.99] * 4, meter), RULE)
     assert found.verdict == NOT_BETTER and found.confirmation is None and len(meter.order) == 6
 
 

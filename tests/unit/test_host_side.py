@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,33 +12,38 @@ from nodes.comparator import assess, with_host_check
 from tools.energy import host
 from tools.energy.decision import PROMISING, Rule, compare, host_shift
 from tools.energy.host import ACCESS_HINT, Rapl, rapl_access_hint
-from tools.energy.measurement import Reading, metered
+from tools.energy.measurement import metered
 from tools.energy.meters import TimeMeter
 from tools.sandbox.isolation import bwrap_problem, choose_sandbox
-from tools.sandbox.runner import run_program
+from tools.sandbox.runner import RunResult, run_program
 
 BUSY = [sys.executable, "-c", "n = 0\nfor i in range(3_000_000): n += i\nprint('gpu_joules=50')"]  # ~0.2 s of CPU
 IDLE = ["sh", "-c", "sleep 0.2; echo gpu_joules=100"]
 
 
-class StandInGpuMeter:
-    """A GPU meter for a machine without a GPU: the program prints the GPU energy it 'used'."""
+class StandInGpuMeter(TimeMeter):
+    """A GPU meter for a machine without a GPU: each program prints the GPU energy it 'used'."""
 
-    method, objective = "stand-in", "net_energy_j"
+    objective = "net_energy_j"
 
-    def measure(self, run):
-        result = run()
-        joules = float(result.stdout.strip().rpartition("=")[2])
-        return result, Reading(duration_s=result.seconds, net_energy_j=joules)
+    def __init__(self):
+        self.joules = None
 
-    def device(self) -> dict:
-        return {"name": "stand-in GPU"}
+    @contextmanager
+    def window(self):
+        with super().window() as window:
+            yield window
+        window.reading.net_energy_j = self.joules
 
-    def session(self):
-        return nullcontext()
+    def runner(self, argv: list[str], folder: Path):
+        run = runner(argv, folder)
 
-    def child_env(self) -> dict:
-        return {}
+        def told() -> RunResult:
+            result = run()
+            self.joules = float(result.stdout.strip().rpartition("=")[2])
+            return result
+
+        return told
 
 
 def runner(argv: list[str], folder: Path, sandbox=None):
@@ -91,7 +96,9 @@ def test_package_and_dram_energy_over_the_runs_window(tmp_path, monkeypatch):
         (tmp_path / "intel-rapl:0:0" / "energy_uj").write_text("1500000\n")  # 1 J of DRAM
         return run_program(IDLE, tmp_path, 60)
 
-    _, reading = metered(StandInGpuMeter(), run)
+    meter = StandInGpuMeter()
+    meter.joules = 100.0
+    _, reading = metered(meter, run)
     assert reading.host_energy_j == 3.0 and reading.dram_energy_j == 1.0 and reading.net_energy_j == 100.0
 
 
@@ -109,7 +116,8 @@ def test_a_machine_without_counters_gets_no_hint(tmp_path):
 
 def host_shifted(tmp_path: Path, candidate: list[str], incumbent: list[str]) -> dict:
     rule = Rule(min_pairs=2, max_pairs=2)
-    found = compare(StandInGpuMeter(), runner(candidate, tmp_path / "new"), runner(incumbent, tmp_path / "old"), rule)
+    meter = StandInGpuMeter()
+    found = compare(meter, meter.runner(candidate, tmp_path / "new"), meter.runner(incumbent, tmp_path / "old"), rule)
     return found.summary()
 
 

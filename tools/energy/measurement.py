@@ -1,8 +1,14 @@
-"""What one measured run yields, a candidate's repeated measurement, and when to stop repeating.
+"""What one metered block yields, a candidate's repeated measurement, and when to stop repeating.
 
-A candidate alone (the source) is measured by `measure`; two programs to be compared are measured
-by `measure_pairs`, alternately (new, old, new, old, …) in one time window, so that whatever the
-machine does meanwhile falls on both alike.
+A meter meters any block of code through its window, as a notebook or benchmark would:
+
+    with meter.window() as window:
+        work()
+    window.reading  # a Reading: duration, and energies where the meter sees them
+
+A program's run is one such block (`metered`); `measure` repeats it under the meter's session, and
+`measure_pairs` runs two programs alternately (new, old, new, old, …) in one time window, so that
+whatever the machine does meanwhile falls on both alike.
 """
 
 from __future__ import annotations
@@ -12,11 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from tools.energy.host import host_rapl
 from tools.energy.metrics import METRICS
 from tools.energy.stats import Stat, summarize
-from tools.sandbox.runner import RunResult
 
 
 @dataclass
@@ -41,6 +47,47 @@ class Reading:
         data = asdict(self)
         data.pop("samples")
         return data
+
+
+class FinishedRun(Protocol):
+    """What measuring needs of a run that finished: whether it succeeded and how long it took itself."""
+
+    seconds: float
+
+    @property
+    def ok(self) -> bool: ...
+
+
+Run = TypeVar("Run", bound=FinishedRun)
+
+
+@dataclass
+class Window:
+    """One metered block. Inside it, `seconds` may be set to the work's own duration (a program's runtime
+    as its runner timed it); otherwise the block's wall time is taken. `reading` is set when the block ends."""
+
+    seconds: float | None = None
+    reading: Reading | None = None
+
+    def duration(self, wall_s: float) -> float:
+        """The work's own duration where the block told it, else the block's wall time."""
+        return self.seconds if self.seconds is not None else round(wall_s, 6)
+
+
+def metered(meter, run: Callable[[], Run]) -> tuple[Run, Reading]:
+    """One run in a window of the meter: its result, and the reading timed by the run's own clock, with
+    the run's host side: its CPU time, and package and DRAM energy where RAPL is readable."""
+    rapl = host_rapl()
+    with meter.window() as window:
+        before = rapl.read() if rapl else None
+        result = run()
+        window.seconds = result.seconds
+        joules = rapl.joules(before, rapl.read()) if rapl else None
+    reading = window.reading
+    reading.cpu_s = getattr(result, "cpu_s", None)
+    if joules:
+        reading.host_energy_j, reading.dram_energy_j = joules
+    return result, reading
 
 
 @dataclass(frozen=True)
@@ -130,25 +177,7 @@ def spread_sources(summary: dict) -> str:
             f"most of it comes from {cause}")
 
 
-def metered(meter, run: Callable[[], RunResult]) -> tuple[RunResult, Reading]:
-    """One run under the meter, with its host side: CPU time, and package and DRAM energy where RAPL is readable."""
-    rapl, spent = host_rapl(), {}
-
-    def counted() -> RunResult:
-        before = rapl.read() if rapl else None
-        result = run()
-        if rapl:
-            spent["joules"] = rapl.joules(before, rapl.read())
-        return result
-
-    result, reading = meter.measure(counted)
-    reading.cpu_s = getattr(result, "cpu_s", None)
-    if "joules" in spent:
-        reading.host_energy_j, reading.dram_energy_j = spent["joules"]
-    return result, reading
-
-
-def measure(meter, run: Callable[[], RunResult], policy: RepeatPolicy) -> tuple[RunResult, Measurement | None]:
+def measure(meter, run: Callable[[], Run], policy: RepeatPolicy) -> tuple[Run, Measurement | None]:
     """Run under the meter until the policy is satisfied; stop at the first failed run (its result is returned)."""
     readings: list[Reading] = []
     start = time.perf_counter()
@@ -173,13 +202,13 @@ class Pairs:
     new: list[Reading]
     old: list[Reading]
     stop_reason: str = ""
-    failed: RunResult | None = None  # the run that failed, where one did
+    failed: FinishedRun | None = None  # the run that failed, where one did
     failed_side: str = ""  # "new" or "old"
-    last_new: RunResult | None = None  # the new program's latest run: its output is the one judged
+    last_new: FinishedRun | None = None  # the new program's latest run: its output is the one judged
     wall_s: float = 0.0
 
 
-def measure_pairs(meter, run_new: Callable[[], RunResult], run_old: Callable[[], RunResult],
+def measure_pairs(meter, run_new: Callable[[], Run], run_old: Callable[[], Run],
                   stop: Callable[[Pairs, float], str | None]) -> Pairs:
     """Run new, old, new, old, … under one meter session until `stop(pairs, elapsed_s)` gives a reason.
 
