@@ -59,8 +59,10 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
         blocks.append(Para(f"Builds and runs were contained by {source['run']['containment']}."))
     blocks.append(Para(f"**Best candidate: {version_label(best)}** ({best['origin']}), found at {best['dir']}."
                        if improved else "**No candidate beat the source.** The best code is the source itself."))
+    hint = source["measurement"].get("device", {}).get("hint")
     blocks += [Para(f"Candidates were compared on {describe_objective(source['measurement']['objective'])}."
-                    f" The run stopped because: {stop_reason or 'it finished'}."),
+                    + (f" {hint[0].upper()}{hint[1:]}." if hint else "")
+                    + f" The run stopped because: {stop_reason or 'it finished'}."),
                Heading(2, "Source and best"),
                *_headline(source, best, confirmation),
                Table(["", "source", "best", "change (screening)"],
