@@ -1,4 +1,4 @@
-"""The `lassi-ee` command: optimize, resume, profile, report, bench."""
+"""The `lassi-ee` command: optimize, resume, profile, build, report, bench."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def _resume(args) -> int:
     from app.api import resume, run_context
 
     with Progress(corrections_budget=run_context(args.run_dir).max_corrections) as progress:
-        result = resume(args.run_dir, on_step=progress)
+        result = resume(args.run_dir, on_step=progress, model=args.model, base_url=args.base_url)
     _print_result(result)
     return 0
 
@@ -111,10 +111,25 @@ def _profile(args) -> int:
     return 0
 
 
-def _bench(args) -> int:
-    from app.bench import bench
+def _build(args) -> int:
+    from app.api import build
 
-    result = bench(args.suite, args.out, say=lambda line: print(line, flush=True), progress=Progress)
+    with Progress() as progress:
+        result = build(args.program, main=args.main, run_dir=args.run_dir, on_step=progress, **_settings(args))
+    built = result.source["build"]
+    print(f"\nBuilt {built['binary']} in {built['seconds']:.1f} s\n  $ {' '.join(built['command'])}\n"
+          f"  log: {built['log_path']}")
+    return 0
+
+
+def _bench(args) -> int:
+    from app.bench import bench, status
+
+    if args.status:
+        print(status(args.suite, args.out))
+        return 0
+    result = bench(args.suite, args.out, say=lambda line: print(line, flush=True), progress=Progress,
+                   gpus=args.gpus, cpus_per_trial=args.cpus_per_trial, executor=args.executor)
     print(f"\nSuite of {len(result.figures['programs'])} programs: {result.started} trials started,"
           f" {result.resumed} resumed, {result.skipped} finished earlier")
     print(result.table)
@@ -180,13 +195,21 @@ EXAMPLES = {
     "profile": """examples:
   lassi-ee profile examples/programs/heat2d --args "1500 80"
   lassi-ee profile examples/programs/transfer-loop --gpu 1 --repeats 5""",
+    "build": """examples:
+  lassi-ee build examples/programs/heat2d --arch sm_90
+  lassi-ee build my-program --build "make ARCH=sm_80" --binary bin/solver""",
     "resume": """examples:
-  lassi-ee resume lassi-runs/20261201-101500-heat2d""",
+  lassi-ee resume lassi-runs/20261201-101500-heat2d
+  lassi-ee resume lassi-runs/20261201-101500-heat2d --model vllm:qwen2.5-coder --base-url http://gpu2:8000/v1""",
     "report": """examples:
   lassi-ee report lassi-runs/20261201-101500-heat2d""",
     "bench": """examples:
   lassi-ee bench examples/suites/heat2d-scripted.toml
-  lassi-ee bench examples/suites/examples.toml --out lassi-runs/bench-examples""",
+  lassi-ee bench examples/suites/examples.toml --out lassi-runs/bench-examples
+  lassi-ee bench examples/suites/examples.toml --gpus all
+  lassi-ee bench examples/suites/heat2d-scripted.toml --cpus-per-trial 1
+  lassi-ee bench examples/suites/examples.toml --executor slurm
+  lassi-ee bench examples/suites/examples.toml --executor slurm --status""",
 }
 
 
@@ -231,10 +254,11 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, epilog=EXAMPLES[name], formatter_class=_Help)
 
-    def program_options(p: argparse.ArgumentParser) -> None:
+    def program_options(p: argparse.ArgumentParser, runs: bool = True) -> None:
         p.add_argument("program", help="folder holding the program (main.cu or main.cpp and what it needs)")
         run = p.add_argument_group("the program")
-        run.add_argument("--args", help='the program\'s arguments, as one quoted string: --args "1000 20"')
+        if runs:
+            run.add_argument("--args", help='the program\'s arguments, as one quoted string: --args "1000 20"')
         run.add_argument("--main", help="main source file name when the folder holds several sources")
         run.add_argument("--run-dir", help="where to write the run (default: <runs-root>/<time>-<program>)")
 
@@ -245,12 +269,19 @@ def _parser() -> argparse.ArgumentParser:
 
     res = command("resume", "continue a run from its last checkpoint")
     res.add_argument("run_dir", help="the run directory")
+    _add_settings(res, "resume")
     res.set_defaults(handler=_resume)
 
     prof = command("profile", "Stage 0 alone: build, run and measure a program")
     program_options(prof)
     _add_settings(prof, "profile")
     prof.set_defaults(handler=_profile)
+
+    bld = command("build", "build the source alone, as a run would, without running it: a CUDA program needs"
+                  " nvcc, no GPU (name the architecture with --arch)")
+    program_options(bld, runs=False)
+    _add_settings(bld, "build")
+    bld.set_defaults(handler=_build)
 
     rep = command("report", "rebuild report.md and report.html of a finished run from its directory"
                   " (no model is called)")
@@ -261,6 +292,15 @@ def _parser() -> argparse.ArgumentParser:
     ben.add_argument("suite", help="the suite: a TOML (or YAML) file listing programs, arguments, trials and models")
     ben.add_argument("--out", help="folder of the suite's runs and report; the same command again continues it"
                      " (default lassi-runs/bench-<suite name>)")
+    where = ben.add_argument_group("where trials run")
+    where.add_argument("--gpus", metavar="LIST", help="run CUDA trials side by side, one per GPU: NVML indices or"
+                       " UUIDs separated by commas, or all")
+    where.add_argument("--cpus-per-trial", type=int, metavar="N", help="run C++ trials side by side, each pinned"
+                       " to N cores of its own (on Slurm: the cores each trial's job asks for)")
+    where.add_argument("--executor", choices=("local", "slurm"), default="local", help="local: on this machine;"
+                       " slurm: each trial a Slurm job, as the suite's [slurm] table asks (default local)")
+    where.add_argument("--status", action="store_true", help="list the suite's trials (not started, queued,"
+                       " running, paused, finished, failed) with their job ids, and start nothing")
     ben.set_defaults(handler=_bench)
     return parser
 

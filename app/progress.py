@@ -38,6 +38,7 @@ class Progress:
         self.budget, self.clock, self.refresh_s = corrections_budget, clock, refresh_s
         self.started = clock()
         self.state: dict = {}
+        self.waiting = ""  # a model call waiting to be tried again, until the next step
         self.live = False  # a status line is drawn only between __enter__ and __exit__, in a terminal
         self.drawn = False
         self.lock = threading.Lock()
@@ -63,7 +64,8 @@ class Progress:
     def __call__(self, node: str, update: dict, state: dict) -> None:
         line = describe_step(node, update, state, self.budget)
         with self.lock:
-            self.state = state
+            self.state = state or self.state
+            self.waiting = update.get("waiting", "") if node == "model" else ""
             self._clear()
             if line:
                 self.stream.write(f"[{self.clock() - self.started:7.1f}s] {node:<10} {line}\n")
@@ -80,7 +82,7 @@ class Progress:
         if not self.live:
             return
         width = shutil.get_terminal_size().columns - 1  # the last column would wrap on some terminals
-        text = fit(status_line(self.state, self.budget, self.clock() - self.started), width)
+        text = fit(status_line(self.state, self.budget, self.clock() - self.started, self.waiting), width)
         if not os.environ.get("NO_COLOR"):  # no-color.org: set and not empty turns colour off
             text = f"\x1b[1m{text}\x1b[0m"
         self.stream.write(CLEAR_LINE + text)
@@ -98,10 +100,12 @@ def is_terminal(stream: TextIO) -> bool:
     return bool(isatty and isatty()) and os.environ.get("TERM", "") != "dumb"
 
 
-def status_line(state: dict, budget: int | None, elapsed_s: float) -> list[str]:
+def status_line(state: dict, budget: int | None, elapsed_s: float, waiting: str = "") -> list[str]:
     """The status line's parts, most important first (a narrow terminal shows a prefix of them)."""
     minutes, seconds = divmod(int(elapsed_s), 60)
     parts = [f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"]
+    if waiting:
+        parts.append(waiting.split(":")[0])  # "waiting for coder (attempt 2 of 6, retry in 7 s)"
     if not state:
         return parts + ["starting"]
     parts.append(STAGES.get(state.get("stage", ""), state.get("stage", "")))
@@ -128,6 +132,8 @@ def fit(parts: list[str], width: int) -> str:
 
 
 def describe_step(node: str, update: dict, state: dict, budget: int | None = None) -> str:
+    if node == "model":
+        return update["waiting"]
     cand = state["candidates"].get(state.get("current") or "", {})
     name = f"{label(cand.get('version', 0))} {cand.get('origin', '')}"
     if node == "compiler":
@@ -138,7 +144,8 @@ def describe_step(node: str, update: dict, state: dict, budget: int | None = Non
         return f"{name}: run failed" + _reason(cand)
     if node == "coder":
         fixing = f" ({_fixes(state.get('corrections', 0), budget)})" if cand.get("origin") == "fix" else ""
-        return (f"{name}{fixing}: written at temperature {_temperature(cand)}"
+        form = (cand.get("answer") or {}).get("form")
+        return (f"{name}{fixing}: written at temperature {_temperature(cand)}" + (f" as {form}" if form else "")
                 + (f" — {cand['reason']}" if cand["reason"] else ""))
     if node == "judge":
         validation = cand["validation"]

@@ -10,6 +10,7 @@ spells it its own way (`--max-iterations`, `max-iterations`, `max_iterations=`).
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import shlex
@@ -30,6 +31,7 @@ DEFAULT_MODEL = "openai:o3-mini"
 GROUPS = {"model": "models and knowledge", "budgets": "search budgets", "measurement": "measurement",
           "build": "building", "validation": "validation", "containment": "containment", "paths": "paths"}
 BOTH = ("optimize", "profile")  # the commands that build, run and measure a program
+BUILDING = (*BOTH, "build")  # the commands that build a program (`build` alone does not run it)
 
 
 def setting(default, description: str, *, group: str, commands: tuple[str, ...] = ("optimize",),
@@ -57,8 +59,8 @@ def setting(default, description: str, *, group: str, commands: tuple[str, ...] 
         return field(default_factory=lambda: os.environ.get(env) or default, metadata=meta)
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
-    if isinstance(default, list):
-        return field(default_factory=list, metadata=meta)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=type(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -67,22 +69,38 @@ class Context:
     # models and knowledge
     model: str = setting(DEFAULT_MODEL, "provider:model for every role, e.g. openai:o3-mini, ollama:qwen2.5-coder,"
                          " scripted:PATH (a recorded session) (default $LASSI_MODEL or openai:o3-mini)", group="model",
-                         env="LASSI_MODEL")
+                         env="LASSI_MODEL", commands=("optimize", "resume"))
     coder_model: str | None = setting(None, "model for the coder role (default: model)", group="model")
     judge_model: str | None = setting(None, "model for the judge role (default: model)", group="model")
     summarizer_model: str | None = setting(None, "model for the summarizer role (default: model)", group="model")
     planner_model: str | None = setting(None, "model for the planner role (default: model)", group="model")
     reporter_model: str | None = setting(None, "model for the reporter role (default: model)", group="model")
-    base_url: str | None = setting(None, "base URL of an OpenAI-compatible server", group="model")
+    base_url: str | None = setting(None, "base URL of an OpenAI-compatible server (default: OPENAI_BASE_URL or"
+                                   " OpenAI's API for openai:, the usual local port for the others)", group="model",
+                                   commands=("optimize", "resume"))
+    api_key_env: str | None = setting(None, "environment variable holding the model server's API key (default:"
+                                      " OPENAI_API_KEY for openai:, VLLM_API_KEY for vllm:, OLLAMA_API_KEY,"
+                                      " LMSTUDIO_API_KEY, LLAMACPP_API_KEY)", group="model", metavar="NAME")
+    endpoints: dict[str, str | None] = setting({}, "the server each role's model was reached at when the run"
+                                               " started, by role: a resume stays on them", group="model", commands=())
     max_llm_retries: int = setting(5, "retries of a failing model call, with growing waits", group="model", ge=0)
     llm_backoff_s: float = setting(2.0, "seconds before the first retry of a failing model call; doubled each time",
                                    group="model", commands=(), ge=0)
+    request_timeout_s: float = setting(300.0, "seconds one model request may take before it is given up and retried",
+                                       group="model", gt=0, face="request-timeout", metavar="SECONDS")
+    retry_budget_s: float = setting(900.0, "seconds one model call may spend on its retries in all before the run"
+                                    " stops (it can be resumed)", group="model", gt=0, face="retry-budget",
+                                    metavar="SECONDS")
+    max_output_tokens: int = setting(16384, "longest answer, in tokens, a model may give (sent to the server)",
+                                     group="model", ge=256, metavar="N")
     knowledge: list[str] = setting([], "a PDF, Markdown, HTML or text document added to the knowledge (repeatable);"
                                    " select part of it with #pages=12-15 (PDF), #sections=Heading;2.1 (Markdown, HTML,"
                                    " PDF bookmarks) or #lines=10-80 (text)", group="model", metavar="PATH[#SELECTION]")
     # search budgets
     max_iterations: int = setting(10, "Stage 3 candidates at most (fixes not counted)", group="budgets", ge=1)
     max_corrections: int = setting(5, "fixes per candidate before it is dropped", group="budgets", ge=0)
+    max_answer_fixes: int = setting(2, "times the coder is asked again for one answer that cannot be used (cut off,"
+                                    " an edit that does not apply, no code)", group="budgets", ge=0)
     temperature_start: float = setting(0.2, "sampling temperature of the first plan step", group="budgets", ge=0, le=2, metavar="T")
     temperature_step: float = setting(0.2, "how much the temperature rises after a step that saves nothing",
                                       group="budgets", gt=0, le=2, metavar="T")
@@ -111,7 +129,36 @@ class Context:
                                        " + 10 for candidates)", group="measurement", commands=BOTH, gt=0, metavar="SECONDS")
     # building
     compile_flags: str | None = setting(None, "compiler flags replacing the defaults (the GPU's -arch is still added)",
-                                        group="build", commands=BOTH, face="flags")
+                                        group="build", commands=BUILDING, face="flags")
+    extra_flags: str | None = setting(None, "compiler flags added to the defaults, e.g. \"-DNDEBUG -lineinfo\"",
+                                      group="build", commands=BUILDING)
+    arch: str | None = setting(None, "CUDA architecture to build for, e.g. sm_90 (default: the GPU's, when one"
+                               " answers; otherwise nvcc's own)", group="build", commands=BUILDING, metavar="SM")
+    sources: list[str] = setting([], "a source file to compile, inside the program folder (repeatable; default:"
+                                 " every CUDA or C++ source of the folder but those with a main() of their own)",
+                                 group="build", commands=BUILDING, face="source", metavar="FILE")
+    include_dirs: list[str] = setting([], "a folder of headers outside the program folder (repeatable; relative to"
+                                      " the program folder); builds see it read-only", group="build",
+                                      commands=BUILDING, face="include-dir", metavar="DIR")
+    libraries: list[str] = setting([], "a library to link, e.g. cublas for -lcublas (repeatable)", group="build",
+                                   commands=BUILDING, face="lib", metavar="NAME")
+    build_command: str | None = setting(None, "your own build command, run by the shell in the program's copy,"
+                                        " e.g. \"make ARCH=sm_90\" (default: one compiler line)", group="build",
+                                        commands=BUILDING, face="build", metavar='"COMMAND"')
+    configure_command: str | None = setting(None, "a command run once before the first build, e.g. \"cmake -S . -B"
+                                            " build\"; every candidate is then built in that configured tree",
+                                            group="build", commands=BUILDING, face="configure", metavar='"COMMAND"')
+    binary: str | None = setting(None, "the program your own build produces, relative to the program folder",
+                                 group="build", commands=BUILDING, metavar="PATH")
+    run_command: str | None = setting(None, "the command line of a run, e.g. \"./main 10000 1\" (default: the"
+                                      " binary with the program's arguments)", group="build", commands=BOTH, face="run",
+                                      metavar='"COMMAND"')
+    edit: list[str] = setting([], "a file the model may change, inside the program folder (repeatable; default"
+                              " the main source); the rest of the folder stays as it is", group="build",
+                              metavar="FILE")
+    encoding: str | None = setting(None, "text encoding of the sources, e.g. latin-1 (default: UTF-8, else"
+                                   " Windows-1252, else Latin-1); changed files are written back in it",
+                                   group="build", commands=BUILDING)
     # validation
     rtol: float = setting(1e-6, "relative tolerance for numbers in the output", group="validation", ge=0, metavar="X")
     atol: float = setting(1e-12, "absolute tolerance for numbers in the output", group="validation", ge=0, metavar="X")
@@ -128,16 +175,16 @@ class Context:
     # containment
     sandbox: str = setting("auto", "containment of builds and runs: bwrap (bubblewrap: no network, read-only"
                            " filesystem outside the scratch folder), none (resource limits only), or auto (bubblewrap"
-                           " where it works)", group="containment", commands=BOTH, choices=SANDBOX_MODES)
+                           " where it works)", group="containment", commands=BUILDING, choices=SANDBOX_MODES)
     max_processes: int | None = setting(None, "processes and threads a build or run may have at once (default: 256,"
-                                        " or more on machines with many cores)", group="containment", commands=BOTH,
+                                        " or more on machines with many cores)", group="containment", commands=BUILDING,
                                         ge=8, why="a compiler needs a few")
     max_memory_mb: int | None = setting(None, "memory in MiB a build or run may use (default: 3/4 of the machine's)",
-                                        group="containment", commands=BOTH, ge=16)
+                                        group="containment", commands=BUILDING, ge=16)
     max_file_mb: int = setting(4096, "largest file in MiB a build or run may write", group="containment",
-                               commands=BOTH, ge=1)
+                               commands=BUILDING, ge=1)
     # paths
-    runs_root: str = setting("lassi-runs", "folder of new run directories", group="paths", commands=BOTH)
+    runs_root: str = setting("lassi-runs", "folder of new run directories", group="paths", commands=BUILDING)
     cache_dir: str = setting(None, "folder of the Stage 2 summaries kept between runs (default"
                              " $XDG_CACHE_HOME/lassi-ee or ~/.cache/lassi-ee)", group="paths",
                              factory=default_cache_dir)
@@ -149,6 +196,10 @@ class Context:
 
     def models(self) -> dict[str, str]:
         return {role: self.model_for(role) for role in ROLES}
+
+    def base_url_for(self, role: str) -> str | None:
+        """The role's server: the one recorded when the run started, else the base_url setting."""
+        return self.endpoints.get(role) or self.base_url
 
     def limits(self) -> Limits:
         """The resource caps of every build and run."""
@@ -281,6 +332,14 @@ def _check(declared: Setting, value) -> None:
             except ValueError as exc:
                 raise LassiError(f"{{setting}} {line!r} could not be split like a shell line: {exc}",
                                  setting=declared.name) from None
+    if declared.name == "encoding" and value is not None:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise LassiError(f"{{setting}} {value!r} is not a text encoding Python knows (e.g. latin-1, cp1252)",
+                             setting=declared.name) from None
+    if declared.name == "arch" and value is not None and not re.fullmatch(r"(sm|compute)_\d+[af]?", value):
+        raise LassiError(f"{{setting}} takes a CUDA architecture such as sm_90, not {value!r}", setting=declared.name)
     if declared.name == "output_masks":
         for pattern in value:
             try:
@@ -288,6 +347,17 @@ def _check(declared: Setting, value) -> None:
             except re.error as exc:
                 raise LassiError(f"{{setting}} {pattern!r} is not a regular expression: {exc}",
                                  setting=declared.name) from None
+
+
+def run_words(ctx: Context) -> list[str]:
+    """The run's command line, split: the binary, then its arguments."""
+    try:
+        words = shlex.split(ctx.run_command or "")
+    except ValueError as exc:
+        raise LassiError(f"{{setting}} could not be split like a shell line: {exc}", setting="run_command") from None
+    if not words:
+        raise LassiError("{setting} is empty: give the program and its arguments", setting="run_command")
+    return words
 
 
 def _check_together(ctx: Context) -> None:
@@ -298,3 +368,11 @@ def _check_together(ctx: Context) -> None:
     if ctx.temperature_ceiling < ctx.temperature_start:
         raise LassiError(f"{{setting}} ({ctx.temperature_ceiling:g}) must be at least the starting temperature"
                          f" ({ctx.temperature_start:g})", setting="temperature_ceiling")
+    if ctx.run_command and not ctx.binary:
+        ctx.binary = os.path.normpath(run_words(ctx)[0])
+    if ctx.binary and (Path(ctx.binary).is_absolute() or ".." in Path(ctx.binary).parts):
+        raise LassiError(f"{{setting}} names a path inside the program folder, not {ctx.binary}", setting="binary")
+    if (ctx.build_command or ctx.configure_command) and not ctx.binary:
+        raise LassiError("your own build needs {setting}: the program it produces", setting="binary")
+    if ctx.configure_command and not ctx.build_command:
+        raise LassiError("{setting} runs before your own build: give the build command too", setting="build_command")

@@ -14,7 +14,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import SOURCE, State, best, current, failed_status, label, source
 from nodes.shared.containment import sandbox_for
-from tools.build import BINARY_NAME
+from nodes.shared.gpu_work import binary_of
 from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.energy.decision import compare
 from tools.energy.measurement import Measurement
@@ -23,7 +23,7 @@ from tools.errors import LassiError
 from tools.report.plots import plot_profile
 from tools.rundir import write_json, write_text
 from tools.sandbox import Sandbox
-from tools.sandbox.runner import RunResult, run_program
+from tools.sandbox.runner import RunResult, line_buffered, run_program
 
 SOURCE_TIME_LIMIT_S = 600.0
 OUTCOME_FILE = "executed.json"  # the node's whole result for this candidate
@@ -68,10 +68,10 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 
 def program_runner(state: State, cand: dict, meter, limit: float, sandbox: Sandbox):
     """One contained run of a candidate's built program in its workspace, with the run's arguments."""
-    work = Path(cand["dir"]) / "work"
+    binary, work = binary_of(cand)
 
     def run() -> RunResult:
-        return run_program([str(work / BINARY_NAME), *state.get("args", [])], work, limit, env=meter.child_env(),
+        return run_program(line_buffered([str(binary), *state.get("args", [])]), work, limit, env=meter.child_env(),
                            sandbox=sandbox)
 
     return run
@@ -108,8 +108,8 @@ def candidate_time_limit(source_seconds: float) -> float:
 def _failure(result: RunResult, limit: float, cand: dict, corrections: int, budget: int,
              folder: Path) -> tuple[str, str]:
     """run_failed (a fix will be asked for) or discarded (budget spent); the source must run."""
-    last_words = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
-    what = f"{result.failure(limit)}: {last_words[0][:200]}"
+    last_words = [line[:200] for line in [*result.stderr.strip().splitlines()[-1:], *result.stdout.strip().splitlines()[-2:]]]
+    what = f"{result.failure(limit)}: {' / '.join(last_words) or 'no output'}"
     if cand["origin"] == "source":
         raise LassiError(f"the source {what} (output in {folder})")
     return failed_status("run", f"it {what}", corrections, budget)

@@ -8,7 +8,8 @@ Layers, cheapest first, each leaving its verdict and reason in the candidate's `
   workload    CUPTI's counts of kernels and copies against the source's: fewer kernel launches or
               threads is flagged for the judge and the report, and rejected with --strict-workload
   judge       the model, shown both programs as untrusted data, both outputs, both measurements and
-              the workload evidence; an answer that does not end in a VERDICT line counts as INVALID
+              the workload evidence, asked for a JSON verdict where the server takes a schema; a text
+              answer's last VERDICT line decides, and an answer with none, or with both, is INVALID
 
 A layer runs only when none before it failed, so the model is never asked to overrule a fact. The
 source's own reference runs (its outputs on the extra argument sets, its workload) are made once, at
@@ -18,6 +19,7 @@ output in the candidate's folder.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from functools import partial
@@ -40,7 +42,12 @@ from tools.sandbox import Sandbox
 from tools.sandbox.runner import run_program
 from tools.workload import Workload, compare_workloads, workload_table
 
-_VERDICT_LINE = re.compile(r"^[\s>*_`#]*VERDICT[\s*_`]*:[\s*_`]*(VALID|INVALID)\b[\s*_`.]*$", re.I)
+_VERDICT_LINE = re.compile(r"^[\s>*_`#-]*VERDICT[\s*_`]*:[\s*_`]*(VALID|INVALID)\b(.*)$", re.I)
+_EITHER = re.compile(r"\b(VALID|INVALID)\b", re.I)
+VERDICT_SCHEMA = {"name": "verdict", "strict": True,
+                  "schema": {"type": "object", "additionalProperties": False, "required": ["reasons", "verdict"],
+                             "properties": {"reasons": {"type": "string"},
+                                            "verdict": {"type": "string", "enum": ["VALID", "INVALID"]}}}}
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
@@ -69,7 +76,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     if _passing(checks):
         tag = judge_tag()
         reply, update["llm_calls"] = ask(
-            state, ctx, "judge", "judge", 0.0, about={"candidate": cand["key"]}, tag=tag,
+            state, ctx, "judge", "judge", 0.0, about={"candidate": cand["key"]}, schema=VERDICT_SCHEMA, tag=tag,
             checks="\n".join(f"- {c['name']}: {verdict_mark(c)}: {c['reason']}" for c in checks), workload=evidence,
             source_code=read_code(src), source_output=read_stdout(src), source_measurement=describe_measurement(src.get("measurement")),
             candidate_code=read_code(cand), candidate_output=read_stdout(cand),
@@ -83,18 +90,41 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 
 
 def parse_verdict(answer: str) -> dict:
-    """{'ok': True/False, 'reason': ...}: the answer's last line must be its verdict, and no other line may
-    claim the opposite (a judge quoting text planted in the code must not flip its own verdict)."""
+    """{'ok': True/False, 'reason': ...}: a JSON verdict, or else the answer's last VERDICT line.
+
+    Text may follow that line. A VERDICT line that names both verdicts, or lines that claim opposite
+    verdicts (a judge quoting text planted in the code must not flip its own verdict), count as INVALID.
+    """
+    structured = _json_verdict(answer)
+    if structured is not None:
+        return structured
     lines = [line for line in answer.strip().splitlines() if line.strip()]
-    last = _VERDICT_LINE.match(lines[-1]) if lines else None
-    if not last:
-        return {"ok": False, "reason": "INVALID: the judge's answer did not end with a VERDICT line"}
-    verdict = last.group(1).upper()
-    claims = {m.group(1).upper() for line in lines if (m := _VERDICT_LINE.match(line))}
-    if len(claims) > 1:
+    verdicts = [(number, m) for number, line in enumerate(lines) if (m := _VERDICT_LINE.match(line))]
+    if not verdicts:
+        return {"ok": False, "reason": "INVALID: the judge's answer held no VERDICT line"}
+    number, last = verdicts[-1]
+    if _EITHER.search(last.group(2)):
+        return {"ok": False, "reason": "INVALID: the judge's final VERDICT line names both verdicts"}
+    if len({m.group(1).upper() for _, m in verdicts}) > 1:
         return {"ok": False, "reason": "INVALID: the judge's answer gave both verdicts"}
-    summary = " ".join(" ".join(lines[:-1][-3:]).split())[:400]
+    verdict = last.group(1).upper()
+    summary = " ".join(" ".join(lines[:number][-3:]).split())[:400]
     return {"ok": verdict == "VALID", "reason": f"{verdict}: {summary}".strip()}
+
+
+def _json_verdict(answer: str) -> dict | None:
+    """The verdict of an answer in VERDICT_SCHEMA's shape; None for an answer that is not JSON."""
+    text = answer.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    verdict = str(data.get("verdict", "")).strip().upper()
+    if verdict not in ("VALID", "INVALID"):
+        return {"ok": False, "reason": "INVALID: the judge's JSON answer held no verdict"}
+    return {"ok": verdict == "VALID", "reason": f"{verdict}: {' '.join(str(data.get('reasons', '')).split())[:400]}"}
 
 
 def _check(name: str, ok: bool | None, reason: str, **extra) -> dict:

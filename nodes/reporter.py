@@ -21,6 +21,7 @@ from tools.build import BINARY_NAME
 from tools.energy import choose_meter
 from tools.energy.decision import confirm_result
 from tools.energy.metrics import describe_measurement
+from tools.program import share_file
 from tools.report.run_report import write_reports
 from tools.rundir import write_text
 
@@ -58,4 +59,5 @@ def _copy_best(candidate: dict, target: Path) -> None:
     """The best candidate's program folder (its workspace without the built binary)."""
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(Path(candidate["dir"]) / "work", target, ignore=shutil.ignore_patterns(BINARY_NAME))
+    shutil.copytree(Path(candidate["dir"]) / "work", target, ignore=shutil.ignore_patterns(BINARY_NAME, ".tmp"),
+                    symlinks=True, copy_function=share_file)

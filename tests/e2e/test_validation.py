@@ -185,7 +185,7 @@ def test_every_cuda_corpus_file_builds_with_nvcc(tmp_path, case):
     program, name = case.split("/")
     prog = load_program(EXAMPLES / program)
     code = corpus_code(program, name, 'checksum = 1.0\n"quoted" µs\tVerification: PASS\n')
-    stage_workspace(prog, tmp_path / "w", code)
+    stage_workspace(prog, tmp_path / "w", {prog.main: code})
     result = build(tmp_path / "w", build_command("cuda", prog.main, arch="sm_90"))
     assert result.ok, result.log
     assert "warning" not in result.log, result.log

@@ -90,14 +90,14 @@ class Bench:
     def _built_and_ran(self, version: int, code: str) -> dict:
         folder = self.run.candidates / version_label(version)
         work = folder / "work"
-        main = stage_workspace(self.prog, work, code)
+        stage_workspace(self.prog, work, {self.prog.main: code})
         built = build(work, build_command(self.prog.language, self.prog.main, arch=self.arch))
         assert built.ok, f"{version_label(version)} did not build:\n{built.log}"
         result = run_program([str(work / BINARY_NAME), *shlex.split(self.args)], work, TIME_LIMIT_S)
         assert result.ok, f"{version_label(version)} {result.failure(TIME_LIMIT_S)}:\n{result.stderr[-2000:]}"
         write_text(folder / "stdout.txt", result.stdout)
         record = new_candidate(version, None if version == 0 else SOURCE, "source" if version == 0 else "zero-shot",
-                               "test", folder, main, sha256_text(code))
+                               "test", folder, work / self.prog.main, sha256_text(code))
         run = {**result.to_dict(), "time_limit_s": TIME_LIMIT_S, "stdout_path": str(folder / "stdout.txt")}
         return {**record, "status": "ran", "run": run}
 

@@ -15,7 +15,7 @@ from tools.energy.measurement import run_values
 from tools.energy.metrics import SHOWN, describe_objective, with_interval
 from tools.energy.metrics import metric as metric_named
 from tools.energy.stats import Change, paired_ratio, relative_change
-from tools.llm.usage import RoleUsage, role_usage, tokens_estimated
+from tools.llm.usage import RoleUsage, calls_by_server, role_usage, tokens_estimated
 from tools.report.document import (
     Block,
     Code,
@@ -250,14 +250,27 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def _diff(source: dict, best: dict) -> str:
-    old = Path(source["source"]).read_text().splitlines(keepends=True)
-    new = Path(best["source"]).read_text().splitlines(keepends=True)
-    name = Path(source["source"]).name
-    return "".join(difflib.unified_diff(old, new, f"source/{name}", f"best/{name}")).rstrip() or "(no change)"
+    """A unified diff of every editable file, source against best."""
+    old, new = _files(source), _files(best)
+    parts = ["".join(difflib.unified_diff(_lines(old.get(name)), _lines(new.get(name)), f"source/{name}",
+                                          f"best/{name}")) for name in dict.fromkeys([*old, *new])]
+    return "".join(parts).rstrip() or "(no change)"
+
+
+def _files(candidate: dict) -> dict[str, str]:
+    """A candidate's editable files by name (records older than several files name their one source)."""
+    return candidate.get("files") or {Path(candidate["source"]).name: candidate["source"]}
+
+
+def _lines(path: str | None) -> list[str]:
+    return Path(path).read_text().splitlines(keepends=True) if path else []
 
 
 def _usage(records: list[dict]) -> list[Block]:
-    return usage_blocks(role_usage(records), tokens_estimated(records))
+    places = calls_by_server(records)
+    where = Table(["model and server", "roles", "model calls"],
+                  [[place, ", ".join(sorted(p["roles"])), str(p["calls"])] for place, p in places.items()])
+    return [*usage_blocks(role_usage(records), tokens_estimated(records)), *([where] if places else [])]
 
 
 def usage_blocks(usage: dict[str, RoleUsage], estimated: bool) -> list[Block]:
