@@ -21,6 +21,7 @@ from pathlib import Path
 
 from knowledge import parse_spec
 from tools.cache import default_cache_dir
+from tools.energy.decision import Rule
 from tools.errors import LassiError
 from tools.sandbox import MODES as SANDBOX_MODES
 from tools.sandbox import Limits, MiB
@@ -107,17 +108,23 @@ class Context:
                                          ge=0, le=2, metavar="T")
     min_improvement: float = setting(0.02, "fraction by which a candidate must beat the best, significantly",
                                      group="budgets", ge=0, lt=1, metavar="FRACTION")
+    error_budget: float = setting(0.05, "chance at most that a run declares better a candidate that saves nothing,"
+                                  " over all its candidates (each confirmation spends half of what is left)",
+                                  group="budgets", gt=0, lt=1, metavar="FRACTION")
     # measurement
     gpu: str | None = setting(None, "GPU to run and measure on: NVML index or UUID (default 0)", group="measurement",
                               commands=BOTH, numbers_as_text=True)
-    min_repeats: int = setting(3, "measured runs per candidate, at least", group="measurement", commands=BOTH, ge=2,
+    min_repeats: int = setting(3, "measured runs of the source, and pairs of a candidate and the best per round, at least", group="measurement", commands=BOTH, ge=2,
                                why="one run gives no interval", face="repeats")
-    max_repeats: int = setting(10, "measured runs per candidate, at most", group="measurement", commands=BOTH, ge=2,
+    max_repeats: int = setting(10, "measured runs of the source, and pairs of a candidate and the best per round, at most", group="measurement", commands=BOTH, ge=2,
                                face="repeats")
-    target_ci: float = setting(0.02, "stop repeating once the 95% interval of the objective is within this fraction"
-                               " of its mean", group="measurement", commands=BOTH, gt=0, lt=1, metavar="FRACTION")
+    target_ci: float = setting(0.02, "stop repeating once the 95% interval of the objective (of a candidate's change"
+                               " against the best) is within this fraction of its mean", group="measurement", commands=BOTH, gt=0, lt=1, metavar="FRACTION")
     repeat_budget_s: float = setting(300.0, "seconds one candidate's repeats may take before repeating stops",
                                      group="measurement", commands=BOTH, gt=0, face="repeat-budget", metavar="SECONDS")
+    confirm_pairs: int = setting(10, "pairs of source and best runs, measured alternately after the search, that"
+                                 " give the report's headline saving", group="measurement", ge=2,
+                                 why="one pair gives no interval", metavar="N")
     time_limit: float | None = setting(None, "seconds a run may take (default: 600 for the source, 3x its runtime"
                                        " + 10 for candidates)", group="measurement", commands=BOTH, gt=0, metavar="SECONDS")
     # building
@@ -183,6 +190,9 @@ class Context:
     extraordinary_saving: float = setting(0.8, "a saving beyond this fraction is accepted only when no validation"
                                           " layer was inconclusive, skipped or flagged", group="validation", gt=0,
                                           le=1, metavar="FRACTION")
+    host_cpu_factor: float = setting(1.5, "flag a candidate whose host CPU time grows by more than this factor while"
+                                     " its GPU energy falls, like a drop in GPU work (rejected under the strict"
+                                     " workload setting)", group="validation", gt=1, metavar="X")
     # containment
     sandbox: str = setting("auto", "containment of builds and runs: bwrap (bubblewrap: no network, read-only"
                            " filesystem outside the scratch folder), none (resource limits only), or auto (bubblewrap"
@@ -232,6 +242,11 @@ class Context:
                       memory_bytes=self.max_memory_mb * MiB if self.max_memory_mb else defaults.memory_bytes,
                       file_bytes=self.max_file_mb * MiB, scratch_bytes=self.scratch_mb * MiB,
                       output_bytes=self.max_output_mb * MiB)
+
+    def decision_rule(self) -> Rule:
+        """When a candidate is better: the measuring and the test of tools/energy/decision.py."""
+        return Rule(min_pairs=self.min_repeats, max_pairs=self.max_repeats, target_ci=self.target_ci,
+                    min_improvement=self.min_improvement, error_budget=self.error_budget, budget_s=self.repeat_budget_s)
 
     def to_dict(self) -> dict:
         return asdict(self)

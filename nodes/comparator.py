@@ -3,7 +3,8 @@
 Outcomes: baseline (the source), better, not_better, invalid, discarded. Decisions (next_step):
 zero_shot after Stage 0; context after Stage 1; then in Stage 3 new_plan on a new best, retry (same
 plan, temperature + step) otherwise, and report once the temperature passes its ceiling or the
-iteration budget is spent.
+iteration budget is spent. Whether a candidate is better is tools/energy/decision.py's rule, on the
+runs the executor measured alternately with the best.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, best, current, label, source
+from graph.state import SOURCE, State, current, source
 from nodes.shared.extraordinary import weigh_extraordinary
-from tools.energy.measurement import run_values
-from tools.energy.stats import relative_change
+from tools.energy.decision import PROMISING, Rule, decide, host_shift
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
@@ -28,10 +28,12 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         return {"candidates": {SOURCE: record}, "best": SOURCE, "stage": "zero_shot", "coder_mode": "zero_shot",
                 "next_step": "zero_shot", "temperature": ctx.temperature_start}
 
-    outcome, why = assess(cand, best(state), ctx.min_improvement)
-    outcome, why, marks = weigh_extraordinary(cand, source(state), outcome, why, ctx.extraordinary_saving)
-    update: dict = {"candidates": {cand["key"]: {**cand, "outcome": outcome, "outcome_reason": why, **marks}},
-                    "coder_mode": "step", "corrections": 0}
+    record = with_host_check(cand, ctx.host_cpu_factor, ctx.strict_workload)
+    outcome, why, round_number = assess(record, ctx.decision_rule(), confirmations_so_far(state) + 1)
+    outcome, why, marks = weigh_extraordinary(record, source(state), outcome, why, ctx.extraordinary_saving)
+    record = {**record, "outcome": outcome, "outcome_reason": why, **marks,
+              **({"confirmation_round": round_number} if round_number else {})}
+    update: dict = {"candidates": {cand["key"]: record}, "coder_mode": "step", "corrections": 0}
     if outcome == "better":
         update["best"] = cand["key"]
     if state["stage"] == "zero_shot":
@@ -50,29 +52,35 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     return {**update, "iterations": iterations, "temperature": temperature, "next_step": next_step}
 
 
-def assess(cand: dict, incumbent: dict, min_improvement: float) -> tuple[str, str]:
-    """How a candidate fares against the best so far, with the reason in words.
+def confirmations_so_far(state: State) -> int:
+    """Confirmation tests the run has spent its error budget on: one per valid candidate confirmed."""
+    return sum(1 for c in state["candidates"].values() if c.get("confirmation_round") and c["key"] != state["current"])
 
-    Better means a saving that is significant (the whole 95% interval of the change lies below
-    zero) and at least `min_improvement` large: one lucky run, or a saving within the noise, is not
-    an improvement.
-    """
+
+def assess(cand: dict, rule: Rule, round_number: int) -> tuple[str, str, int | None]:
+    """How a candidate fares against the best so far, the reason in words, and the confirmation it spent (if any)."""
     if cand["status"] == "discarded":
-        return "discarded", cand["reason"]
+        return "discarded", cand["reason"], None
     validation = cand.get("validation") or {}
     if not validation.get("valid"):
         failed = next((c for c in validation.get("checks", []) if c["ok"] is False), None)
         return "invalid", (f"{failed['name']}: {failed['reason']}" if failed
-                           else f"not valid: {validation['why_not']}" if validation.get("why_not") else "not validated")
-    metric = cand["measurement"]["objective"]
-    mine, theirs = run_values(cand["measurement"], metric), run_values(incumbent["measurement"], metric)
-    if not mine or not theirs or sum(theirs) <= 0:
-        return "not_better", f"no {metric} to compare"
-    delta = relative_change(mine, theirs)
-    figures = (f"{metric} {sum(mine) / len(mine):.4g} against {sum(theirs) / len(theirs):.4g} for "
-               f"{label(incumbent)}: {delta.change:+.1%} (95% interval {delta.low:+.1%} to {delta.high:+.1%})")
-    if not delta.high < 0:
-        return "not_better", f"{figures}; not a significant saving"
-    if -delta.change < min_improvement:
-        return "not_better", f"{figures}; a saving of at least {min_improvement:.1%} is needed"
-    return "better", figures
+                           else f"not valid: {validation['why_not']}" if validation.get("why_not")
+                           else "not validated"), None
+    comparison = (cand.get("measurement") or {}).get("comparison")
+    if not comparison:
+        return "not_better", "not measured against the best", None
+    better, figures = decide(comparison, rule, round_number)
+    spent = round_number if comparison["verdict"] == PROMISING and comparison.get("confirmation") else None
+    return ("better" if better else "not_better"), f"{comparison['objective']}: {figures}", spent
+
+
+def with_host_check(cand: dict, factor: float, strict: bool) -> dict:
+    """The candidate with a host-share check among its validation checks where its CPU time grew as its GPU energy fell."""
+    validation = cand.get("validation") or {}
+    shift = host_shift((cand.get("measurement") or {}).get("comparison") or {}, factor)
+    if not shift or not validation.get("valid"):
+        return cand
+    check = {"name": "host-share", "ok": False if strict else None, "flagged": True,
+             "reason": shift + (" (rejected: --strict-workload)" if strict else "")}
+    return {**cand, "validation": {**validation, "valid": not strict, "checks": [*validation["checks"], check]}}

@@ -1,25 +1,32 @@
-"""`executor`: run the built candidate under the meter, repeated, and keep its output and figures."""
+"""`executor`: run the built candidate under the meter, repeated, and keep its output and figures.
+
+The source is measured alone; a candidate alternately with the best so far, screened and, where it
+looks better, confirmed on fresh pairs (tools/energy/decision.py states the rule).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, current, failed_status, label, run_dir, source
+from graph.state import SOURCE, State, best, current, failed_status, label, run_dir, source
 from nodes.shared.containment import sandbox_for
 from nodes.shared.first_runs import FirstRuns, RejectedEarly
 from nodes.shared.gpu_work import binary_of
 from tools.energy import RepeatPolicy, choose_meter, measure
-from tools.energy.measurement import Reading
+from tools.energy.decision import compare
+from tools.energy.measurement import Measurement, Reading
 from tools.energy.metrics import with_interval
 from tools.errors import LassiError
 from tools.report.plots import plot_profile
 from tools.rundir import append_jsonl, read_jsonl, write_json, write_recorded, write_text
+from tools.sandbox import Sandbox
 from tools.sandbox.runner import RunResult, line_buffered, run_program
 
 SOURCE_TIME_LIMIT_S = 600.0
@@ -32,7 +39,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     cand = current(state)
     run_folder = run_dir(state)
     folder = run_folder.at(cand["dir"])
-    binary, work = binary_of(run_folder, cand)
+    binary, _ = binary_of(run_folder, cand)
     outcome, made_for = folder / OUTCOME_FILE, _outcome_key(state, ctx, cand, binary)
     if (kept := _kept_outcome(outcome, made_for)) is not None:  # measured before a kill: not measured again
         return {"candidates": {state["current"]: kept}}
@@ -40,23 +47,13 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     limit = time_limit(state, ctx)
     sandbox = sandbox_for(ctx, state["language"])
     first_runs = FirstRuns(state, ctx)  # the output checked on the first runs, before the rest are measured
-
-    def run() -> RunResult:
-        result = run_program(line_buffered([str(binary), *state.get("args", [])]), work, limit, env=meter.child_env(),
-                             sandbox=sandbox)
-        first_runs.seen(result)
-        return result
-
-    policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
-    repeats = folder / REPEATS_FILE
-    kept = _kept_repeats(repeats, made_for)
-
-    def keep(reading: Reading) -> None:  # each repeat as it ends: a kill loses at most the one in flight
-        append_jsonl(repeats, {"made_for": made_for, **asdict(reading)})
-
+    run = program_runner(state, cand, meter, limit, sandbox, on_result=first_runs.seen)
     rejected = ""
     try:
-        result, measurement = measure(meter, run, policy, kept, keep)
+        if state["current"] == SOURCE:
+            result, measurement = _measure_source(ctx, meter, run, folder / REPEATS_FILE, made_for)
+        else:
+            result, measurement = _measure_against_best(state, ctx, meter, run, limit, sandbox)
     except RejectedEarly as early:  # not worth measuring: the judge's output layer will say why
         result, measurement, rejected = early.result, None, early.reason
     stdout_sha256 = write_recorded(folder / "stdout.txt", result.stdout)
@@ -113,6 +110,47 @@ def _kept_outcome(path: Path, made_for: str) -> dict | None:
     except (OSError, ValueError):
         return None
     return kept["candidate"] if isinstance(kept, dict) and kept.get("made_for") == made_for else None
+
+
+def program_runner(state: State, cand: dict, meter, limit: float, sandbox: Sandbox,
+                   on_result: Callable[[RunResult], None] | None = None) -> Callable[[], RunResult]:
+    """One contained run of a candidate's built program in its workspace, with the run's arguments;
+    `on_result` sees each run's result (the first-run checks)."""
+    binary, work = binary_of(run_dir(state), cand)
+
+    def run() -> RunResult:
+        result = run_program(line_buffered([str(binary), *state.get("args", [])]), work, limit, env=meter.child_env(),
+                             sandbox=sandbox)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    return run
+
+
+def _measure_source(ctx: Context, meter, run: Callable[[], RunResult], repeats: Path,
+                    made_for: str) -> tuple[RunResult, Measurement | None]:
+    """The source's repeats (Stage 0), each written as it ends: a kill loses at most the one in flight."""
+    policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
+
+    def keep(reading: Reading) -> None:
+        append_jsonl(repeats, {"made_for": made_for, **asdict(reading)})
+
+    return measure(meter, run, policy, _kept_repeats(repeats, made_for), keep)
+
+
+def _measure_against_best(state: State, ctx: Context, meter, run, limit: float,
+                          sandbox: Sandbox) -> tuple[RunResult, Measurement | None]:
+    """The candidate's runs, alternating with the best's; its measurement carries the comparison."""
+    incumbent = best(state)
+    comparison = compare(meter, run, program_runner(state, incumbent, meter, limit, sandbox), ctx.decision_rule())
+    failed = comparison.failed
+    if failed and failed.failed_side == "new":
+        return failed.failed, None
+    if failed:
+        raise LassiError(f"the best so far, {label(incumbent)}, {failed.failed.failure(limit)} when run again"
+                         f" beside a candidate (output in {incumbent['dir']})")
+    return comparison.last_run, comparison.measurement(meter, incumbent["key"])
 
 
 def time_limit(state: State, ctx: Context) -> float:

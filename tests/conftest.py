@@ -40,8 +40,8 @@ def settings(tmp_path: Path):
     """Fast settings for test runs: short timeouts, quick retries, and a summary cache of the test's own."""
 
     def make(model: str, **overrides) -> dict:
-        return {"model": model, "runs_root": str(tmp_path / "runs"), "llm_backoff_s": 0.0, "max_repeats": 3,
-                "cache_dir": str(tmp_path / "cache"), **overrides}
+        return {"model": model, "runs_root": str(tmp_path / "runs"), "llm_backoff_s": 0.0, "max_repeats": 6,
+                "confirm_pairs": 3, "cache_dir": str(tmp_path / "cache"), **overrides}
 
     return make
 

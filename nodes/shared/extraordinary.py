@@ -19,7 +19,10 @@ def weigh_extraordinary(cand: Candidate, src: Candidate, outcome: str, why: str,
     if outcome != "better":
         return outcome, why, {}
     metric = cand["measurement"]["objective"]
-    saving = -relative_change(run_values(cand["measurement"], metric), run_values(src["measurement"], metric)).change
+    change = relative_change(run_values(cand["measurement"], metric), run_values(src["measurement"], metric))
+    if change is None:  # no positive mean to take a ratio of: nothing to weigh
+        return outcome, why, {}
+    saving = -change.change
     if saving <= threshold:
         return outcome, why, {}
     checks = cand["validation"]["checks"]

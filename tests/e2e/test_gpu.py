@@ -12,6 +12,7 @@ from nodes.comparator import assess
 from tests.helpers import ROOT
 from tools.build import BINARY_NAME, build, build_command
 from tools.energy import RepeatPolicy, choose_meter, measure
+from tools.energy.decision import Rule, compare
 from tools.gpu import find_gpu
 from tools.program import load_program, stage_workspace
 from tools.sandbox.runner import run_program
@@ -19,6 +20,7 @@ from tools.sandbox.runner import run_program
 pytestmark = pytest.mark.gpu
 EXAMPLES = ROOT / "examples"
 CUDA_EXAMPLES = sorted(p.parent.name for p in (EXAMPLES / "programs").glob("*/main.cu"))
+RULE = Rule(min_pairs=3, max_pairs=6)  # the decision rule with a small repeat budget
 
 COUNT_DEVICES = r"""
 #include <cstdio>
@@ -119,33 +121,35 @@ def test_a_scripted_optimize_on_a_cuda_example_finds_a_measured_saving(tmp_path)
     assert "  - workload: " in report
 
 
-def measured_candidate(tmp_path: Path, name: str, code: str, args: list[str], version: int) -> dict:
-    """A candidate record as the executor leaves it, for the comparator's rule."""
+def example_runner(tmp_path: Path, name: str, code: str, args: list[str], version: int):
+    """A built copy of an example with `code` as its main source, and a contained run of it on `args`."""
     prog = load_program(EXAMPLES / "programs" / name)
     work = tmp_path / f"v{version}"
     stage_workspace(prog, work, {prog.main: code})
     assert build(work, build_command("cuda", prog.main, arch=find_gpu().arch)).ok
     meter = choose_meter("cuda", None)
-    result, measurement = measure(meter, lambda: run_program([str(work / BINARY_NAME), *args], work, 300,
-                                                             env=meter.child_env()), RepeatPolicy(3, 6))
-    assert result.ok and "PASS" in result.stdout
-    return {"version": version, "key": f"{version:03d}", "status": "judged", "validation": {"valid": True},
-            "measurement": measurement.summary()}
+    return lambda: run_program([str(work / BINARY_NAME), *args], work, 300, env=meter.child_env())
+
+
+def judged_against(candidate, incumbent) -> tuple[str, str, int | None]:
+    """The comparator's verdict on a candidate measured alternately with the incumbent, as the executor does."""
+    comparison = compare(choose_meter("cuda", None), candidate, incumbent, RULE)
+    record = {"status": "judged", "validation": {"valid": True},
+              "measurement": {"comparison": comparison.summary()}}
+    return assess(record, RULE, 1)
 
 
 def test_two_builds_of_the_same_source_are_not_declared_different(tmp_path):
     code = load_program(EXAMPLES / "programs" / "sync-storm").read_main()
     args = ["1024", "40000"]
-    first = measured_candidate(tmp_path, "sync-storm", code, args, 0)
-    second = measured_candidate(tmp_path, "sync-storm", code, args, 1)
-    assert assess(second, first, 0.02)[0] == "not_better"
-    assert assess(first, second, 0.02)[0] == "not_better"
+    first, second = example_runner(tmp_path, "sync-storm", code, args, 0), example_runner(tmp_path, "sync-storm", code, args, 1)
+    assert judged_against(second, first)[0] == "not_better"
+    assert judged_against(first, second)[0] == "not_better"
 
 
 def test_hoisting_the_redundant_transfer_is_declared_better_with_its_interval(tmp_path):
     args = ["4096", "4096", "100"]
-    source = measured_candidate(tmp_path, "transfer-loop", load_program(EXAMPLES / "programs" / "transfer-loop").read_main(),
-                                args, 0)
+    source = example_runner(tmp_path, "transfer-loop", load_program(EXAMPLES / "programs" / "transfer-loop").read_main(), args, 0)
     hoisted = (EXAMPLES / "sessions" / "transfer-loop" / "steps" / "01-hoist-input.cu").read_text()
-    outcome, reason = assess(measured_candidate(tmp_path, "transfer-loop", hoisted, args, 1), source, 0.02)
-    assert outcome == "better" and "95% interval" in reason
+    outcome, reason, _ = judged_against(example_runner(tmp_path, "transfer-loop", hoisted, args, 1), source)
+    assert outcome == "better" and "confirmation" in reason

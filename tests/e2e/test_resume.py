@@ -132,7 +132,7 @@ def wait_until_arrived(run: subprocess.Popen, arrived: Path, seconds: float = 30
         time.sleep(0.05)
 
 
-RUN = ("--max-iterations", "1", "--repeats", "3")
+RUN = ("--max-iterations", "1", "--repeats", "3-6", "--confirm-pairs", "3")  # 6 pairs: a clear saving on a loaded machine
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.energy import RepeatPolicy, measure, meters
+from tools.energy import RepeatPolicy, host, measure
 from tools.energy.meters import RaplMeter, TimeMeter, choose_meter
 
 
@@ -23,7 +23,7 @@ def fake_rapl(root: Path, packages: dict[str, tuple[int, int]]) -> None:
 
 def test_rapl_sums_package_energy_across_a_counter_wraparound(tmp_path, monkeypatch):
     fake_rapl(tmp_path, {"intel-rapl:0": (999_000_000, 1_000_000_000), "intel-rapl:1": (10_000_000, 1_000_000_000)})
-    monkeypatch.setattr(meters, "RAPL_ROOT", tmp_path)
+    monkeypatch.setattr(host, "RAPL_ROOT", tmp_path)
     meter = RaplMeter.available()
     assert meter is not None and [d.name for d in meter.domains] == ["intel-rapl:0", "intel-rapl:1"]
 
@@ -37,7 +37,7 @@ def test_rapl_sums_package_energy_across_a_counter_wraparound(tmp_path, monkeypa
 
 
 def test_without_readable_counters_cpu_programs_are_timed(tmp_path, monkeypatch):
-    monkeypatch.setattr(meters, "RAPL_ROOT", tmp_path / "absent")
+    monkeypatch.setattr(host, "RAPL_ROOT", tmp_path / "absent")
     choose_meter.cache_clear()
     try:
         meter = choose_meter("cpp")
@@ -48,7 +48,7 @@ def test_without_readable_counters_cpu_programs_are_timed(tmp_path, monkeypatch)
 
 def test_a_block_that_tells_no_duration_is_metered_by_its_wall_time(tmp_path, monkeypatch):
     fake_rapl(tmp_path, {"intel-rapl:0": (1_000_000, 1_000_000_000)})
-    monkeypatch.setattr(meters, "RAPL_ROOT", tmp_path)
+    monkeypatch.setattr(host, "RAPL_ROOT", tmp_path)
     with TimeMeter().window() as timed:
         time.sleep(0.05)
     with RaplMeter.available().window() as rapl:

@@ -9,6 +9,8 @@ from langgraph.runtime import Runtime
 from graph.context import make_context
 from graph.routing import after_build, after_compare, after_run
 from nodes import comparator
+from tools.energy.decision import Comparison, screening_verdict
+from tools.energy.measurement import Pairs, Reading
 
 
 def state_with(status: str, current: str = "001", **extra) -> dict:
@@ -44,8 +46,19 @@ def measured(version: int, seconds: float, valid: bool = True, status: str = "ju
     readings = [{"duration_s": seconds * (1 + o)} for o in offsets]
     return {"version": version, "key": f"{version:03d}", "origin": "source" if version == 0 else "plan-step",
             "status": status, "reason": "build failed and the correction budget (1) is spent" if status == "discarded" else "",
-            "measurement": {"objective": "duration_s", "stats": {"duration_s": {"mean": seconds}}, "readings": readings},
+            "measurement": {"objective": "duration_s", "stats": {"duration_s": {"mean": seconds}}, "readings": readings,
+                            "comparison": against_the_best(seconds, offsets)},
             "validation": {"valid": valid, "checks": [{"name": "judge", "ok": valid, "reason": "said so"}]}}
+
+
+def against_the_best(seconds: float, offsets: list[float], best_seconds: float = 1.0) -> dict:
+    """The executor's comparison of runs at `seconds` with the best's at 1 s, the same runs in both rounds."""
+    new = [Reading(duration_s=seconds * (1 + o)) for o in offsets]
+    old = [Reading(duration_s=best_seconds * (1 - o)) for o in offsets]
+    settled = screening_verdict(make_context().decision_rule(), [r.duration_s for r in new], [r.duration_s for r in old],
+                                0.0) or ("not_better", "unsettled")
+    pairs = Pairs(new, old)
+    return Comparison("duration_s", pairs, *settled, confirmation=pairs if settled[0] == "promising" else None).summary()
 
 
 def compare(candidate: dict, best_seconds: float = 1.0, stage: str = "refine", temperature: float = 0.2,
@@ -87,7 +100,7 @@ def test_improvement_below_the_minimum_is_not_better():
 def test_a_saving_within_the_noise_is_not_better():
     update = compare(measured(1, 0.95, spread=0.10))  # 5% less on average, but runs spread ±10%
     assert update["candidates"]["001"]["outcome"] == "not_better"
-    assert "not a significant saving" in update["candidates"]["001"]["outcome_reason"]
+    assert "screening" in update["candidates"]["001"]["outcome_reason"]
 
 
 def test_one_run_each_is_never_enough_to_be_better():
@@ -96,7 +109,7 @@ def test_one_run_each_is_never_enough_to_be_better():
 
 def test_a_better_verdict_gives_the_change_with_its_interval():
     reason = compare(measured(1, 0.5))["candidates"]["001"]["outcome_reason"]
-    assert "-50.0%" in reason and "95% interval" in reason
+    assert "-50.0%" in reason and "confirmation" in reason
 
 
 def test_invalid_candidate_retries_the_same_plan_at_a_higher_temperature():

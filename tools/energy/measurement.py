@@ -6,7 +6,9 @@ A meter meters any block of code through its window, as a notebook or benchmark 
         work()
     window.reading  # a Reading: duration, and energies where the meter sees them
 
-A program's run is one such block (`metered`); `measure` repeats it under the meter's session.
+A program's run is one such block (`metered`); `measure` repeats it under the meter's session, and
+`measure_pairs` runs two programs alternately (new, old, new, old, …) in one time window, so that
+whatever the machine does meanwhile falls on both alike.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from tools.energy.host import host_rapl
 from tools.energy.metrics import METRICS
 from tools.energy.stats import Stat, summarize
 
@@ -34,6 +37,9 @@ class Reading:
     avg_power_w: float | None = None
     eq1_energy_j: float | None = None  # the paper's Equation 1 over the instant-power samples
     profile_energy_j: float | None = None  # the instant-power samples integrated over the counter's window
+    cpu_s: float | None = None  # the program's host CPU time, user + system
+    host_energy_j: float | None = None  # CPU package energy over the run (RAPL), where readable
+    dram_energy_j: float | None = None  # DRAM energy over the run (RAPL), where the machine has that domain
     device_state: dict = field(default_factory=dict)  # clocks, temperature, power limit
     samples: list[tuple[float, float]] = field(default_factory=list)  # (s from run start, W)
 
@@ -69,11 +75,19 @@ class Window:
 
 
 def metered(meter, run: Callable[[], Run]) -> tuple[Run, Reading]:
-    """One run in a window of the meter: its result, and the reading timed by the run's own clock."""
+    """One run in a window of the meter: its result, and the reading timed by the run's own clock, with
+    the run's host side: its CPU time, and package and DRAM energy where RAPL is readable."""
+    rapl = host_rapl()
     with meter.window() as window:
+        before = rapl.read() if rapl else None
         result = run()
         window.seconds = result.seconds
-    return result, window.reading
+        joules = rapl.joules(before, rapl.read()) if rapl else None
+    reading = window.reading
+    reading.cpu_s = getattr(result, "cpu_s", None)
+    if joules:
+        reading.host_energy_j, reading.dram_energy_j = joules
+    return result, reading
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,7 @@ class Measurement:
     readings: list[Reading]
     stop_reason: str = ""
     wall_s: float = 0.0  # time spent measuring, waits included: what measuring cost beyond the runs
+    comparison: dict | None = None  # a candidate's runs against the best's, measured alternately (decision.py)
 
     def stat(self, metric: str) -> Stat | None:
         values = self.values(metric)
@@ -122,7 +137,8 @@ class Measurement:
         return {"method": self.method, "objective": self.objective, "device": self.device,
                 "repeats": len(self.readings), "stop_reason": self.stop_reason, "stats": stats,
                 "wall_s": round(self.wall_s, 3), "overhead_per_repeat_s": round((self.wall_s - runs) / len(self.readings), 3),
-                "readings": [r.to_dict() for r in self.readings]}
+                "readings": [r.to_dict() for r in self.readings],
+                **({"comparison": self.comparison} if self.comparison else {})}
 
     def write_trace(self, path: Path) -> bool:
         """Write every repeat's power samples as CSV; False when the meter took none."""
@@ -184,3 +200,43 @@ def measure(meter, run: Callable[[], Run], policy: RepeatPolicy, kept: Sequence[
                 break
     return result, Measurement(method=meter.method, objective=meter.objective, device=meter.device(),
                                readings=readings, stop_reason=reason, wall_s=time.perf_counter() - start)
+
+
+@dataclass
+class Pairs:
+    """Runs of two programs measured alternately: new[i] and old[i] are the i-th pair."""
+
+    new: list[Reading]
+    old: list[Reading]
+    stop_reason: str = ""
+    failed: FinishedRun | None = None  # the run that failed, where one did
+    failed_side: str = ""  # "new" or "old"
+    last_new: FinishedRun | None = None  # the new program's latest run: its output is the one judged
+    wall_s: float = 0.0
+
+
+def measure_pairs(meter, run_new: Callable[[], Run], run_old: Callable[[], Run],
+                  stop: Callable[[Pairs, float], str | None]) -> Pairs:
+    """Run new, old, new, old, … under one meter session until `stop(pairs, elapsed_s)` gives a reason.
+
+    A failed run ends the measurement, with its result and side recorded; its pair is left out.
+    """
+    pairs = Pairs([], [])
+    start = time.perf_counter()
+    with meter.session():
+        while True:
+            readings = []
+            for side, run in (("new", run_new), ("old", run_old)):
+                result, reading = metered(meter, run)
+                if not result.ok:
+                    pairs.failed, pairs.failed_side = result, side
+                    pairs.wall_s = time.perf_counter() - start
+                    return pairs
+                readings.append(reading)
+                if side == "new":
+                    pairs.last_new = result
+            pairs.new.append(readings[0])
+            pairs.old.append(readings[1])
+            if reason := stop(pairs, time.perf_counter() - start):
+                pairs.stop_reason, pairs.wall_s = reason, time.perf_counter() - start
+                return pairs

@@ -14,10 +14,9 @@ from functools import cache
 from pathlib import Path
 from typing import Protocol
 
+from tools.energy.host import Rapl, rapl_access_hint
 from tools.energy.measurement import Reading, Window
 from tools.errors import LassiError
-
-RAPL_ROOT = Path("/sys/class/powercap")
 
 
 class Meter(Protocol):
@@ -58,7 +57,8 @@ class TimeMeter(_HostMeter):
         window.reading = Reading(duration_s=window.duration(time.perf_counter() - start))
 
     def device(self) -> dict:
-        return {"name": "host (no readable energy counter)"}
+        hint = rapl_access_hint()
+        return {"name": "host (no readable energy counter)", **({"hint": hint} if hint else {})}
 
 
 class RaplMeter(_HostMeter):
@@ -67,32 +67,25 @@ class RaplMeter(_HostMeter):
     method = "rapl"
     objective = "gross_energy_j"
 
-    def __init__(self, domains: list[Path]):
-        self.domains = domains
+    def __init__(self, rapl: Rapl):
+        self.rapl = rapl
+
+    @property
+    def domains(self) -> tuple[Path, ...]:
+        return self.rapl.packages
 
     @classmethod
     def available(cls) -> "RaplMeter | None":
-        domains = sorted(p for p in RAPL_ROOT.glob("intel-rapl:*") if p.name.count(":") == 1)
-        try:
-            if domains and all(int((d / "energy_uj").read_text()) >= 0 for d in domains):
-                return cls(domains)
-        except (OSError, ValueError):
-            pass
-        return None
-
-    def _read(self) -> list[int]:
-        return [int((d / "energy_uj").read_text()) for d in self.domains]
+        rapl = Rapl.found()
+        return cls(rapl) if rapl else None
 
     @contextmanager
     def window(self) -> Iterator[Window]:
-        window, before, start = Window(), self._read(), time.perf_counter()
+        window, before, start = Window(), self.rapl.read(), time.perf_counter()
         yield window
-        after, seconds = self._read(), window.duration(time.perf_counter() - start)
-        joules = 0.0
-        for domain, a, b in zip(self.domains, before, after):
-            wrap = int((domain / "max_energy_range_uj").read_text())
-            joules += ((b - a) % (wrap + 1)) / 1e6
-        window.reading = Reading(duration_s=seconds, window_s=seconds, gross_energy_j=round(joules, 3),
+        after, seconds = self.rapl.read(), window.duration(time.perf_counter() - start)
+        joules, _ = self.rapl.joules(before, after)
+        window.reading = Reading(duration_s=seconds, window_s=seconds, gross_energy_j=joules,
                                  avg_power_w=round(joules / seconds, 2) if seconds else None)
 
     def device(self) -> dict:

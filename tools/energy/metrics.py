@@ -28,6 +28,9 @@ METRICS = (
     Metric("gross_energy_j", "gross energy", "J"),
     Metric("avg_power_w", "average power", "W"),
     Metric("duration_s", "runtime", "s"),
+    Metric("cpu_s", "host CPU time", "s"),  # user + system of the program, whatever the meter
+    Metric("host_energy_j", "CPU package energy", "J"),  # RAPL over the run, where readable
+    Metric("dram_energy_j", "DRAM energy", "J"),
     Metric("eq1_energy_j", "energy by the paper's Equation 1", "J", shown=False),
     Metric("profile_energy_j", "energy integrated from the power samples", "J", shown=False),
 )

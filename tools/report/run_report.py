@@ -8,7 +8,6 @@ the same report.md and report.html from the same run directory, without calling 
 from __future__ import annotations
 
 import difflib
-import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from tools.cpu_work import CpuWork, cpu_work_rows
 from tools.energy.measurement import run_values
 from tools.energy.metrics import SHOWN, describe_objective, with_interval
 from tools.energy.metrics import metric as metric_named
-from tools.energy.stats import relative_change
+from tools.energy.stats import Change, paired_ratio, relative_change
 from tools.llm.usage import RoleUsage, calls_by_server, role_usage, tokens_estimated
 from tools.report.document import (
     Block,
@@ -47,7 +46,7 @@ def write_reports(run: RunDir, state: dict, models: dict[str, str]) -> Path:
     _draw_search(candidates, best, run.path / SEARCH_NAME)
     records, damaged = read_jsonl_counting(run.llm_log)
     doc = build_document(run.path, source, best, candidates, run.comparison.read_text(), records,
-                         state.get("stop_reason", ""), models, damaged)
+                         state.get("stop_reason", ""), models, damaged, state.get("confirmation"))
     write_text(run.report, to_markdown(doc))
     write_text(run.report_html, to_html(doc, run.path))
     return run.report
@@ -55,7 +54,7 @@ def write_reports(run: RunDir, state: dict, models: dict[str, str]) -> Path:
 
 def build_document(run_path: Path, source: dict, best: dict, candidates: list[dict], comparison: str,
                    llm_records: list[dict], stop_reason: str, models: dict[str, str],
-                   damaged_log_lines: int = 0) -> Document:
+                   damaged_log_lines: int = 0, confirmation: dict | None = None) -> Document:
     improved = best["key"] != source["key"]
     blocks: list[Block] = [Para(f"Models — {describe_models(models)}.")]
     if (source.get("run") or {}).get("containment"):
@@ -67,14 +66,19 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
         blocks.append(Para(f"Processes left running when a program ended were found and killed: {', '.join(left)}."))
     blocks.append(Para(f"**Best candidate: {version_label(best)}** ({best['origin']}), found at {run_path / best['dir']}."
                        if improved else "**No candidate beat the source.** The best code is the source itself."))
+    hint = source["measurement"].get("device", {}).get("hint")
     blocks += [Para(f"Candidates were compared on {describe_objective(source['measurement']['objective'])}."
-                    f" The run stopped because: {stop_reason or 'it finished'}."),
+                    + (f" {hint[0].upper()}{hint[1:]}." if hint else "")
+                    + f" The run stopped because: {stop_reason or 'it finished'}."),
                Heading(2, "Source and best"),
-               Table(["", "source", "best", "change"],
+               *_headline(source, best, confirmation),
+               Table(["", "source", "best", "change (screening)"],
                      [[r["metric"], r["source"], r["best"], r["change"]]
                       for r in comparison_table(source, best, candidates)]),
-               Para("Figures are means over the measured runs; ± is the half-width of the 95% confidence interval"
-                    " of the mean, and a change's [low, high] is the 95% interval of the change (Welch).")]
+               Para("Figures in the table are screening figures: means over the search's measured runs; ± is the"
+                    " half-width of the 95% confidence interval of the mean, and a change's [low, high] is the 95%"
+                    " interval of the ratio of means (log scale). The best was chosen on these runs, so they lean"
+                    " toward more saved.")]
     blocks += _profiles(run_path, source, best)
     blocks += [Heading(2, "The search"), Figure("Objective of every candidate in the order it was made", Path(SEARCH_NAME)),
                Para("Each candidate's mean objective with its 95% interval; failed candidates (no measurement) sit"
@@ -97,17 +101,50 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
     return Document(f"LASSI-EE report: {run_path.name}", blocks)
 
 
+def headline(source: dict, best: dict, confirmation: dict | None) -> tuple[Change | None, str]:
+    """The saving to state, and where it comes from: Stage 4's fresh pairs where there are any, else the search's runs."""
+    if confirmation and confirmation.get("best") == best["key"] and confirmation.get("new") and not confirmation.get("failed"):
+        ratio = paired_ratio(confirmation["new"], confirmation["old"])
+        return (ratio.change() if ratio else None), "confirmation"
+    objective = source["measurement"]["objective"]
+    return relative_change(run_values(best["measurement"], objective), run_values(source["measurement"], objective)), "screening"
+
+
+def _headline(source: dict, best: dict, confirmation: dict | None) -> list[Block]:
+    """The confirmed change of the objective, from runs made after the search alone."""
+    if best["key"] == source["key"]:
+        return []
+    delta, origin = headline(source, best, confirmation)
+    if origin != "confirmation" or delta is None:
+        why = f" ({confirmation['failed']})" if (confirmation or {}).get("failed") else ""
+        return [Para(f"**No confirmation runs**{why}: the change below comes from the search's runs alone.")]
+    what = describe_objective(source["measurement"]["objective"])
+    verdict = "a significant saving" if delta.high < 0 else "not a significant saving on these runs"
+    host = _host_line(confirmation)
+    return [Para(f"**Confirmed change of {what}: {delta.change:+.1%}** (95% interval {delta.low:+.1%} to"
+                 f" {delta.high:+.1%}; {verdict}), from {confirmation['pairs']} fresh pairs of best and source"
+                 f" measured alternately after the search; the headline comes from these runs alone.{host}")]
+
+
+def _host_line(confirmation: dict) -> str:
+    """The host CPU time of best and source on the confirmation runs, where it was recorded."""
+    new, old = confirmation.get("new_cpu_s") or [], confirmation.get("old_cpu_s") or []
+    if not new or None in new or None in old:
+        return ""
+    return f" Host CPU time on those runs: best {sum(new) / len(new):.3g} s, source {sum(old) / len(old):.3g} s."
+
+
 def figure(stat: dict | None) -> str:
     return with_interval(stat) if stat else "—"
 
 
 def change(new: dict, old: dict, metric: str) -> str:
-    """The relative change of a metric between two measurements, with its 95% interval (Welch)."""
+    """The relative change of a metric between two measurements, with its 95% interval (ratio of means)."""
     new_values, old_values = run_values(new, metric), run_values(old, metric)
-    if not new_values or not old_values or not sum(old_values):
+    delta = relative_change(new_values, old_values) if new_values and old_values else None
+    if delta is None:
         return "—"
-    delta = relative_change(new_values, old_values)
-    interval = f" [{delta.low:+.1%}, {delta.high:+.1%}]" if math.isfinite(delta.low) else ""
+    interval = f" [{delta.low:+.1%}, {delta.high:+.1%}]" if delta.bounded else ""
     return f"{delta.change:+.1%}{interval}"
 
 

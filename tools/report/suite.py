@@ -7,17 +7,14 @@ from the run directories alone.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from math import comb
 from pathlib import Path
 
-from tools.energy.measurement import run_values
 from tools.energy.metrics import describe_objective
-from tools.energy.stats import relative_change
 from tools.llm.usage import RoleUsage, role_usage, tokens_estimated, total_usage
 from tools.report.document import Block, Document, Heading, Para, Table, to_markdown
-from tools.report.run_report import comparison_table, usage_blocks
+from tools.report.run_report import comparison_table, headline, usage_blocks
 from tools.rundir import version_label
 
 AT_K_METHOD = (
@@ -65,10 +62,10 @@ def trial_figures(trial: TrialRecord) -> dict:
     best = (trial.state.get("candidates") or {}).get(trial.state.get("best") or "")
     found = trial.status == "finished" and best is not None and best["origin"] != "source" and objective is not None
     saving, interval = 0.0, None
-    if found:
-        delta = relative_change(run_values(best["measurement"], objective), run_values(measured, objective))
+    delta = headline(source, best, trial.state.get("confirmation"))[0] if found else None
+    if delta:
         saving = -delta.change
-        interval = [-delta.high, -delta.low] if math.isfinite(delta.low) else None
+        interval = [-delta.high, -delta.low] if delta.bounded else None
     generated = [c for c in candidates if c["origin"] != "source"]
     usage = total_usage(role_usage(trial.llm_records))
     table = comparison_table(source, best, candidates) if found else None

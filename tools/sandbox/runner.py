@@ -7,6 +7,7 @@ no key reaches a saved output, a fix prompt or the report even if a program find
 from __future__ import annotations
 
 import ctypes
+import resource
 import shutil
 import signal
 import subprocess
@@ -36,6 +37,7 @@ class RunResult:
     stopped: str = ""  # why the containment stopped it (too many processes, too much memory)
     left_running: int = 0  # processes it left behind when it ended, found and killed
     sandbox: str = ""  # the containment it ran under: "bwrap" or "none"
+    cpu_s: float | None = None  # user + system CPU time of the program and its children; None: not observable
 
     @property
     def ok(self) -> bool:
@@ -102,7 +104,7 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
             _die_with_parent()
             box.child_setup()
 
-        start = time.perf_counter()
+        start, used_before = time.perf_counter(), _children_cpu_s()
         proc = subprocess.Popen(sandbox.command(argv, cwd, readable), cwd=cwd, env=full_env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True, preexec_fn=child_setup)
@@ -120,6 +122,7 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
                 left_running = box.sweep()
             box.kill(root_reaped=proc.returncode is not None)
             proc.wait()
+            cpu_s = _children_cpu_s() - used_before
             box.sweep()
     for reader in readers:
         reader.join()
@@ -129,7 +132,19 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
         box.why = box.refusal()
     return RunResult(exit_code=code, stdout=mask(out.text()), stderr=mask(err.text()), seconds=round(seconds, 6),
                      timed_out=timed_out and not box.why, truncated=out.truncated or err.truncated, stopped=box.why,
-                     left_running=left_running, sandbox=sandbox.mode)
+                     left_running=left_running, sandbox=sandbox.mode,
+                     cpu_s=round(cpu_s, 6) if sandbox.mode != "bwrap" else None)
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's reaped children so far: its change over a run is the run's CPU time.
+
+    Runs are made one at a time, so no other child is reaped in between. Under bubblewrap the
+    program's time does not reach us: bubblewrap's monitor exits on its init's word without reaping
+    it, so the program's rusage is lost and its CPU time is recorded as unknown, not as bwrap's own.
+    """
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def _exit_code(code: int, sandbox: Sandbox) -> int:

@@ -1,0 +1,150 @@
+"""The host side of every run: its CPU time, RAPL package and DRAM energy, and the host-shift flag."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from nodes.comparator import assess, with_host_check
+from tools.energy import host
+from tools.energy.decision import PROMISING, Rule, compare, host_shift
+from tools.energy.host import ACCESS_HINT, Rapl, rapl_access_hint
+from tools.energy.measurement import metered
+from tools.energy.meters import TimeMeter
+from tools.sandbox.isolation import bwrap_problem, choose_sandbox
+from tools.sandbox.runner import RunResult, run_program
+
+BUSY = [sys.executable, "-c", "n = 0\nfor i in range(3_000_000): n += i\nprint('gpu_joules=50')"]  # ~0.2 s of CPU
+IDLE = ["sh", "-c", "sleep 0.2; echo gpu_joules=100"]
+
+
+class StandInGpuMeter(TimeMeter):
+    """A GPU meter for a machine without a GPU: each program prints the GPU energy it 'used'."""
+
+    objective = "net_energy_j"
+
+    def __init__(self):
+        self.joules = None
+
+    @contextmanager
+    def window(self):
+        with super().window() as window:
+            yield window
+        window.reading.net_energy_j = self.joules
+
+    def runner(self, argv: list[str], folder: Path):
+        run = runner(argv, folder)
+
+        def told() -> RunResult:
+            result = run()
+            self.joules = float(result.stdout.strip().rpartition("=")[2])
+            return result
+
+        return told
+
+
+def runner(argv: list[str], folder: Path, sandbox=None):
+    folder.mkdir(exist_ok=True)
+    return lambda: run_program(argv, folder, 60, sandbox=sandbox)
+
+
+def test_every_run_records_the_programs_cpu_time(tmp_path):
+    sandbox = choose_sandbox("none")
+    busy, idle = runner(BUSY, tmp_path / "busy", sandbox)(), runner(IDLE, tmp_path / "idle", sandbox)()
+    assert busy.ok and idle.ok
+    assert busy.cpu_s > 0.05 and idle.cpu_s < busy.cpu_s / 5  # the sleeper waits 0.2 s but uses almost no CPU
+    assert busy.to_dict()["cpu_s"] == busy.cpu_s
+
+
+@pytest.mark.skipif(bwrap_problem() is not None, reason=f"bubblewrap unusable: {bwrap_problem()}")
+def test_under_bubblewrap_the_cpu_time_is_unknown_rather_than_bubblewraps_own(tmp_path):
+    busy = runner(BUSY, tmp_path / "busy", choose_sandbox("bwrap"))()
+    assert busy.ok and busy.cpu_s is None
+
+
+def test_a_reading_carries_the_cpu_time_whatever_the_meter(tmp_path):
+    _, reading = metered(TimeMeter(), runner(BUSY, tmp_path / "busy"))
+    assert reading.cpu_s > 0.05 and reading.to_dict()["cpu_s"] == reading.cpu_s
+
+
+def fake_powercap(root: Path, readable: bool = True) -> None:
+    for name, label, energy in (("intel-rapl:0", "package-0", 1_000_000), ("intel-rapl:0:0", "dram", 500_000),
+                                ("intel-rapl:0:1", "core", 7)):
+        (root / name).mkdir(parents=True)
+        (root / name / "name").write_text(label + "\n")
+        (root / name / "max_energy_range_uj").write_text("1000000000\n")
+        if readable:
+            (root / name / "energy_uj").write_text(f"{energy}\n")
+        else:  # a file only root may read behaves, for a reader, like one that cannot be opened
+            (root / name / "energy_uj").mkdir()
+
+
+def test_package_and_dram_energy_over_the_runs_window(tmp_path, monkeypatch):
+    fake_powercap(tmp_path)
+    rapl = Rapl.found(tmp_path)
+    assert [d.name for d in rapl.packages] == ["intel-rapl:0"] and [d.name for d in rapl.dram] == ["intel-rapl:0:0"]
+    monkeypatch.setattr(host, "host_rapl", lambda: rapl)
+    import tools.energy.measurement as measurement
+
+    monkeypatch.setattr(measurement, "host_rapl", lambda: rapl)
+
+    def run():
+        (tmp_path / "intel-rapl:0" / "energy_uj").write_text("4000000\n")  # 3 J of package
+        (tmp_path / "intel-rapl:0:0" / "energy_uj").write_text("1500000\n")  # 1 J of DRAM
+        return run_program(IDLE, tmp_path, 60)
+
+    meter = StandInGpuMeter()
+    meter.joules = 100.0
+    _, reading = metered(meter, run)
+    assert reading.host_energy_j == 3.0 and reading.dram_energy_j == 1.0 and reading.net_energy_j == 100.0
+
+
+def test_root_only_counters_get_one_line_on_granting_access(tmp_path, monkeypatch):
+    fake_powercap(tmp_path, readable=False)
+    assert Rapl.found(tmp_path) is None and rapl_access_hint(tmp_path) == ACCESS_HINT
+    assert "chmod a+r" in ACCESS_HINT and "\n" not in ACCESS_HINT
+    monkeypatch.setattr(host, "RAPL_ROOT", tmp_path)
+    assert TimeMeter().device()["hint"] == ACCESS_HINT
+
+
+def test_a_machine_without_counters_gets_no_hint(tmp_path):
+    assert rapl_access_hint(tmp_path / "absent") == ""
+
+
+def host_shifted(tmp_path: Path, candidate: list[str], incumbent: list[str]) -> dict:
+    rule = Rule(min_pairs=2, max_pairs=2)
+    meter = StandInGpuMeter()
+    found = compare(meter, meter.runner(candidate, tmp_path / "new"), meter.runner(incumbent, tmp_path / "old"), rule)
+    return found.summary()
+
+
+def judged(summary: dict) -> dict:
+    return {"status": "judged", "measurement": {"comparison": summary},
+            "validation": {"valid": True, "checks": [{"name": "judge", "ok": True, "reason": "VALID"}]}}
+
+
+def test_a_gpu_saving_bought_with_host_cpu_time_is_flagged_and_rejected_when_strict(tmp_path):
+    summary = host_shifted(tmp_path, BUSY, IDLE)  # half the GPU energy, far more CPU time
+    assert summary["verdict"] == PROMISING and None not in summary["confirmation"]["new_cpu_s"]
+    assert "host CPU time grew" in host_shift(summary, 1.5)
+    flagged = with_host_check(judged(summary), 1.5, strict=False)
+    check = flagged["validation"]["checks"][-1]
+    assert check["name"] == "host-share" and check["flagged"] and check["ok"] is None
+    assert assess(flagged, Rule(min_pairs=2, max_pairs=2), 1)[0] == "better"  # flagged, not rejected
+    rejected = with_host_check(judged(summary), 1.5, strict=True)
+    outcome, why, _ = assess(rejected, Rule(min_pairs=2, max_pairs=2), 1)
+    assert outcome == "invalid" and why.startswith("host-share: host CPU time grew")
+
+
+def test_no_flag_when_the_cpu_time_stays_within_the_factor(tmp_path):
+    summary = host_shifted(tmp_path, ["sh", "-c", "sleep 0.2; echo gpu_joules=50"], IDLE)
+    assert summary["verdict"] == PROMISING and host_shift(summary, 1.5) == ""
+
+
+def test_no_flag_when_the_objective_is_not_gpu_energy():
+    summary = {"objective": "duration_s", "screening": {"pairs": 2, "new_cpu_s": [9.0, 9.0], "old_cpu_s": [1.0, 1.0],
+                                                       "ratio": {"change": -0.5}}, "confirmation": None}
+    assert host_shift(summary, 1.5) == ""  # a CPU program's meter already counts its CPU work
