@@ -135,7 +135,7 @@ def report(run_dir: str | Path) -> Path:
     if not run.comparison.is_file():
         raise LassiError(f"{run.comparison} is missing: without the reporter model's comparison the report cannot"
                          " be rebuilt (runs finished before the comparison was kept have only their report.md)")
-    return write_reports(run, _moved(state, run.path), ctx.models())
+    return write_reports(run, _moved(state, run.path), ctx.models(), ctx.base_url)
 
 
 def _read_run(run: RunDir, purpose: str) -> tuple[dict, Context]:

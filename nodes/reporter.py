@@ -31,7 +31,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         comparison = reply.text
     write_text(run.comparison, comparison)  # kept, so `lassi-ee report` rebuilds the report without a model
     _copy_best(top, run.best)
-    write_reports(run, state, ctx.models())
+    write_reports(run, state, ctx.models(), ctx.base_url)
     return {**update, "stage": "done", "report": str(run.report)}
 
 

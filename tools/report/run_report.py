@@ -16,6 +16,7 @@ from tools.energy.measurement import run_values
 from tools.energy.metrics import SHOWN, describe_objective, with_interval
 from tools.energy.metrics import metric as metric_named
 from tools.energy.stats import relative_change
+from tools.llm.names import parse_model
 from tools.llm.usage import RoleUsage, role_usage, tokens_estimated
 from tools.report.document import (
     Block,
@@ -39,47 +40,53 @@ OVERLAY_NAME = "power-overlay.png"
 SEARCH_NAME = "search.png"
 
 
-def write_reports(run: RunDir, state: dict, models: dict[str, str]) -> Path:
-    """Draw the run's pictures and write report.md and report.html from one document."""
+def write_reports(run: RunDir, state: dict, models: dict[str, str], base_url: str | None = None) -> Path:
+    """Draw the run's pictures and write report.md and report.html from one document.
+
+    `base_url` is the run's OpenAI-compatible server, where one was given: the report names each role's server.
+    """
     candidates = sorted(state["candidates"].values(), key=lambda c: c["version"])
     source, best = candidates[0], state["candidates"][state["best"]]
     _draw_overlay(source, best, run.path / OVERLAY_NAME)
     _draw_search(candidates, best, run.path / SEARCH_NAME)
     doc = build_document(run.path, source, best, candidates, run.comparison.read_text(), read_jsonl(run.llm_log),
-                         state.get("stop_reason", ""), models)
+                         state.get("stop_reason", ""), describe_models(models, base_url))
     write_text(run.report, to_markdown(doc))
     write_text(run.report_html, to_html(doc, run.path))
     return run.report
 
 
 def build_document(run_path: Path, source: dict, best: dict, candidates: list[dict], comparison: str,
-                   llm_records: list[dict], stop_reason: str, models: dict[str, str]) -> Document:
+                   llm_records: list[dict], stop_reason: str, models: str) -> Document:
+    """The report's blocks; `models` says which model and server served each role (describe_models)."""
     improved = best["key"] != source["key"]
-    blocks: list[Block] = [Para(f"Models — {describe_models(models)}.")]
+    cuda = Path(source["source"]).suffix == ".cu"
+    blocks: list[Block] = [Para(f"Models — {models}.")]
     if (source.get("run") or {}).get("containment"):
         blocks.append(Para(f"Builds and runs were contained by {source['run']['containment']}."))
     blocks.append(Para(f"**Best candidate: v{best['version']:03d}** ({best['origin']}), found at {best['dir']}."
                        if improved else "**No candidate beat the source.** The best code is the source itself."))
     blocks += [Para(f"Candidates were compared on {describe_objective(source['measurement']['objective'])}."
-                    f" The run stopped because: {stop_reason or 'it finished'}."),
+                    f" {_stopped(stop_reason)}"),
                Heading(2, "Source and best"),
                Table(["", "source", "best", "change"],
                      [[r["metric"], r["source"], r["best"], r["change"]]
                       for r in comparison_table(source, best, candidates)]),
                Para("Figures are means over the measured runs; ± is the half-width of the 95% confidence interval"
                     " of the mean, and a change's [low, high] is the 95% interval of the change (Welch).")]
-    blocks += _profiles(run_path, source, best)
+    blocks += _profiles(run_path, source, best) if cuda else [Para("CPU program: no GPU power profile.")]
     blocks += [Heading(2, "The search"), Figure("Objective of every candidate in the order it was made", Path(SEARCH_NAME)),
                Para("Each candidate's mean objective with its 95% interval; failed candidates (no measurement) sit"
                     " on the x axis; the line is the best valid candidate so far, the star the final best."),
                Heading(2, "Candidates"),
                Table(["version", "origin", "parent", "temperature", "status", "outcome", "objective", "validation"],
-                     [_candidate_row(c) for c in candidates]),
+                     [_candidate_row(c, cuda) for c in candidates]),
                Heading(2, "Validation"),
                Para("Each candidate that ran, layer by layer (cheapest first; a layer runs only when none before it"
                     " failed)."),
-               _validations(candidates),
-               Heading(2, "GPU work of source and best"), *workload_blocks(source, best),
+               _validations(candidates, cuda),
+               *([Heading(2, "GPU work of source and best"), *workload_blocks(source, best)] if cuda else
+                 [Para("CPU program: no GPU work to count (CUPTI counts kernels and copies of CUDA programs).")]),
                Heading(2, "Changes from source to best"), Code(_diff(source, best), "diff"),
                Heading(2, "The model's comparison"), Prose(comparison),
                Heading(2, "Model use"), *_usage(llm_records), Heading(2, "Time spent"), _time(candidates, llm_records)]
@@ -114,16 +121,26 @@ def comparison_table(source: dict, best: dict, candidates: list[dict]) -> list[d
     return rows
 
 
-def describe_models(models: dict[str, str]) -> str:
-    """Roles grouped by model; a scripted model is named as such wherever it appears."""
+def describe_models(models: dict[str, str], base_url: str | None = None) -> str:
+    """Roles grouped by model, each model with its server; a scripted model is named as such wherever it appears."""
     by_model: dict[str, list[str]] = defaultdict(list)
     for role, name in models.items():
         by_model[name].append(role)
-    parts = []
-    for name, roles in by_model.items():
-        label = f"{name} (scripted: recorded answers replayed, no model was called)" if name.startswith("scripted:") else name
-        parts.append(f"{', '.join(roles)}: {label}")
-    return "; ".join(parts)
+    return "; ".join(f"{', '.join(roles)}: {name} ({_server(name, base_url)})" for name, roles in by_model.items())
+
+
+def _server(name: str, base_url: str | None) -> str:
+    spec = parse_model(name, base_url)
+    if spec.provider == "scripted":
+        return "scripted: recorded answers replayed, no model was called"
+    return f"server {spec.base_url}" if spec.base_url else "server: the OpenAI API"
+
+
+def _stopped(stop_reason: str) -> str:
+    """The stop reason as a sentence; older runs recorded a bare phrase."""
+    if not stop_reason:
+        return "The run finished."
+    return f"{stop_reason}." if stop_reason.startswith("Stage ") else f"The run stopped because: {stop_reason}."
 
 
 def _profiles(run_path: Path, source: dict, best: dict) -> list[Block]:
@@ -145,9 +162,9 @@ def _shown(source: dict, best: dict) -> tuple[dict, ...]:
     return (source, best) if best["key"] != source["key"] else (source,)
 
 
-def _candidate_row(c: dict) -> list[str]:
+def _candidate_row(c: dict, cuda: bool) -> list[str]:
     return [f"v{c['version']:03d}", c["origin"], f"v{c['parent']}" if c["parent"] else "", _temperature(c),
-            c["status"], _outcome(c), figure(_objective(c)), _validation(c)]
+            c["status"], _outcome(c), figure(_objective(c)), _validation(c, cuda)]
 
 
 def _temperature(c: dict) -> str:
@@ -165,9 +182,14 @@ def _objective(c: dict) -> dict | None:
     return m["stats"].get(m["objective"]) if m else None
 
 
-def _validation(c: dict) -> str:
-    checks = (c.get("validation") or {}).get("checks")
-    return "; ".join(f"{ch['name']}: {verdict_mark(ch)}" for ch in checks) if checks else ""
+def _validation(c: dict, cuda: bool) -> str:
+    return "; ".join(f"{ch['name']}: {verdict_mark(ch)}" for ch in _layers(c, cuda))
+
+
+def _layers(c: dict, cuda: bool) -> list[dict]:
+    """The candidate's validation checks that apply to its program: a CPU program has no GPU work to count."""
+    checks = (c.get("validation") or {}).get("checks") or []
+    return [ch for ch in checks if cuda or ch["name"] != "workload"]
 
 
 def verdict_mark(check: dict) -> str:
@@ -177,15 +199,15 @@ def verdict_mark(check: dict) -> str:
     return {True: "pass", False: "FAIL", None: "skipped"}[check["ok"]]
 
 
-def validation_item(c: dict) -> tuple[str, list[str]]:
-    """The candidate's verdict, with one sub-item per layer: its mark and reason."""
+def validation_item(c: dict, cuda: bool = True) -> tuple[str, list[str]]:
+    """The candidate's verdict, with one sub-item per layer that applies: its mark and reason."""
     verdict = "valid" if c["validation"]["valid"] else "invalid"
     return (f"**v{c['version']:03d}** ({c['origin']}): {verdict}",
-            [f"{ch['name']}: {verdict_mark(ch)} — {_short(ch['reason'])}" for ch in c["validation"]["checks"]])
+            [f"{ch['name']}: {verdict_mark(ch)} — {_short(ch['reason'])}" for ch in _layers(c, cuda)])
 
 
-def _validations(candidates: list[dict]) -> Block:
-    judged = [validation_item(c) for c in candidates if (c.get("validation") or {}).get("checks")]
+def _validations(candidates: list[dict], cuda: bool) -> Block:
+    judged = [validation_item(c, cuda) for c in candidates if (c.get("validation") or {}).get("checks")]
     return Items(judged) if judged else Para("No candidate ran far enough to be validated.")
 
 
