@@ -29,7 +29,7 @@ from tools.llm.reply import ModelUnavailable
 from tools.report.run_report import comparison_table, write_reports
 from tools.rundir import RunDir, write_json
 
-Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it)
+Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it); "measure" for a repeat
 
 
 @dataclass
@@ -224,12 +224,18 @@ def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, 
     hears of a step with that state, so what it reports survives a kill.
     """
     steps: list[tuple[str, dict]] = []
+    latest: dict = {}
     try:
-        for mode, chunk in graph.stream(state, start or config, context=ctx, stream_mode=["updates", "values"],
-                                        durability="sync"):
+        for mode, chunk in graph.stream(state, start or config, context=ctx,
+                                        stream_mode=["updates", "values", "custom"], durability="sync"):
+            if mode == "custom":  # a node's word while it works (the repeat being measured)
+                if on_step is not None and isinstance(chunk, dict) and "measuring" in chunk:
+                    on_step("measure", {"measuring": chunk["measuring"]}, latest)
+                continue
             if mode == "updates":
                 steps += [(node, change) for node, change in chunk.items() if isinstance(change, dict)]
                 continue
+            latest = chunk
             if on_step is not None:  # the chunk is the state after those steps, their checkpoint saved
                 for node, change in steps:
                     on_step(node, change, chunk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
 from graph.context import Context
@@ -39,7 +40,10 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
                            sandbox=sandbox)
 
     policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
-    result, measurement = measure(meter, run, policy)
+    tell = get_stream_writer()
+    name = f"v{cand['version']:03d} {cand['origin']}"
+    result, measurement = measure(meter, run, policy,
+                                  on_repeat=lambda k: tell({"measuring": f"{name}: {policy.describe_repeat(k)}"}))
     write_text(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
     run_info = {**result.to_dict(), "time_limit_s": limit, "containment": sandbox.describe(),

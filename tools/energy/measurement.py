@@ -44,6 +44,11 @@ class RepeatPolicy:
     target_ci: float = 0.02
     budget_s: float = 300.0
 
+    def describe_repeat(self, k: int) -> str:
+        """`repeat 2 of 3`, or `repeat 4 of at most 10` where the interval decides when to stop."""
+        return f"repeat {k} of {self.max_repeats}" if self.min_repeats >= self.max_repeats else \
+            f"repeat {k} of at most {self.max_repeats}"
+
     def stop_reason(self, stat: Stat | None, elapsed_s: float) -> str | None:
         n = stat.n if stat else 0
         if n < self.min_repeats:
@@ -119,12 +124,18 @@ def spread_sources(summary: dict) -> str:
             f"most of it comes from {cause}")
 
 
-def measure(meter, run: Callable[[], RunResult], policy: RepeatPolicy) -> tuple[RunResult, Measurement | None]:
-    """Run under the meter until the policy is satisfied; stop at the first failed run (its result is returned)."""
+def measure(meter, run: Callable[[], RunResult], policy: RepeatPolicy,
+            on_repeat: Callable[[int], None] | None = None) -> tuple[RunResult, Measurement | None]:
+    """Run under the meter until the policy is satisfied; stop at the first failed run (its result is returned).
+
+    `on_repeat(k)` hears of each run as it starts (k from 1), for a progress display.
+    """
     readings: list[Reading] = []
     start = time.perf_counter()
     with meter.session():
         while True:
+            if on_repeat is not None:
+                on_repeat(len(readings) + 1)
             result, reading = meter.measure(run)
             if not result.ok:
                 return result, None
