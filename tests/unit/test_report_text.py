@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from tools.report.document import Heading, Para, Table
 from tools.report.html import prose_html
-from tools.report.run_report import describe_models
+from tools.report.run_report import build_document, describe_models
 
 
 def test_the_models_markdown_becomes_html_with_its_highest_heading_an_h3():
@@ -29,3 +30,31 @@ def test_each_model_is_named_with_its_server(monkeypatch):
 def test_a_base_url_given_for_the_run_is_the_server_named():
     described = describe_models({"coder": "openai:gpt-4o", "judge": "openai:gpt-4o"}, "http://gpu-box:9000/v1")
     assert described == "coder, judge: openai:gpt-4o (server http://gpu-box:9000/v1)"
+
+
+def test_a_cpu_run_whose_best_is_the_source_leaves_out_what_does_not_apply_saying_why(tmp_path):
+    doc = build_document(tmp_path, *_cpu_run(tmp_path), "### Same", [], "Stage 3 ended: the iteration budget (1) is spent",
+                         "coder: scripted:x (scripted: recorded answers replayed, no model was called)")
+    headings = [b.text for b in doc.blocks if isinstance(b, Heading)]
+    lines = [b.text for b in doc.blocks if isinstance(b, Para)]
+    assert not {"Power profiles", "GPU work of source and best", "Changes from source to best"} & set(headings)
+    assert {"CPU program: no GPU power profile.", "The best is the source: no changes to show.",
+            "CPU program: no GPU work to count (CUPTI counts kernels and copies of CUDA programs)."} <= set(lines)
+    assert any(line.endswith("Stage 3 ended: the iteration budget (1) is spent.") for line in lines)
+    [candidates] = [b for b in doc.blocks if isinstance(b, Table) and b.header[0] == "version"]
+    assert candidates.rows[1][-1] == "runs: pass; output: pass"  # the workload layer cannot apply to a CPU program
+
+
+def _cpu_run(folder):
+    (folder / "main.cpp").write_text("int main() { return 0; }\n")
+    measurement = {"method": "time", "objective": "duration_s", "repeats": 2, "wall_s": 2.0,
+                   "readings": [{"duration_s": 1.0}, {"duration_s": 1.1}],
+                   "stats": {"duration_s": {"mean": 1.05, "std": 0.07, "ci95": 0.6, "n": 2}}}
+    source = {"version": 0, "key": "000", "parent": None, "origin": "source", "dir": str(folder),
+              "source": str(folder / "main.cpp"), "status": "ran", "reason": "", "measurement": measurement,
+              "outcome": "baseline", "outcome_reason": "the source"}
+    checks = [{"name": "runs", "ok": True, "reason": "exited 0"}, {"name": "output", "ok": True, "reason": "same"},
+              {"name": "workload", "ok": None, "reason": "not counted: CUPTI counts the GPU work of CUDA programs only"}]
+    slower = {**source, "version": 1, "key": "001", "parent": "000", "origin": "zero-shot", "temperature": 0.2,
+              "outcome": "not_better", "outcome_reason": "slower", "validation": {"valid": True, "checks": checks}}
+    return source, source, [source, slower]

@@ -87,7 +87,8 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
                _validations(candidates, cuda),
                *([Heading(2, "GPU work of source and best"), *workload_blocks(source, best)] if cuda else
                  [Para("CPU program: no GPU work to count (CUPTI counts kernels and copies of CUDA programs).")]),
-               Heading(2, "Changes from source to best"), Code(_diff(source, best), "diff"),
+               *([Heading(2, "Changes from source to best"), Code(_diff(source, best), "diff")] if improved else
+                 [Para("The best is the source: no changes to show.")]),
                Heading(2, "The model's comparison"), Prose(comparison),
                Heading(2, "Model use"), *_usage(llm_records), Heading(2, "Time spent"), _time(candidates, llm_records)]
     return Document(f"LASSI-EE report: {run_path.name}", blocks)
