@@ -162,6 +162,6 @@ def test_an_answer_hard_coded_for_the_main_arguments_fails_on_the_extra_ones_and
     report = result.report_path.read_text()
     assert "- **v001** (zero-shot): invalid" in report and "  - check-args: FAIL — with arguments '7'" in report
     assert "- **v002** (plan-step): valid" in report and "  - check-args: pass — the output agrees on 2" in report
-    assert "GPU work of source and best" in report and "CUDA programs only" in report
+    assert "GPU work of source and best" not in report and "CPU program: no GPU work to count" in report
     planner_prompt = next(r["prompt"] for r in _log(result) if r["key"] == "planner")
     assert "Where its GPU time goes" in planner_prompt and "CUDA programs only" in planner_prompt

@@ -121,8 +121,9 @@ def killable(tmp_path_factory):
 
 
 def steps(out: str) -> list[str]:
-    """The node of each progress line, in order."""
-    return [line.split("]", 1)[1].split()[0] for line in out.splitlines() if line.startswith("[")]
+    """The node of each step's progress line, in order (a line on a repeat being measured is no step)."""
+    return [node for line in out.splitlines() if line.startswith("[")
+            and (node := line.split("]", 1)[1].split()[0]) != "measure"]
 
 
 def summary(run_dir: Path) -> dict:
@@ -154,7 +155,7 @@ def test_a_run_killed_inside_any_node_resumes_to_the_same_end(node, killable, tm
                   cwd=tmp_path)
     turn = max(i for i, step in enumerate(reference_steps) if step == node)  # its last turn: a checkpoint exists
     for _ in range(turn):  # the steps before that turn
-        while not (line := first.stdout.readline()).startswith("["):
+        while not steps(line := first.stdout.readline()):
             assert line, "the run ended before the node's turn"
     time.sleep(0 if node == "comparator" else KILL_AFTER_S)
     os.killpg(first.pid, signal.SIGKILL)
