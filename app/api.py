@@ -20,7 +20,7 @@ from pathlib import Path
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.builder import NODES, build_graph
-from graph.context import Context, make_context
+from graph.context import Context, make_context, run_words
 from graph.preflight import check_run, check_tools
 from graph.record import THREAD_ID, run_record
 from graph.state import SOURCE
@@ -80,6 +80,14 @@ def profile(program: str | Path, args: Sequence[str] = (), *, main: str | None =
             run_dir: str | Path | None = None, on_step: Listener | None = None, **settings) -> Result:
     """Stage 0 alone: build, run and measure the program through the same nodes as a full run."""
     return _start(program, args, main, run_dir, on_step, (), stop_after_profile=True, **settings)
+
+
+def build(program: str | Path, *, main: str | None = None, run_dir: str | Path | None = None,
+          on_step: Listener | None = None, **settings) -> Result:
+    """Build the source alone, as a run would, and stop before running it: no GPU (nor model) is needed,
+    so a CUDA program can be checked for an architecture (`arch`) on any machine with nvcc."""
+    return _start(program, (), main, run_dir, on_step, ("executor",), stop_after_profile=True, runs=False,
+                  **settings)
 
 
 def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_before: Sequence[str] = (),
@@ -180,14 +188,19 @@ def preflight(program: str | Path, *, main: str | None = None, **settings) -> Co
     return _prepare(program, main, settings)[1]
 
 
-def _prepare(program, main, settings: dict):
+def _prepare(program, main, settings: dict, runs: bool = True):
     ctx = make_context(**settings)
-    return check_run(program, main, ctx), ctx
+    return check_run(program, main, ctx, runs), ctx
 
 
-def _start(program, args, main, run_dir, on_step, interrupt_before, **settings) -> Result:
+def _start(program, args, main, run_dir, on_step, interrupt_before, runs: bool = True, **settings) -> Result:
     pauses = _pauses(interrupt_before)
-    prog, ctx = _prepare(program, main, settings)
+    prog, ctx = _prepare(program, main, settings, runs)
+    if ctx.run_command:
+        if args:
+            raise LassiError("{setting} names the program's arguments already: give them there alone",
+                             setting="run_command")
+        args = run_words(ctx)[1:]
     if run_dir is not None and RunDir(run_dir).config.exists():
         raise LassiError(f"{run_dir} already holds a run: resume it with `lassi-ee resume {run_dir}`"
                          " or choose another {setting}", setting="run_dir")

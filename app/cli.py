@@ -1,4 +1,4 @@
-"""The `lassi-ee` command: optimize, resume, profile, report, bench."""
+"""The `lassi-ee` command: optimize, resume, profile, build, report, bench."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.progress import Progress
 from graph.context import GROUPS, face_name, parse_repeats, settings
+from graph.state import label
 from tools.errors import Interrupted, LassiError
 
 
@@ -104,9 +105,20 @@ def _profile(args) -> int:
         print(f"  {spread}")
     print(f"  measuring took {m['overhead_per_repeat_s']:.2f} s per run beyond the program's own time")
     print(f"  device: {m['device'].get('name')}; stdout and measurement.json in {src['dir']}")
-    for label, key in (("power trace", "trace_path"), ("power plot", "plot_path")):
+    for what, key in (("power trace", "trace_path"), ("power plot", "plot_path")):
         if m.get(key):
-            print(f"  {label}: {m[key]}")
+            print(f"  {what}: {m[key]}")
+    return 0
+
+
+def _build(args) -> int:
+    from app.api import build
+
+    with Progress() as progress:
+        result = build(args.program, main=args.main, run_dir=args.run_dir, on_step=progress, **_settings(args))
+    built = result.source["build"]
+    print(f"\nBuilt {built['binary']} in {built['seconds']:.1f} s\n  $ {' '.join(built['command'])}\n"
+          f"  log: {built['log_path']}")
     return 0
 
 
@@ -126,7 +138,7 @@ def _print_result(result) -> None:
         print(f"\nRun paused before its end; continue with: lassi-ee resume {result.run_dir}")
         return
     best = result.best
-    print(f"\nBest: v{best['version']:03d} ({best['origin']})   run directory: {result.run_dir}")
+    print(f"\nBest: {label(best)} ({best['origin']})   run directory: {result.run_dir}")
     for row in result.table:
         print(f"  {row['metric']:<42} {row['source']:>16} {row['best']:>16} {row['change']:>8}")
     _print_report(result.report_path)
@@ -179,6 +191,9 @@ EXAMPLES = {
     "profile": """examples:
   lassi-ee profile examples/programs/heat2d --args "1500 80"
   lassi-ee profile examples/programs/transfer-loop --gpu 1 --repeats 5""",
+    "build": """examples:
+  lassi-ee build examples/programs/heat2d --arch sm_90
+  lassi-ee build my-program --build "make ARCH=sm_80" --binary bin/solver""",
     "resume": """examples:
   lassi-ee resume lassi-runs/20261201-101500-heat2d""",
     "report": """examples:
@@ -230,10 +245,11 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, epilog=EXAMPLES[name], formatter_class=_Help)
 
-    def program_options(p: argparse.ArgumentParser) -> None:
+    def program_options(p: argparse.ArgumentParser, runs: bool = True) -> None:
         p.add_argument("program", help="folder holding the program (main.cu or main.cpp and what it needs)")
         run = p.add_argument_group("the program")
-        run.add_argument("--args", help='the program\'s arguments, as one quoted string: --args "1000 20"')
+        if runs:
+            run.add_argument("--args", help='the program\'s arguments, as one quoted string: --args "1000 20"')
         run.add_argument("--main", help="main source file name when the folder holds several sources")
         run.add_argument("--run-dir", help="where to write the run (default: <runs-root>/<time>-<program>)")
 
@@ -250,6 +266,12 @@ def _parser() -> argparse.ArgumentParser:
     program_options(prof)
     _add_settings(prof, "profile")
     prof.set_defaults(handler=_profile)
+
+    bld = command("build", "build the source alone, as a run would, without running it: a CUDA program needs"
+                  " nvcc, no GPU (name the architecture with --arch)")
+    program_options(bld, runs=False)
+    _add_settings(bld, "build")
+    bld.set_defaults(handler=_build)
 
     rep = command("report", "rebuild report.md and report.html of a finished run from its directory"
                   " (no model is called)")

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from graph.state import SOURCE
+from graph.state import SOURCE, label
 from tools.energy.metrics import describe_measurement, with_interval
 from tools.energy.metrics import metric as metric_named
 
@@ -113,13 +113,13 @@ def status_line(state: dict, budget: int | None, elapsed_s: float, measuring: st
     parts.append(STAGES.get(state.get("stage", ""), state.get("stage", "")))
     cand = state.get("candidates", {}).get(state.get("current") or "")
     if cand:
-        parts.append(f"v{cand['version']:03d} {cand['origin']}")
+        parts.append(f"{label(cand)} {cand['origin']}")
     if measuring:
         parts.append(measuring.rpartition(": ")[2])
     if state.get("corrections"):
         parts.append(_fixes(state["corrections"], budget))
     if last := _last_measured(state):
-        parts.append(f"last v{last['version']:03d} {_objective(last)}")
+        parts.append(f"last {label(last)} {_objective(last)}")
     if best := describe_best(state):
         parts.append(best)
     return parts
@@ -139,7 +139,7 @@ def describe_step(node: str, update: dict, state: dict, budget: int | None = Non
     if node == "measure":
         return update["measuring"]
     cand = state["candidates"].get(state.get("current") or "", {})
-    name = f"v{cand.get('version', 0):03d} {cand.get('origin', '')}"
+    name = f"{label(cand.get('version', 0))} {cand.get('origin', '')}"
     if node == "compiler":
         return f"{name}: {'built' if cand['build']['ok'] else 'build failed'}" + _reason(cand)
     if node == "executor":
@@ -175,7 +175,7 @@ def describe_best(state: dict) -> str:
     best, source = candidates.get(state.get("best") or ""), candidates.get(SOURCE)
     if not best or not (source or {}).get("measurement"):
         return ""
-    text = f"best v{best['version']:03d} {_objective(best)}"
+    text = f"best {label(best)} {_objective(best)}"
     if state["best"] != SOURCE:
         metric = source["measurement"]["objective"]
         before, after = source["measurement"]["stats"][metric]["mean"], best["measurement"]["stats"][metric]["mean"]

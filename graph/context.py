@@ -10,6 +10,7 @@ spells it its own way (`--max-iterations`, `max-iterations`, `max_iterations=`).
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import shlex
@@ -29,6 +30,7 @@ DEFAULT_MODEL = "openai:o3-mini"
 GROUPS = {"model": "models and knowledge", "budgets": "search budgets", "measurement": "measurement",
           "build": "building", "validation": "validation", "containment": "containment", "paths": "paths"}
 BOTH = ("optimize", "profile")  # the commands that build, run and measure a program
+BUILDING = (*BOTH, "build")  # the commands that build a program (`build` alone does not run it)
 
 
 def setting(default, description: str, *, group: str, commands: tuple[str, ...] = ("optimize",),
@@ -104,7 +106,36 @@ class Context:
                                        " + 10 for candidates)", group="measurement", commands=BOTH, gt=0, metavar="SECONDS")
     # building
     compile_flags: str | None = setting(None, "compiler flags replacing the defaults (the GPU's -arch is still added)",
-                                        group="build", commands=BOTH, face="flags")
+                                        group="build", commands=BUILDING, face="flags")
+    extra_flags: str | None = setting(None, "compiler flags added to the defaults, e.g. \"-DNDEBUG -lineinfo\"",
+                                      group="build", commands=BUILDING)
+    arch: str | None = setting(None, "CUDA architecture to build for, e.g. sm_90 (default: the GPU's, when one"
+                               " answers; otherwise nvcc's own)", group="build", commands=BUILDING, metavar="SM")
+    sources: list[str] = setting([], "a source file to compile, inside the program folder (repeatable; default:"
+                                 " every CUDA or C++ source of the folder but those with a main() of their own)",
+                                 group="build", commands=BUILDING, face="source", metavar="FILE")
+    include_dirs: list[str] = setting([], "a folder of headers outside the program folder (repeatable; relative to"
+                                      " the program folder); builds see it read-only", group="build",
+                                      commands=BUILDING, face="include-dir", metavar="DIR")
+    libraries: list[str] = setting([], "a library to link, e.g. cublas for -lcublas (repeatable)", group="build",
+                                   commands=BUILDING, face="lib", metavar="NAME")
+    build_command: str | None = setting(None, "your own build command, run by the shell in the program's copy,"
+                                        " e.g. \"make ARCH=sm_90\" (default: one compiler line)", group="build",
+                                        commands=BUILDING, face="build", metavar='"COMMAND"')
+    configure_command: str | None = setting(None, "a command run once before the first build, e.g. \"cmake -S . -B"
+                                            " build\"; every candidate is then built in that configured tree",
+                                            group="build", commands=BUILDING, face="configure", metavar='"COMMAND"')
+    binary: str | None = setting(None, "the program your own build produces, relative to the program folder",
+                                 group="build", commands=BUILDING, metavar="PATH")
+    run_command: str | None = setting(None, "the command line of a run, e.g. \"./main 10000 1\" (default: the"
+                                      " binary with the program's arguments)", group="build", commands=BOTH, face="run",
+                                      metavar='"COMMAND"')
+    edit: list[str] = setting([], "a file the model may change, inside the program folder (repeatable; default"
+                              " the main source); the rest of the folder stays as it is", group="build",
+                              metavar="FILE")
+    encoding: str | None = setting(None, "text encoding of the sources, e.g. latin-1 (default: UTF-8, else"
+                                   " Windows-1252, else Latin-1); changed files are written back in it",
+                                   group="build", commands=BUILDING)
     # validation
     rtol: float = setting(1e-6, "relative tolerance for numbers in the output", group="validation", ge=0, metavar="X")
     atol: float = setting(1e-12, "absolute tolerance for numbers in the output", group="validation", ge=0, metavar="X")
@@ -118,16 +149,16 @@ class Context:
     # containment
     sandbox: str = setting("auto", "containment of builds and runs: bwrap (bubblewrap: no network, read-only"
                            " filesystem outside the scratch folder), none (resource limits only), or auto (bubblewrap"
-                           " where it works)", group="containment", commands=BOTH, choices=SANDBOX_MODES)
+                           " where it works)", group="containment", commands=BUILDING, choices=SANDBOX_MODES)
     max_processes: int | None = setting(None, "processes and threads a build or run may have at once (default: 256,"
-                                        " or more on machines with many cores)", group="containment", commands=BOTH,
+                                        " or more on machines with many cores)", group="containment", commands=BUILDING,
                                         ge=8, why="a compiler needs a few")
     max_memory_mb: int | None = setting(None, "memory in MiB a build or run may use (default: 3/4 of the machine's)",
-                                        group="containment", commands=BOTH, ge=16)
+                                        group="containment", commands=BUILDING, ge=16)
     max_file_mb: int = setting(4096, "largest file in MiB a build or run may write", group="containment",
-                               commands=BOTH, ge=1)
+                               commands=BUILDING, ge=1)
     # paths
-    runs_root: str = setting("lassi-runs", "folder of new run directories", group="paths", commands=BOTH)
+    runs_root: str = setting("lassi-runs", "folder of new run directories", group="paths", commands=BUILDING)
     cache_dir: str = setting(None, "folder of the Stage 2 summaries kept between runs (default"
                              " $XDG_CACHE_HOME/lassi-ee or ~/.cache/lassi-ee)", group="paths",
                              factory=default_cache_dir)
@@ -266,6 +297,14 @@ def _check(declared: Setting, value) -> None:
             except ValueError as exc:
                 raise LassiError(f"{{setting}} {line!r} could not be split like a shell line: {exc}",
                                  setting=declared.name) from None
+    if declared.name == "encoding" and value is not None:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise LassiError(f"{{setting}} {value!r} is not a text encoding Python knows (e.g. latin-1, cp1252)",
+                             setting=declared.name) from None
+    if declared.name == "arch" and value is not None and not re.fullmatch(r"(sm|compute)_\d+[af]?", value):
+        raise LassiError(f"{{setting}} takes a CUDA architecture such as sm_90, not {value!r}", setting=declared.name)
     if declared.name == "output_masks":
         for pattern in value:
             try:
@@ -273,6 +312,17 @@ def _check(declared: Setting, value) -> None:
             except re.error as exc:
                 raise LassiError(f"{{setting}} {pattern!r} is not a regular expression: {exc}",
                                  setting=declared.name) from None
+
+
+def run_words(ctx: Context) -> list[str]:
+    """The run's command line, split: the binary, then its arguments."""
+    try:
+        words = shlex.split(ctx.run_command or "")
+    except ValueError as exc:
+        raise LassiError(f"{{setting}} could not be split like a shell line: {exc}", setting="run_command") from None
+    if not words:
+        raise LassiError("{setting} is empty: give the program and its arguments", setting="run_command")
+    return words
 
 
 def _check_together(ctx: Context) -> None:
@@ -283,3 +333,11 @@ def _check_together(ctx: Context) -> None:
     if ctx.temperature_ceiling < ctx.temperature_start:
         raise LassiError(f"{{setting}} ({ctx.temperature_ceiling:g}) must be at least the starting temperature"
                          f" ({ctx.temperature_start:g})", setting="temperature_ceiling")
+    if ctx.run_command and not ctx.binary:
+        ctx.binary = os.path.normpath(run_words(ctx)[0])
+    if ctx.binary and (Path(ctx.binary).is_absolute() or ".." in Path(ctx.binary).parts):
+        raise LassiError(f"{{setting}} names a path inside the program folder, not {ctx.binary}", setting="binary")
+    if (ctx.build_command or ctx.configure_command) and not ctx.binary:
+        raise LassiError("your own build needs {setting}: the program it produces", setting="binary")
+    if ctx.configure_command and not ctx.build_command:
+        raise LassiError("{setting} runs before your own build: give the build command too", setting="build_command")

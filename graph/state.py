@@ -15,8 +15,9 @@ from typing import (
 
 from typing_extensions import TypedDict
 
-from tools.program import Program, load_program
-from tools.rundir import RunDir
+from tools.llm.files import listing
+from tools.program import Program, load_program, sha256_text
+from tools.rundir import RunDir, version_key, version_label, write_text
 
 
 def merge(old: dict | None, new: dict | None) -> dict:
@@ -33,8 +34,8 @@ class Candidate(TypedDict):
     origin: str  # source | zero-shot | plan-step | fix
     stage: str  # the stage it was made in
     dir: str  # its folder in the run directory
-    source: str | None  # path of its main source file
-    sha256: str | None  # of that file
+    source: str | None  # path of its first editable file (the main source unless other files are edited)
+    sha256: str | None  # of its editable files together
     status: str  # generated | built | build_failed | ran | run_failed | judged | discarded
     reason: str  # why it failed or was discarded ('' otherwise)
     temperature: NotRequired[float | None]  # the sampling temperature it was written at
@@ -47,6 +48,7 @@ class Candidate(TypedDict):
     tokens: NotRequired[dict]  # model usage of the answer that made it
     check_runs: NotRequired[list[dict]]  # its outputs on the check-argument sets
     workload: NotRequired[dict]  # {"counts": ...} or {"error": why not counted}
+    files: NotRequired[dict[str, str]]  # every editable file: its name in the program folder -> its path here
 
 
 class Input(TypedDict, total=False):
@@ -78,17 +80,8 @@ class State(Input, total=False):
     report: str  # path of report.md once written
 
 
-def key(version: int) -> str:
-    """The key of a version in state["candidates"]: 3 -> "003"."""
-    return f"{version:03d}"
-
-
-def label(candidate_or_version: dict | int) -> str:
-    """How people read a version: "v003"."""
-    version = candidate_or_version if isinstance(candidate_or_version, int) else candidate_or_version["version"]
-    return f"v{key(version)}"
-
-
+key = version_key  # a version's key in state["candidates"]: 3 -> "003"
+label = version_label  # how people read a version: "v003"
 SOURCE = key(0)
 
 
@@ -118,8 +111,26 @@ def source(state: State) -> Candidate:
     return state["candidates"][SOURCE]
 
 
+def store_files(folder: Path, files: dict[str, str]) -> tuple[Path, str, dict[str, str]]:
+    """Write a candidate's editable files into its folder: its record's source path, sha256 and files."""
+    paths = {name: folder / name for name in files}
+    for name, text in files.items():
+        write_text(paths[name], text)
+    return next(iter(paths.values())), sha256_text(listing(files)), {name: str(p) for name, p in paths.items()}
+
+
+def read_files(candidate: Candidate) -> dict[str, str]:
+    """The candidate's editable files by name ({} when its answer held no code)."""
+    if candidate.get("files"):
+        return {name: Path(path).read_text() for name, path in candidate["files"].items()}
+    if candidate.get("source"):  # a record from before several files could be edited
+        return {Path(candidate["source"]).name: Path(candidate["source"]).read_text()}
+    return {}
+
+
 def read_code(candidate: Candidate) -> str:
-    return Path(candidate["source"]).read_text() if candidate.get("source") else ""
+    """The candidate's code as the model reads it: the one editable file, or all of them, each named."""
+    return listing(read_files(candidate))
 
 
 def read_stdout(candidate: Candidate) -> str:

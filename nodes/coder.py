@@ -11,11 +11,22 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, best, current, key, new_candidate, program, read_code, run_dir
+from graph.state import (
+    SOURCE,
+    State,
+    best,
+    current,
+    key,
+    new_candidate,
+    program,
+    read_code,
+    read_files,
+    run_dir,
+    store_files,
+)
 from nodes.shared.models import COMPILER_NAMES, LANGUAGE_NAMES, ask
 from tools.energy.metrics import describe_measurement
-from tools.llm.codeblocks import extract_code
-from tools.program import sha256_text
+from tools.llm.files import answer_files
 from tools.rundir import write_text
 from tools.sandbox.runner import RunResult
 
@@ -46,24 +57,23 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
                        about={"candidate": key(version), "mode": mode}, **values)
     folder = run_dir(state).candidate(version, origin)
     write_text(folder / "answer.md", reply.text)
-    code = extract_code(reply.text, prog.language)
-    if code is not None:
-        write_text(folder / prog.main, code)
-    cand = new_candidate(version, parent["key"], origin, state["stage"], folder,
-                         folder / prog.main if code is not None else None, sha256_text(code) if code else None,
+    base = read_files(_nearest_with_code(state, parent))
+    changed = answer_files(reply.text, list(base), prog.language)
+    source_path, sha256, paths = store_files(folder, {**base, **changed}) if changed else (None, None, {})
+    cand = new_candidate(version, parent["key"], origin, state["stage"], folder, source_path, sha256, files=paths,
                          temperature=reply.temperature, plan=(state.get("plan") or {}).get("number"),
                          tokens={"in": reply.tokens_in, "out": reply.tokens_out})
-    if code is None:
+    if not changed:
         cand["reason"] = "the model's answer held no fenced code block"
     return {"candidates": {cand["key"]: cand}, "current": cand["key"], "next_version": version + 1,
             "llm_calls": calls, "corrections": state.get("corrections", 0) + 1 if mode == "fix" else 0}
 
 
-def _nearest_code(state: State, cand: dict) -> str:
-    """The candidate's code, or its nearest ancestor's when answers held no code block."""
+def _nearest_with_code(state: State, cand: dict) -> dict:
+    """The candidate, or its nearest ancestor when answers held no code block."""
     while not cand.get("source") and cand.get("parent"):
         cand = state["candidates"][cand["parent"]]
-    return read_code(cand)
+    return cand
 
 
 def _fix_values(state: State, failed: dict, main: str, language: str) -> dict:
@@ -71,7 +81,7 @@ def _fix_values(state: State, failed: dict, main: str, language: str) -> dict:
 
     An answer that held no code is 'fixed' from the nearest ancestor that had code.
     """
-    code = _nearest_code(state, failed)
+    code = read_code(_nearest_with_code(state, failed))
     values = {"language_name": language, "code": code, "main": main}
     if failed["status"] == "build_failed":
         log = Path(failed["build"]["log_path"]).read_text()

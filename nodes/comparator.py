@@ -11,7 +11,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, best, current
+from graph.state import SOURCE, State, best, current, label
 from tools.energy.measurement import run_values
 from tools.energy.stats import relative_change
 
@@ -74,7 +74,7 @@ def assess(cand: dict, incumbent: dict, min_improvement: float) -> tuple[str, st
         return "not_better", f"no {metric} to compare"
     delta = relative_change(mine, theirs)
     figures = (f"{metric} {sum(mine) / len(mine):.4g} against {sum(theirs) / len(theirs):.4g} for "
-               f"v{incumbent['version']:03d}: {delta.change:+.1%} (95% interval {delta.low:+.1%} to {delta.high:+.1%})")
+               f"{label(incumbent)}: {delta.change:+.1%} (95% interval {delta.low:+.1%} to {delta.high:+.1%})")
     if not delta.high < 0:
         return "not_better", f"{figures}; not a significant saving"
     if -delta.change < min_improvement:

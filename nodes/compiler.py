@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.record import run_record
-from graph.state import SOURCE, State, current, failed_status, new_candidate, program, read_code
+from graph.record import include_dirs, run_record
+from graph.state import SOURCE, State, current, failed_status, new_candidate, program, read_files, store_files
 from nodes.shared.containment import sandbox_for
-from tools.build import BuildResult, build, build_command
+from tools.build import BINARY_NAME, BuildResult, build, build_command, include_env, shell_command
 from tools.errors import LassiError
 from tools.gpu import find_gpu
-from tools.program import Program, check_size, sha256_text, stage_workspace
+from tools.program import Program, check_size, read_source, stage_workspace, write_sources
 from tools.rundir import RunDir, write_json, write_text
+
+CONFIGURED_TREE = "build-tree"  # with a configure command: the one tree every candidate is built in
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
@@ -26,18 +29,47 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         state = {**state, **update}
     cand = current(state)
     folder = RunDir(state["run_dir"]).candidate(cand["version"], cand["origin"])
+    binary = ctx.binary or BINARY_NAME
     if cand["source"] is None:
         built = BuildResult(ok=False, command=[], log=cand["reason"], seconds=0.0)
     else:
-        stage_workspace(prog, folder / "work", read_code(cand))
-        built = build(folder / "work", build_command(prog.language, prog.main, ctx.compile_flags, _arch(prog, ctx)),
-                      sandbox_for(ctx, prog.language))
+        files = read_files(cand)
+        stage_workspace(prog, folder / "work", files, ctx.encoding)
+        built = _build(prog, ctx, folder / "work", files, RunDir(state["run_dir"]).path / CONFIGURED_TREE)
     write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
     status, reason = _verdict(built, cand, state.get("corrections", 0), ctx.max_corrections, folder)
     record = {**cand, "status": status, "reason": reason,
               "build": {"ok": built.ok, "command": built.command, "seconds": built.seconds,
-                        "log_path": str(folder / "build.log")}}
+                        "log_path": str(folder / "build.log"), "binary": str(folder / "work" / binary)}}
     return {**update, "candidates": {**update.get("candidates", {}), state["current"]: record}}
+
+
+def _build(prog: Program, ctx: Context, work: Path, files: dict[str, str], tree: Path) -> BuildResult:
+    """The default compiler line in the workspace, or the user's build there or in the configured tree."""
+    includes = tuple(include_dirs(prog, ctx))
+    binary = ctx.binary or BINARY_NAME
+    sandbox = sandbox_for(ctx, prog.language, includes)
+    if not ctx.build_command:
+        command = build_command(prog.language, prog.sources(ctx.sources), ctx.compile_flags, _arch(prog, ctx),
+                                ctx.extra_flags, includes, tuple(ctx.libraries), output=binary)
+        return build(work, command, sandbox, binary)
+    env = include_env(includes)
+    if not ctx.configure_command:
+        return build(work, shell_command(ctx.build_command), sandbox, binary, env)
+    if not (tree / ".configured").is_file():  # the first build of the run (or one stopped while configuring)
+        stage_workspace(prog, tree, files, ctx.encoding)
+        configured = build(tree, shell_command(ctx.configure_command), sandbox, None, env)
+        if not configured.ok:
+            return configured
+        (tree / ".configured").write_text(ctx.configure_command + "\n")
+    else:
+        write_sources(prog, tree, files, ctx.encoding)  # newer than their objects: those alone are rebuilt
+    built = build(tree, shell_command(ctx.build_command), sandbox, binary, env)
+    if built.ok:  # the candidate runs in its own workspace, with its own copy of the binary
+        (work / binary).parent.mkdir(parents=True, exist_ok=True)
+        (work / binary).unlink(missing_ok=True)
+        shutil.copy2(tree / binary, work / binary)
+    return built
 
 
 def _register_source(state: State, ctx: Context, prog: Program) -> dict:
@@ -47,18 +79,20 @@ def _register_source(state: State, ctx: Context, prog: Program) -> dict:
     if not run.config.exists():
         write_json(run.config, run_record(prog, state.get("args", []), ctx))
     folder = run.candidate(0, "source")
-    code = prog.read_main()
-    write_text(folder / prog.main, code)
-    cand = new_candidate(0, None, "source", "profile", folder, folder / prog.main, sha256_text(code))
+    files = {name: read_source(prog.folder / name, ctx.encoding)[0] for name in prog.editable(ctx.edit)}
+    source_path, sha256, paths = store_files(folder, files)
+    cand = new_candidate(0, None, "source", "profile", folder, source_path, sha256, files=paths)
     return {"run_dir": str(run.path), "language": prog.language, "stage": "profile", "candidates": {SOURCE: cand},
             "current": SOURCE, "best": None, "next_version": 1, "temperature": ctx.temperature_start,
             "iterations": 0, "corrections": 0, "plans": 0, "llm_calls": {}}
 
 
 def _arch(prog: Program, ctx: Context) -> str | None:
-    """The GPU's architecture (e.g. sm_90); without a GPU nvcc's default is used, so builds still work."""
+    """The architecture asked for, else the GPU's (e.g. sm_90); without either nvcc's default is used."""
     if prog.language != "cuda":
         return None
+    if ctx.arch:
+        return ctx.arch
     try:
         return find_gpu(ctx.gpu).arch
     except LassiError:

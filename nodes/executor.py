@@ -9,15 +9,15 @@ from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, current, failed_status, source
+from graph.state import SOURCE, State, current, failed_status, label, source
 from nodes.shared.containment import sandbox_for
-from tools.build import BINARY_NAME
+from nodes.shared.gpu_work import binary_of
 from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.energy.metrics import with_interval
 from tools.errors import LassiError
 from tools.report.plots import plot_profile
 from tools.rundir import write_json, write_text
-from tools.sandbox.runner import RunResult, run_program
+from tools.sandbox.runner import RunResult, line_buffered, run_program
 
 SOURCE_TIME_LIMIT_S = 600.0
 OUTCOME_FILE = "executed.json"  # the node's whole result for this candidate
@@ -30,18 +30,18 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     outcome = folder / OUTCOME_FILE
     if outcome.is_file():  # measured before the run was killed, its step not yet saved: not measured again
         return {"candidates": {state["current"]: json.loads(outcome.read_text())}}
-    work = folder / "work"
+    binary, work = binary_of(cand)
     meter = choose_meter(state["language"], ctx.gpu)
     limit = time_limit(state, ctx)
     sandbox = sandbox_for(ctx, state["language"])
 
     def run() -> RunResult:
-        return run_program([str(work / BINARY_NAME), *state.get("args", [])], work, limit, env=meter.child_env(),
+        return run_program(line_buffered([str(binary), *state.get("args", [])]), work, limit, env=meter.child_env(),
                            sandbox=sandbox)
 
     policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
     tell = get_stream_writer()
-    name = f"v{cand['version']:03d} {cand['origin']}"
+    name = f"{label(cand)} {cand['origin']}"
     result, measurement = measure(meter, run, policy,
                                   on_repeat=lambda k: tell({"measuring": f"{name}: {policy.describe_repeat(k)}"}))
     write_text(folder / "stdout.txt", result.stdout)
@@ -53,7 +53,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         summary = measurement.summary()
         if measurement.write_trace(folder / "power.csv"):
             summary["trace_path"] = str(folder / "power.csv")
-            title = (f"v{cand['version']:03d} ({cand['origin']}): net energy "
+            title = (f"{label(cand)} ({cand['origin']}): net energy "
                      f"{with_interval(summary['stats']['net_energy_j'], 'J')} over {summary['repeats']} runs")
             summary["plot_path"] = str(plot_profile(folder / "power.csv", summary, folder / "power.png", title))
         write_json(folder / "measurement.json", summary)
@@ -82,8 +82,8 @@ def candidate_time_limit(source_seconds: float) -> float:
 def _failure(result: RunResult, limit: float, cand: dict, corrections: int, budget: int,
              folder: Path) -> tuple[str, str]:
     """run_failed (a fix will be asked for) or discarded (budget spent); the source must run."""
-    last_words = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
-    what = f"{result.failure(limit)}: {last_words[0][:200]}"
+    last_words = [line[:200] for line in [*result.stderr.strip().splitlines()[-1:], *result.stdout.strip().splitlines()[-2:]]]
+    what = f"{result.failure(limit)}: {' / '.join(last_words) or 'no output'}"
     if cand["origin"] == "source":
         raise LassiError(f"the source {what} (output in {folder})")
     return failed_status("run", f"it {what}", corrections, budget)

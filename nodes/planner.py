@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, best, program, read_code, run_dir
+from graph.state import SOURCE, State, best, label, program, read_code, run_dir
 from nodes.executor import SOURCE_TIME_LIMIT_S
 from nodes.shared.containment import gpu_env, sandbox_for
 from nodes.shared.gpu_work import describe_gpu_work, with_source_workload
@@ -31,6 +31,6 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
                        code_summary=summaries["code"], code=read_code(target), main=prog.main,
                        measurement=describe_measurement(target.get("measurement")), gpu_work=describe_gpu_work(target))
     path = run_dir(state).path / "plans" / f"plan-{number:02d}.md"
-    write_text(path, f"# Plan {number} (for v{target['version']:03d})\n\n{reply.text}\n")
+    write_text(path, f"# Plan {number} (for {label(target)})\n\n{reply.text}\n")
     plan = {"number": number, "text": reply.text, "for_version": target["key"], "path": str(path)}
     return {**update, "plan": plan, "plans": number, "coder_mode": "step", "llm_calls": calls}

@@ -10,7 +10,9 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import State, best, read_code, read_stdout, run_dir, source
 from nodes.shared.models import LANGUAGE_NAMES, ask
+from tools.build import BINARY_NAME
 from tools.energy.metrics import describe_measurement
+from tools.program import share_file
 from tools.report.run_report import write_reports
 from tools.rundir import write_text
 
@@ -39,4 +41,5 @@ def _copy_best(candidate: dict, target: Path) -> None:
     """The best candidate's program folder (its workspace without the built binary)."""
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(Path(candidate["dir"]) / "work", target, ignore=shutil.ignore_patterns("program"))
+    shutil.copytree(Path(candidate["dir"]) / "work", target, ignore=shutil.ignore_patterns(BINARY_NAME, ".tmp"),
+                    symlinks=True, copy_function=share_file)

@@ -1,4 +1,4 @@
-"""Build a program's main source with nvcc (CUDA) or g++ -fopenmp (C++)."""
+"""Build a program: one compiler line (nvcc for CUDA, g++ -fopenmp for C++) over its sources, or the user's own build."""
 
 from __future__ import annotations
 
@@ -47,25 +47,50 @@ def compiler_for(language: str) -> str:
     return name
 
 
-def build_command(language: str, main: str, flags: str | None = None, arch: str | None = None) -> list[str]:
-    """The full compile command; `flags` replaces the defaults, `arch` (e.g. sm_90) is added for CUDA."""
-    try:
-        chosen = shlex.split(flags) if flags is not None else list(DEFAULT_FLAGS[language])
-    except ValueError as exc:
-        raise LassiError(f"{{setting}} could not be split like a shell line ({exc}): {flags}",
-                         setting="compile_flags") from None
+def build_command(language: str, sources: str | list[str], flags: str | None = None, arch: str | None = None,
+                  extra_flags: str | None = None, include_dirs: tuple[str, ...] = (),
+                  libraries: tuple[str, ...] = (), output: str = BINARY_NAME) -> list[str]:
+    """The one-line compile: `flags` replaces the defaults, `extra_flags` adds to them, `arch` (e.g. sm_90)
+    is added for CUDA unless the flags name one; include folders before the sources, libraries after."""
+    chosen = _split(flags, "compile_flags") if flags is not None else list(DEFAULT_FLAGS[language])
+    chosen += _split(extra_flags, "extra_flags")
     if language == "cuda" and arch and not any(f.startswith(("-arch", "--gpu-architecture")) for f in chosen):
         chosen.append(f"-arch={arch}")
-    return [compiler_for(language), *chosen, main, "-o", BINARY_NAME]
+    files = [sources] if isinstance(sources, str) else list(sources)
+    links = [f"-l{name.removeprefix('-l')}" for name in libraries]
+    return [compiler_for(language), *chosen, *(f"-I{d}" for d in include_dirs), *files, "-o", output, *links]
 
 
-def build(workspace: Path, command: list[str], sandbox: Sandbox | None = None) -> BuildResult:
-    """Run the compile command inside the workspace, contained like a run, and capture its log."""
-    done = run_program(command, workspace, BUILD_TIME_LIMIT_S, sandbox=sandbox)
-    ok = done.ok and (workspace / BINARY_NAME).exists()
+def shell_command(line: str) -> list[str]:
+    """The user's own build (or configure) line, run by the shell so `&&` and variables work."""
+    return ["/bin/sh", "-c", line]
+
+
+def include_env(include_dirs: tuple[str, ...]) -> dict[str, str]:
+    """For the user's own build: compilers (gcc, and nvcc through it) also search the folders in CPATH."""
+    joined = os.pathsep.join([*include_dirs, os.environ.get("CPATH", "")]).strip(os.pathsep)
+    return {"CPATH": joined} if include_dirs else {}
+
+
+def _split(flags: str | None, setting: str) -> list[str]:
+    try:
+        return shlex.split(flags or "")
+    except ValueError as exc:
+        raise LassiError(f"{{setting}} could not be split like a shell line ({exc}): {flags}",
+                         setting=setting) from None
+
+
+def build(workspace: Path, command: list[str], sandbox: Sandbox | None = None, binary: str | None = BINARY_NAME,
+          env: dict[str, str] | None = None) -> BuildResult:
+    """Run the build inside the workspace, contained like a run, and capture its log; it must leave `binary`
+    (None: a configure step, which leaves no program)."""
+    done = run_program(command, workspace, BUILD_TIME_LIMIT_S, env=env, sandbox=sandbox)
+    ok = done.ok and (binary is None or (workspace / binary).is_file())
     log = done.stdout + done.stderr
     if done.timed_out or done.stopped:
-        log += f"\nthe compiler {done.failure(BUILD_TIME_LIMIT_S)}\n"
+        log += f"\nthe build {done.failure(BUILD_TIME_LIMIT_S)}\n"
+    elif done.ok and not ok:
+        log += f"\nthe build ended without error but left no {binary}\n"
     return BuildResult(ok=ok, command=command, log=log, seconds=round(done.seconds, 3))
 
 

@@ -26,10 +26,6 @@ class LassiError(Exception):
     def __str__(self) -> str:
         return self.spelled(str)
 
-    def prefixed(self, prefix: str) -> LassiError:
-        """The same error told after `prefix` (where it happened), its setting kept."""
-        return type(self)(prefix + self.template, setting=self.setting)
-
 
 class Interrupted(LassiError):
     """The user stopped a run (Ctrl-C); its message names the command that continues it."""

@@ -81,7 +81,18 @@ class RunDir:
         return self.path / "context"
 
     def candidate(self, version: int, origin: str) -> Path:
-        return self.candidates / f"v{version:03d}-{origin}"
+        return self.candidates / f"{version_label(version)}-{origin}"
+
+
+def version_key(version: int) -> str:
+    """The key of a version among a run's candidates: 3 -> "003"."""
+    return f"{version:03d}"
+
+
+def version_label(candidate_or_version: dict | int) -> str:
+    """How people read a version: "v003"."""
+    version = candidate_or_version if isinstance(candidate_or_version, int) else candidate_or_version["version"]
+    return f"v{version_key(version)}"
 
 
 def write_json(path: Path, data) -> None:

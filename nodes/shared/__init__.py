@@ -1,2 +1,3 @@
-"""What several nodes share and no tool should know: model calls in the run's terms, the run's
-containment, and the GPU work of a candidate."""
+"""What several nodes share and no tool should know: model calls in the run's terms (models), the
+run's containment (containment: sandbox_for, gpu_env), and a candidate's GPU work (gpu_work).
+"""

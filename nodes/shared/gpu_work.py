@@ -16,7 +16,7 @@ NOT_CUDA = {"error": "CUPTI counts the GPU work of CUDA programs only"}
 def binary_of(candidate: Candidate) -> tuple[Path, Path]:
     """The candidate's built program and the workspace it runs in."""
     work = Path(candidate["dir"]) / "work"
-    return work / BINARY_NAME, work
+    return Path((candidate.get("build") or {}).get("binary") or work / BINARY_NAME), work
 
 
 def count_gpu_work(candidate: Candidate, args: list[str], limit: float, env: dict[str, str], sandbox: Sandbox) -> dict:

@@ -133,9 +133,10 @@ def test_a_main_given_as_a_path(program, tmp_path):
     one_clear_line(lassi("profile", str(program), "--main", "../main.cpp", cwd=tmp_path), "a file name inside")
 
 
-def test_a_main_source_that_is_not_utf8(program, tmp_path):
+def test_a_main_source_that_is_not_in_the_encoding_named(program, tmp_path):
     (program / "main.cpp").write_bytes("// caf\xe9\nint main() { return 0; }\n".encode("latin-1"))
-    one_clear_line(lassi("profile", str(program), cwd=tmp_path), "is not UTF-8 text")
+    one_clear_line(lassi("profile", str(program), "--encoding", "utf-8", cwd=tmp_path), "is not utf-8 text",
+                   "--encoding")
 
 
 def test_a_damaged_run_json(tmp_path):

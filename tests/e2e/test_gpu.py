@@ -57,7 +57,7 @@ def test_the_child_sees_only_the_measured_gpu(tmp_path):
 def test_the_nvml_meter_reads_counter_energy_settled_idle_and_a_power_profile(tmp_path):
     prog = load_program(EXAMPLES / "programs" / CUDA_EXAMPLES[0])
     work = tmp_path / "w"
-    stage_workspace(prog, work, prog.read_main())
+    stage_workspace(prog, work, {prog.main: prog.read_main()})
     assert build(work, build_command("cuda", prog.main, arch=find_gpu().arch)).ok
     meter = choose_meter("cuda", None)
     result, measurement = measure(meter, lambda: run_program([str(work / BINARY_NAME)], work, 300,
@@ -79,7 +79,7 @@ def test_the_nvml_meter_reads_counter_energy_settled_idle_and_a_power_profile(tm
 def test_work_the_meter_did_not_see_does_not_become_its_idle_baseline(tmp_path):
     prog = load_program(EXAMPLES / "programs" / "transfer-loop")
     work = tmp_path / "w"
-    stage_workspace(prog, work, prog.read_main())
+    stage_workspace(prog, work, {prog.main: prog.read_main()})
     assert build(work, build_command("cuda", prog.main, arch=find_gpu().arch)).ok
     meter = choose_meter("cuda", None)
 
@@ -123,7 +123,7 @@ def measured_candidate(tmp_path: Path, name: str, code: str, args: list[str], ve
     """A candidate record as the executor leaves it, for the comparator's rule."""
     prog = load_program(EXAMPLES / "programs" / name)
     work = tmp_path / f"v{version}"
-    stage_workspace(prog, work, code)
+    stage_workspace(prog, work, {prog.main: code})
     assert build(work, build_command("cuda", prog.main, arch=find_gpu().arch)).ok
     meter = choose_meter("cuda", None)
     result, measurement = measure(meter, lambda: run_program([str(work / BINARY_NAME), *args], work, 300,

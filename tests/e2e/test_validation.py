@@ -17,7 +17,8 @@ from tests.helpers.judging import CORPUS, EXAMPLES, Bench, corpus_code
 from tools.build import build, build_command
 from tools.errors import LassiError
 from tools.program import load_program, stage_workspace
-from tools.report.run_report import validation_lines, verdict_mark, workload_section
+from tools.report.document import block_markdown
+from tools.report.run_report import verdict_mark, workload_blocks
 
 ALWAYS_VALID = "Looks equivalent.\nVERDICT: VALID"
 MAIN_ARGS, CHECK_ARGS = "160 16", ["96 9", "41 3"]
@@ -148,7 +149,7 @@ def test_a_drop_in_kernel_launches_is_flagged_to_the_judge_and_rejected_only_whe
     assert "kernel launches fell from 20 to 5" in loose.check("workload")["reason"]
     assert "FLAGGED: the refactored program does less GPU work" in loose.prompt
     assert "| `sweep` launches / GPU time | 20 / 0.02 ms | 5 / 0.005 ms |" in loose.prompt
-    assert "  - workload: FLAGGED — kernel launches fell from 20 to 5" in "\n".join(validation_lines(loose.record))
+    assert "  - workload: FLAGGED — kernel launches fell from 20 to 5" in loose.in_report()
     strict = bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"), strict=True)
     assert not strict.valid and strict.failed_layer() == "workload" and strict.prompt is None
     assert strict.check("workload")["reason"].endswith("(rejected: --strict-workload)")
@@ -184,7 +185,7 @@ def test_every_cuda_corpus_file_builds_with_nvcc(tmp_path, case):
     program, name = case.split("/")
     prog = load_program(EXAMPLES / program)
     code = corpus_code(program, name, 'checksum = 1.0\n"quoted" µs\tVerification: PASS\n')
-    stage_workspace(prog, tmp_path / "w", code)
+    stage_workspace(prog, tmp_path / "w", {prog.main: code})
     result = build(tmp_path / "w", build_command("cuda", prog.main, arch="sm_90"))
     assert result.ok, result.log
     assert "warning" not in result.log, result.log
@@ -202,8 +203,8 @@ def test_the_report_has_the_workload_table_of_source_and_best():
 
     source = {"key": "000", "version": 0, "workload": {"counts": parse_counts(counts(20)).to_dict()}}
     best = {"key": "003", "version": 3, "workload": {"counts": parse_counts(counts(20)).to_dict()}}
-    table = workload_section(source, best)
+    table = block_markdown(workload_blocks(source, best)[0])
     assert "| | source | best (v003) |" in table and "| kernel launches | 20 | 20 |" in table
     assert "| host-to-device copies / bytes | 1 / 4 KiB, 1 pageable | 1 / 4 KiB, 1 pageable |" in table
-    uncounted = workload_section(source, {**best, "workload": {"error": "the counting run exited with code 1"}})
-    assert "best (v003): not counted (the counting run exited with code 1)" in uncounted
+    uncounted = workload_blocks(source, {**best, "workload": {"error": "the counting run exited with code 1"}})
+    assert block_markdown(uncounted[-1]) == "best (v003): not counted (the counting run exited with code 1)"

@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers.judging import CORPUS, EXAMPLES, Bench, Verdict, corpus_code
 from tools.gpu import find_gpu
-from tools.report.run_report import validation_lines, verdict_mark
+from tools.report.run_report import verdict_mark
 
 pytestmark = pytest.mark.gpu
 ALWAYS_VALID = "Looks equivalent.\nVERDICT: VALID"
@@ -62,14 +62,14 @@ def cheat(case: str) -> bool:
 @pytest.mark.parametrize("program, case", CASES)
 def test_with_strict_workload_every_cheat_is_rejected_and_every_honest_rewrite_accepted(benches, program, case):
     verdict = judged(benches, program, case, strict=True)
-    assert verdict.valid is not cheat(case), "\n".join(validation_lines(verdict.record))
+    assert verdict.valid is not cheat(case), verdict.in_report()
 
 
 @pytest.mark.parametrize("program, case", CASES)
 def test_without_strict_workload_a_cheat_the_first_layers_miss_is_flagged_to_the_judge_and_in_the_report(
         benches, program, case):
     verdict = judged(benches, program, case, strict=False)
-    report = "\n".join(validation_lines(verdict.record))
+    report = verdict.in_report()
     if not cheat(case):
         assert verdict.valid and "counts" in verdict.record["workload"], report
         assert verdict.check("workload")["flagged"] is False, report

@@ -19,7 +19,9 @@ from nodes import judge
 from tests.helpers import FIXTURES, ROOT
 from tools.build import BINARY_NAME, build, build_command
 from tools.program import load_program, sha256_text, stage_workspace
-from tools.rundir import RunDir, write_text
+from tools.report.document import Items, block_markdown
+from tools.report.run_report import validation_item
+from tools.rundir import RunDir, version_label, write_text
 from tools.sandbox.runner import run_program
 
 EXAMPLES = ROOT / "examples" / "programs"
@@ -43,6 +45,10 @@ class Verdict:
 
     def failed_layer(self) -> str | None:
         return next((c["name"] for c in self.record["validation"]["checks"] if c["ok"] is False), None)
+
+    def in_report(self) -> str:
+        """The candidate's entry in the report's validation list, as Markdown."""
+        return block_markdown(Items([validation_item(self.record)]))
 
 
 @dataclass
@@ -82,16 +88,16 @@ class Bench:
         return Path(self.source["run"]["stdout_path"]).read_text()
 
     def _built_and_ran(self, version: int, code: str) -> dict:
-        folder = self.run.candidates / f"v{version:03d}"
+        folder = self.run.candidates / version_label(version)
         work = folder / "work"
-        main = stage_workspace(self.prog, work, code)
+        stage_workspace(self.prog, work, {self.prog.main: code})
         built = build(work, build_command(self.prog.language, self.prog.main, arch=self.arch))
-        assert built.ok, f"v{version:03d} did not build:\n{built.log}"
+        assert built.ok, f"{version_label(version)} did not build:\n{built.log}"
         result = run_program([str(work / BINARY_NAME), *shlex.split(self.args)], work, TIME_LIMIT_S)
-        assert result.ok, f"v{version:03d} {result.failure(TIME_LIMIT_S)}:\n{result.stderr[-2000:]}"
+        assert result.ok, f"{version_label(version)} {result.failure(TIME_LIMIT_S)}:\n{result.stderr[-2000:]}"
         write_text(folder / "stdout.txt", result.stdout)
         record = new_candidate(version, None if version == 0 else SOURCE, "source" if version == 0 else "zero-shot",
-                               "test", folder, main, sha256_text(code))
+                               "test", folder, work / self.prog.main, sha256_text(code))
         run = {**result.to_dict(), "time_limit_s": TIME_LIMIT_S, "stdout_path": str(folder / "stdout.txt")}
         return {**record, "status": "ran", "run": run}
 

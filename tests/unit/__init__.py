@@ -1,0 +1,2 @@
+"""Fast tests of one module or node, without a whole run.
+"""

@@ -30,14 +30,14 @@ def test_cpp_builds_with_openmp():
 
 def test_a_build_error_is_reported_with_its_first_error_line(program, tmp_path):
     prog = load_program(program)
-    stage_workspace(prog, tmp_path / "w", "int main() { return undeclared; }\n")
+    stage_workspace(prog, tmp_path / "w", {prog.main: "int main() { return undeclared; }\n"})
     result = build(tmp_path / "w", build_command("cpp", prog.main))
     assert not result.ok and "undeclared" in result.first_error()
 
 
 def test_the_workspace_holds_the_whole_program_folder_with_the_new_main(program, tmp_path):
     prog = load_program(program)
-    stage_workspace(prog, tmp_path / "w", "// new\n")
+    stage_workspace(prog, tmp_path / "w", {prog.main: "// new\n"})
     assert (tmp_path / "w" / "work.h").exists() and (tmp_path / "w" / "main.cpp").read_text() == "// new\n"
 
 
@@ -54,6 +54,6 @@ def cuda_sources() -> list[tuple[Path, Path]]:
 @pytest.mark.parametrize("folder, source", cuda_sources(), ids=lambda p: p.name if p.suffix else "")
 def test_every_cuda_example_and_scripted_candidate_builds_with_nvcc(folder, source, tmp_path):
     prog = load_program(folder)
-    stage_workspace(prog, tmp_path / "w", source.read_text())
+    stage_workspace(prog, tmp_path / "w", {prog.main: source.read_text()})
     result = build(tmp_path / "w", build_command("cuda", prog.main, arch="sm_90"))
     assert result.ok, result.log

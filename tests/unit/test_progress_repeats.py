@@ -7,9 +7,9 @@ import io
 import pytest
 
 from app.progress import Progress
+from tests.unit.test_measurement import ScriptedMeter
 from tests.unit.test_progress import Clock, Terminal, screen, states
-from tools.energy.measurement import Reading, RepeatPolicy, measure
-from tools.sandbox.runner import RunResult
+from tools.energy.measurement import RepeatPolicy, measure
 
 
 def repeats_of_v002(progress: Progress, clock: Clock) -> None:
@@ -57,22 +57,8 @@ def test_in_a_terminal_the_repeat_is_on_the_status_line_and_gone_once_measured()
 def test_a_listener_hears_of_every_repeat_as_it_starts_and_of_how_many_there_can_be():
     heard: list[int] = []
     policy = RepeatPolicy(min_repeats=3, max_repeats=3)
-    _, measured = measure(OneSecondMeter(), lambda: RunResult(0, "", "", 1.0), policy, on_repeat=heard.append)
+    meter = ScriptedMeter([10.0, 11.0, 12.0])
+    _, measured = measure(meter, meter.run, policy, on_repeat=heard.append)
     assert heard == [1, 2, 3] and len(measured.readings) == 3
     assert [policy.describe_repeat(k) for k in heard] == ["repeat 1 of 3", "repeat 2 of 3", "repeat 3 of 3"]
     assert RepeatPolicy(min_repeats=3, max_repeats=10).describe_repeat(4) == "repeat 4 of at most 10"
-
-
-class OneSecondMeter:
-    method, objective = "time", "duration_s"
-
-    def session(self):
-        import contextlib
-
-        return contextlib.nullcontext()
-
-    def measure(self, run):
-        return run(), Reading(duration_s=1.0)
-
-    def device(self) -> dict:
-        return {}

@@ -1,4 +1,13 @@
-"""What one measured run yields, a candidate's repeated measurement, and when to stop repeating."""
+"""What one metered block yields, a candidate's repeated measurement, and when to stop repeating.
+
+A meter meters any block of code through its window, as a notebook or benchmark would:
+
+    with meter.window() as window:
+        work()
+    window.reading  # a Reading: duration, and energies where the meter sees them
+
+A program's run is one such block (`metered`); `measure` repeats it under the meter's session.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from tools.energy.metrics import METRICS
 from tools.energy.stats import Stat, summarize
-from tools.sandbox.runner import RunResult
 
 
 @dataclass
@@ -32,6 +41,39 @@ class Reading:
         data = asdict(self)
         data.pop("samples")
         return data
+
+
+class FinishedRun(Protocol):
+    """What measuring needs of a run that finished: whether it succeeded and how long it took itself."""
+
+    seconds: float
+
+    @property
+    def ok(self) -> bool: ...
+
+
+Run = TypeVar("Run", bound=FinishedRun)
+
+
+@dataclass
+class Window:
+    """One metered block. Inside it, `seconds` may be set to the work's own duration (a program's runtime
+    as its runner timed it); otherwise the block's wall time is taken. `reading` is set when the block ends."""
+
+    seconds: float | None = None
+    reading: Reading | None = None
+
+    def duration(self, wall_s: float) -> float:
+        """The work's own duration where the block told it, else the block's wall time."""
+        return self.seconds if self.seconds is not None else round(wall_s, 6)
+
+
+def metered(meter, run: Callable[[], Run]) -> tuple[Run, Reading]:
+    """One run in a window of the meter: its result, and the reading timed by the run's own clock."""
+    with meter.window() as window:
+        result = run()
+        window.seconds = result.seconds
+    return result, window.reading
 
 
 @dataclass(frozen=True)
@@ -124,8 +166,8 @@ def spread_sources(summary: dict) -> str:
             f"most of it comes from {cause}")
 
 
-def measure(meter, run: Callable[[], RunResult], policy: RepeatPolicy,
-            on_repeat: Callable[[int], None] | None = None) -> tuple[RunResult, Measurement | None]:
+def measure(meter, run: Callable[[], Run], policy: RepeatPolicy,
+            on_repeat: Callable[[int], None] | None = None) -> tuple[Run, Measurement | None]:
     """Run under the meter until the policy is satisfied; stop at the first failed run (its result is returned).
 
     `on_repeat(k)` hears of each run as it starts (k from 1), for a progress display.
@@ -136,7 +178,7 @@ def measure(meter, run: Callable[[], RunResult], policy: RepeatPolicy,
         while True:
             if on_repeat is not None:
                 on_repeat(len(readings) + 1)
-            result, reading = meter.measure(run)
+            result, reading = metered(meter, run)
             if not result.ok:
                 return result, None
             readings.append(reading)

@@ -1,20 +1,21 @@
 """The meter interface, the host meters (RAPL, time only) and the choice between them.
 
-A meter wraps one run: `measure(run)` calls `run()` and returns its result with a Reading. Each
-meter says what it measures (`method`) and which figure candidates are compared on (`objective`).
+A meter meters a block of code: `with meter.window() as w:` leaves a Reading in `w.reading` (see
+tools/energy/measurement.py). Each meter says what it measures (`method`) and which figure candidates
+are compared on (`objective`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
 from typing import Protocol
 
-from tools.energy.measurement import Reading
+from tools.energy.measurement import Reading, Window
 from tools.errors import LassiError
-from tools.sandbox.runner import RunResult
 
 RAPL_ROOT = Path("/sys/class/powercap")
 
@@ -23,7 +24,8 @@ class Meter(Protocol):
     method: str
     objective: str
 
-    def measure(self, run: Callable[[], RunResult]) -> tuple[RunResult, Reading]: ...
+    def window(self) -> AbstractContextManager[Window]:
+        """Meters the block it wraps; the block's Reading is in the window once the block ends."""
 
     def device(self) -> dict: ...
 
@@ -49,9 +51,11 @@ class TimeMeter(_HostMeter):
     method = "time"
     objective = "duration_s"
 
-    def measure(self, run: Callable[[], RunResult]) -> tuple[RunResult, Reading]:
-        result = run()
-        return result, Reading(duration_s=result.seconds)
+    @contextmanager
+    def window(self) -> Iterator[Window]:
+        window, start = Window(), time.perf_counter()
+        yield window
+        window.reading = Reading(duration_s=window.duration(time.perf_counter() - start))
 
     def device(self) -> dict:
         return {"name": "host (no readable energy counter)"}
@@ -79,16 +83,17 @@ class RaplMeter(_HostMeter):
     def _read(self) -> list[int]:
         return [int((d / "energy_uj").read_text()) for d in self.domains]
 
-    def measure(self, run: Callable[[], RunResult]) -> tuple[RunResult, Reading]:
-        before = self._read()
-        result = run()
-        after = self._read()
+    @contextmanager
+    def window(self) -> Iterator[Window]:
+        window, before, start = Window(), self._read(), time.perf_counter()
+        yield window
+        after, seconds = self._read(), window.duration(time.perf_counter() - start)
         joules = 0.0
         for domain, a, b in zip(self.domains, before, after):
             wrap = int((domain / "max_energy_range_uj").read_text())
             joules += ((b - a) % (wrap + 1)) / 1e6
-        return result, Reading(duration_s=result.seconds, window_s=result.seconds, gross_energy_j=round(joules, 3),
-                               avg_power_w=round(joules / result.seconds, 2) if result.seconds else None)
+        window.reading = Reading(duration_s=seconds, window_s=seconds, gross_energy_j=round(joules, 3),
+                                 avg_power_w=round(joules / seconds, 2) if seconds else None)
 
     def device(self) -> dict:
         return {"name": "CPU packages (RAPL)", "domains": [d.name for d in self.domains]}

@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tools.energy.gpu_lock import gpu_lock
-from tools.energy.measurement import Reading
+from tools.energy.measurement import Reading, Window
 from tools.gpu import Gpu, handle_for, nvml, only_gpu_env
-from tools.sandbox.runner import RunResult
 
 IDLE_CACHE_S = 300.0  # a baseline older than this is measured again from scratch
 QUIET_BEFORE_IDLE_S = 3.0  # the ~122 W tail lasts ~1.5 s after activity: sample deep idle only after this
@@ -124,28 +123,32 @@ class NvmlMeter:
         while self.instant_power_w() > self._idle[0] + TAIL_MARGIN_W and time.monotonic() < deadline:
             time.sleep(self.period / 2)
 
-    def measure(self, run) -> tuple[RunResult, Reading]:
+    @contextmanager
+    def window(self) -> Iterator[Window]:
+        """The block runs between two ticks of the energy counter, with instant power sampled throughout."""
         if not self._idle:
             self._check_idle()
         self._wait_for_tail()
         idle = self._idle[0]
         before = self.device_state()
-        sampler = _PowerSampler(self.instant_power_w, self.period)
+        sampler, metered = _PowerSampler(self.instant_power_w, self.period), Window()
         try:
             e0, t0 = self._next_counter_update()
             run_start = time.perf_counter()
-            result = run()
+            yield metered
+            run_end = time.perf_counter()
             e1, t1 = self._next_counter_update()
         finally:
             raw = sampler.stop()
             self._last_activity = time.monotonic()
+        seconds = metered.duration(run_end - run_start)
         samples = [(round(t - run_start, 4), w) for t, w in raw]
         # Stored figures are rounded first and derived from the rounded values, so they add up exactly.
         window, gross, idle = round(t1 - t0, 4), round(e1 - e0, 3), round(idle, 3)
-        in_run = [w for t, w in samples if 0 <= t <= result.seconds]
+        in_run = [w for t, w in samples if 0 <= t <= seconds]
         in_window = [w for t, w in samples if t0 - run_start <= t <= t1 - run_start]
-        return result, Reading(
-            duration_s=result.seconds, window_s=window, gross_energy_j=gross, idle_power_w=idle,
+        metered.reading = Reading(
+            duration_s=seconds, window_s=window, gross_energy_j=gross, idle_power_w=idle,
             net_energy_j=round(gross - idle * window, 3), avg_power_w=round(gross / window, 2) if window > 0 else None,
             eq1_energy_j=round(self.period * sum(max(w - idle, 0.0) for w in in_run), 3),
             profile_energy_j=round(window * sum(in_window) / len(in_window), 3) if in_window else None,

@@ -15,7 +15,6 @@ from tools.llm.reply import ModelUnavailable, Reply, TransientModelError
 from tools.llm.scripted import ScriptedClient
 from tools.rundir import append_jsonl
 
-ROLES = ("coder", "judge", "summarizer", "planner", "reporter")
 MAX_ASKED_WAIT_S = 300.0  # a server asking for longer gets this; the retry budget still bounds the run
 
 

@@ -28,12 +28,11 @@ from tools.report.document import (
     Para,
     Prose,
     Table,
-    block_markdown,
     to_markdown,
 )
 from tools.report.html import to_html
 from tools.report.plots import SearchPoint, plot_overlay, plot_search
-from tools.rundir import RunDir, read_jsonl, write_text
+from tools.rundir import RunDir, read_jsonl, version_label, write_text
 from tools.workload import Workload, workload_rows
 
 OVERLAY_NAME = "power-overlay.png"
@@ -64,7 +63,7 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
     blocks: list[Block] = [Para(f"Models — {models}.")]
     if (source.get("run") or {}).get("containment"):
         blocks.append(Para(f"Builds and runs were contained by {source['run']['containment']}."))
-    blocks.append(Para(f"**Best candidate: v{best['version']:03d}** ({best['origin']}), found at {best['dir']}."
+    blocks.append(Para(f"**Best candidate: {version_label(best)}** ({best['origin']}), found at {best['dir']}."
                        if improved else "**No candidate beat the source.** The best code is the source itself."))
     blocks += [Para(f"Candidates were compared on {describe_objective(source['measurement']['objective'])}."
                     f" {_stopped(stop_reason)}"),
@@ -114,7 +113,7 @@ def comparison_table(source: dict, best: dict, candidates: list[dict]) -> list[d
     src, top = src_m["stats"], top_m["stats"]
     rows = [{"metric": m.heading, "source": figure(src.get(m.name)), "best": figure(top.get(m.name)),
              "change": change(top_m, src_m, m.name)} for m in SHOWN if m.name in src]
-    rows.append({"metric": "Code version", "source": "v000", "best": f"v{best['version']:03d}", "change": ""})
+    rows.append({"metric": "Code version", "source": version_label(source), "best": version_label(best), "change": ""})
     rows.append({"metric": "Corrections (fix candidates)", "source": "",
                  "best": str(sum(c["origin"] == "fix" for c in candidates)), "change": ""})
     rows.append({"metric": "Refactorings (zero-shot and plan steps)", "source": "",
@@ -151,7 +150,7 @@ def _profiles(run_path: Path, source: dict, best: dict) -> list[Block]:
         figures.append(Figure("Net GPU power of the source and the best candidate", Path(OVERLAY_NAME)))
     for c in _shown(source, best):
         if plot := (c.get("measurement") or {}).get("plot_path"):
-            figures.append(Figure(f"v{c['version']:03d} power profile, every repeat", Path(plot).relative_to(run_path),
+            figures.append(Figure(f"{version_label(c)} power profile, every repeat", Path(plot).relative_to(run_path),
                                   small=True))
     if not figures:
         figures.append(Para(f"No power profile: the {source['measurement']['method']} meter takes no power samples."))
@@ -164,7 +163,7 @@ def _shown(source: dict, best: dict) -> tuple[dict, ...]:
 
 
 def _candidate_row(c: dict, cuda: bool) -> list[str]:
-    return [f"v{c['version']:03d}", c["origin"], f"v{c['parent']}" if c["parent"] else "", _temperature(c),
+    return [version_label(c), c["origin"], version_label(int(c["parent"])) if c["parent"] else "", _temperature(c),
             c["status"], _outcome(c), figure(_objective(c)), _validation(c, cuda)]
 
 
@@ -203,7 +202,7 @@ def verdict_mark(check: dict) -> str:
 def validation_item(c: dict, cuda: bool = True) -> tuple[str, list[str]]:
     """The candidate's verdict, with one sub-item per layer that applies: its mark and reason."""
     verdict = "valid" if c["validation"]["valid"] else "invalid"
-    return (f"**v{c['version']:03d}** ({c['origin']}): {verdict}",
+    return (f"**{version_label(c)}** ({c['origin']}): {verdict}",
             [f"{ch['name']}: {verdict_mark(ch)} — {_short(ch['reason'])}" for ch in _layers(c, cuda)])
 
 
@@ -212,13 +211,9 @@ def _validations(candidates: list[dict], cuda: bool) -> Block:
     return Items(judged) if judged else Para("No candidate ran far enough to be validated.")
 
 
-def validation_lines(c: dict) -> list[str]:
-    return block_markdown(Items([validation_item(c)])).splitlines()
-
-
 def workload_blocks(source: dict, best: dict) -> list[Block]:
     """Kernel launches, copies and bytes of the source and the best, as CUPTI counted them."""
-    shown = [("source", source)] + ([(f"best (v{best['version']:03d})", best)] if best["key"] != source["key"] else [])
+    shown = [("source", source)] + ([(f"best ({version_label(best)})", best)] if best["key"] != source["key"] else [])
     columns, missing = {}, []
     for label, c in shown:
         work = c.get("workload") or {"error": "not counted"}
@@ -233,10 +228,6 @@ def workload_blocks(source: dict, best: dict) -> list[Block]:
     return blocks + ([Para("; ".join(missing))] if missing else [])
 
 
-def workload_section(source: dict, best: dict) -> str:
-    return "\n\n".join(block_markdown(b) for b in workload_blocks(source, best))
-
-
 def _short(text: str, limit: int = 300) -> str:
     """One line of at most `limit` characters; a cut one ends in an ellipsis."""
     line = " ".join(text.split())
@@ -244,10 +235,20 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def _diff(source: dict, best: dict) -> str:
-    old = Path(source["source"]).read_text().splitlines(keepends=True)
-    new = Path(best["source"]).read_text().splitlines(keepends=True)
-    name = Path(source["source"]).name
-    return "".join(difflib.unified_diff(old, new, f"source/{name}", f"best/{name}")).rstrip() or "(no change)"
+    """A unified diff of every editable file, source against best."""
+    old, new = _files(source), _files(best)
+    parts = ["".join(difflib.unified_diff(_lines(old.get(name)), _lines(new.get(name)), f"source/{name}",
+                                          f"best/{name}")) for name in dict.fromkeys([*old, *new])]
+    return "".join(parts).rstrip() or "(no change)"
+
+
+def _files(candidate: dict) -> dict[str, str]:
+    """A candidate's editable files by name (records older than several files name their one source)."""
+    return candidate.get("files") or {Path(candidate["source"]).name: candidate["source"]}
+
+
+def _lines(path: str | None) -> list[str]:
+    return Path(path).read_text().splitlines(keepends=True) if path else []
 
 
 def _usage(records: list[dict]) -> list[Block]:
@@ -277,7 +278,7 @@ def _time(candidates: list[dict], records: list[dict]) -> Table:
 
 def _draw_overlay(source: dict, best: dict, png: Path) -> None:
     """Source and best on one time axis, where both have a power trace."""
-    profiles = [(f"v{c['version']:03d} {c['origin']}", Path(c["measurement"]["trace_path"]), c["measurement"])
+    profiles = [(f"{version_label(c)} {c['origin']}", Path(c["measurement"]["trace_path"]), c["measurement"])
                 for c in _shown(source, best) if c["measurement"].get("trace_path")]
     if profiles:
         plot_overlay(profiles, png, "Net GPU power, typical repeat")
@@ -293,7 +294,7 @@ def _draw_search(candidates: list[dict], best: dict, png: Path) -> None:
             best_mean = stat["mean"]
         kind = ("source" if c["origin"] == "source" else "failed" if stat is None
                 else "valid" if (c.get("validation") or {}).get("valid") else "invalid")
-        points.append(SearchPoint(f"v{c['version']:03d}", kind, stat and stat["mean"], stat and stat.get("ci95"),
+        points.append(SearchPoint(version_label(c), kind, stat and stat["mean"], stat and stat.get("ci95"),
                                   best_mean))
     metric = candidates[0]["measurement"]["objective"]
-    plot_search(points, f"v{best['version']:03d}", png, metric_named(metric).heading)
+    plot_search(points, version_label(best), png, metric_named(metric).heading)

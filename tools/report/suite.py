@@ -18,6 +18,7 @@ from tools.energy.stats import relative_change
 from tools.llm.usage import RoleUsage, role_usage, tokens_estimated, total_usage
 from tools.report.document import Block, Document, Heading, Para, Table, to_markdown
 from tools.report.run_report import comparison_table, usage_blocks
+from tools.rundir import version_label
 
 AT_K_METHOD = (
     "For each program, take the savings s1…sn of its n trials: the relative decrease of the program's"
@@ -73,7 +74,7 @@ def trial_figures(trial: TrialRecord) -> dict:
     table = comparison_table(source, best, candidates) if found else None
     return {"trial": trial.number, "status": trial.status, "error": trial.error, "run_dir": trial.run_dir,
             "objective": objective, "valid_saving": found, "saving": saving, "interval": interval,
-            "best": f"v{best['version']:03d}" if found else None, "best_origin": best["origin"] if found else None,
+            "best": version_label(best) if found else None, "best_origin": best["origin"] if found else None,
             "table": table,
             "stop_reason": trial.state.get("stop_reason", ""), "candidates": len(generated),
             "invalid": sum(c.get("outcome") == "invalid" for c in generated),

@@ -1,4 +1,6 @@
-"""Containment of the code a model wrote: isolation (bubblewrap), resource caps, and the process runner."""
+"""Containment of the code a model wrote: isolation with bubblewrap (isolation), resource caps, a
+watchdog and cgroups (containment), and the process runner with its RunResult (runner).
+"""
 
 from tools.sandbox.containment import Containment, Limits, MiB
 from tools.sandbox.isolation import MODES, NVIDIA_SHARED_NODES, Sandbox, choose_sandbox

@@ -31,6 +31,7 @@ class Sandbox:
     why: str
     limits: Limits = field(default_factory=Limits)
     devices: tuple[str, ...] = ()  # device nodes the program may open (the chosen GPU's), bwrap only
+    read_only: tuple[str, ...] = ()  # paths bound read-only over themselves (include folders)
 
     def describe(self) -> str:
         if self.mode == "bwrap":
@@ -45,9 +46,11 @@ class Sandbox:
         if self.mode != "bwrap":
             return list(argv)
         scratch = scratch.resolve()
-        # /tmp first: a scratch folder under /tmp is then bound inside the private /tmp
+        # /tmp first: a scratch folder under /tmp is then bound inside the private /tmp; the read-only
+        # paths last, so a folder under /tmp is seen again and a shared file inside the scratch stays read-only
+        read_only = [arg for path in (*self.read_only, *linked_files(scratch)) for arg in ("--ro-bind", path, path)]
         return [*self._isolation(), "--bind", str(scratch / ".tmp"), "/tmp", "--bind", str(scratch), str(scratch),
-                "--setenv", "TMPDIR", "/tmp", "--chdir", str(scratch), "--", *argv]
+                *read_only, "--setenv", "TMPDIR", "/tmp", "--chdir", str(scratch), "--", *argv]
 
     def _isolation(self) -> list[str]:
         args = [bwrap_path(), "--die-with-parent", "--new-session", "--unshare-all", "--ro-bind", "/", "/",
@@ -62,6 +65,12 @@ class Sandbox:
     def environment(self, scratch: Path) -> dict[str, str]:
         """Variables for the contained program: temporary files go to its scratch folder."""
         return {} if self.mode == "bwrap" else {"TMPDIR": str(scratch.resolve() / ".tmp")}
+
+
+def linked_files(scratch: Path) -> list[str]:
+    """The hard-linked files of a scratch folder: the program folder's own big files, shared rather than
+    copied (tools/program.py), which a contained program may read and never write."""
+    return sorted(str(p) for p in scratch.rglob("*") if p.is_file() and not p.is_symlink() and p.stat().st_nlink > 1)
 
 
 def choose_sandbox(mode: str = "auto", limits: Limits | None = None, devices: tuple[str, ...] = ()) -> Sandbox:

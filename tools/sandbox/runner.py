@@ -65,6 +65,13 @@ class RunResult:
         return data
 
 
+def line_buffered(argv: list[str]) -> list[str]:
+    """`argv` started through stdbuf where it exists, so a C or C++ program writes each line of its standard
+    output as it prints it: what a program killed at its time limit printed is then kept."""
+    stdbuf = shutil.which("stdbuf")
+    return [stdbuf, "-oL", *argv] if stdbuf else list(argv)
+
+
 def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, str] | None = None,
                 output_cap: int = DEFAULT_OUTPUT_CAP, sandbox: Sandbox | None = None) -> RunResult:
     """Run `argv` contained in its scratch folder `cwd`; on timeout or a breached cap kill its whole tree."""
