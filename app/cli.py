@@ -123,9 +123,13 @@ def _build(args) -> int:
 
 
 def _bench(args) -> int:
-    from app.bench import bench
+    from app.bench import bench, status
 
-    result = bench(args.suite, args.out, say=lambda line: print(line, flush=True), progress=Progress)
+    if args.status:
+        print(status(args.suite, args.out))
+        return 0
+    result = bench(args.suite, args.out, say=lambda line: print(line, flush=True), progress=Progress,
+                   gpus=args.gpus, cpus_per_trial=args.cpus_per_trial, executor=args.executor)
     print(f"\nSuite of {len(result.figures['programs'])} programs: {result.started} trials started,"
           f" {result.resumed} resumed, {result.skipped} finished earlier")
     print(result.table)
@@ -200,7 +204,11 @@ EXAMPLES = {
   lassi-ee report lassi-runs/20261201-101500-heat2d""",
     "bench": """examples:
   lassi-ee bench examples/suites/heat2d-scripted.toml
-  lassi-ee bench examples/suites/examples.toml --out lassi-runs/bench-examples""",
+  lassi-ee bench examples/suites/examples.toml --out lassi-runs/bench-examples
+  lassi-ee bench examples/suites/examples.toml --gpus all
+  lassi-ee bench examples/suites/heat2d-scripted.toml --cpus-per-trial 1
+  lassi-ee bench examples/suites/examples.toml --executor slurm
+  lassi-ee bench examples/suites/examples.toml --executor slurm --status""",
 }
 
 
@@ -282,6 +290,15 @@ def _parser() -> argparse.ArgumentParser:
     ben.add_argument("suite", help="the suite: a TOML (or YAML) file listing programs, arguments, trials and models")
     ben.add_argument("--out", help="folder of the suite's runs and report; the same command again continues it"
                      " (default lassi-runs/bench-<suite name>)")
+    where = ben.add_argument_group("where trials run")
+    where.add_argument("--gpus", metavar="LIST", help="run CUDA trials side by side, one per GPU: NVML indices or"
+                       " UUIDs separated by commas, or all")
+    where.add_argument("--cpus-per-trial", type=int, metavar="N", help="run C++ trials side by side, each pinned"
+                       " to N cores of its own (on Slurm: the cores each trial's job asks for)")
+    where.add_argument("--executor", choices=("local", "slurm"), default="local", help="local: on this machine;"
+                       " slurm: each trial a Slurm job, as the suite's [slurm] table asks (default local)")
+    where.add_argument("--status", action="store_true", help="list the suite's trials (not started, queued,"
+                       " running, paused, finished, failed) with their job ids, and start nothing")
     ben.set_defaults(handler=_bench)
     return parser
 

@@ -10,6 +10,14 @@
     check-args = ["64 5"]
     trials = 1                          # a program's own keys override the suite's
 
+    [slurm]                             # for `lassi-ee bench --executor slurm`: each trial one job
+    partition = "gpu"
+    account = "proj42"
+    time-limit = 120                    # minutes per job; a trial past it is requeued and resumes
+    gpus-per-trial = 1
+    cpus-per-trial = 8
+    sbatch = ["--qos=normal"]           # any further sbatch options
+
 Setting keys are the `lassi-ee optimize` options without their dashes. Every wrong key or value is
 reported as one line naming the file, the program and the key, before any run starts: the file's own
 shape here, and what `optimize` checks (settings, program, tools, models) by `lassi-ee bench`
@@ -100,6 +108,12 @@ def _args(value) -> list[str]:
     raise _Wrong(f"must be a string such as \"1500 80\" or a list such as [\"1500\", \"80\"], not {value!r}")
 
 
+def _sbatch_option(value: str) -> str:
+    if not value.startswith("--"):
+        raise _Wrong(f"takes sbatch's long options such as \"--qos=normal\", not {value!r}")
+    return value
+
+
 def _reader(declared: Setting) -> Callable:
     """How a suite's value of a declared setting is read: by the setting's type."""
     if declared.face == "repeats":
@@ -126,6 +140,9 @@ READERS = {key: reader for key, (_, reader) in SETTINGS.items()}
 SUITE_ONLY = {"about": _text}
 PROGRAM_ONLY = {"folder": _text, "name": _text, "args": _args, "main": _text}
 BOTH = {"trials": lambda v: _whole(v, at_least=1)}
+SLURM = {"partition": _text, "account": _text, "time-limit": lambda v: _whole(v, at_least=1),
+         "gpus-per-trial": lambda v: _whole(v, at_least=0), "cpus-per-trial": lambda v: _whole(v, at_least=1),
+         "sbatch": lambda v: [_sbatch_option(o) for o in _texts(v)]}
 
 
 @dataclass(frozen=True)
@@ -149,6 +166,7 @@ class Suite:
     path: Path
     about: str
     programs: list[SuiteProgram]
+    slurm: dict = field(default_factory=dict)  # the [slurm] table, its keys checked
 
     @property
     def label(self) -> str:
@@ -164,7 +182,10 @@ def load_suite(path: str | Path) -> Suite:
         raise LassiError(f"{given.name}: a suite is a TOML (.toml) or YAML (.yaml, .yml) file, not {given.suffix or 'a file without a suffix'}")
     data = _read(given)
     where = given.name
-    top = _checked(data, {**READERS, **SUITE_ONLY, **BOTH}, where, extra={"program"})
+    top = _checked(data, {**READERS, **SUITE_ONLY, **BOTH}, where, extra={"program", "slurm"})
+    if not isinstance(data.get("slurm", {}), dict):
+        raise LassiError(f"{where}: slurm must be a table ([slurm] in TOML, a mapping in YAML)")
+    slurm = _checked(data.get("slurm", {}), SLURM, f"{where}: [slurm]")
     entries = data.get("program")
     if entries is None or entries == []:
         raise LassiError(f"{where}: no programs: add at least one [[program]] table with folder = \"...\"")
@@ -184,7 +205,7 @@ def load_suite(path: str | Path) -> Suite:
                              " name = \"...\"")
         seen.add(program.name)
         programs.append(program)
-    return Suite(given.resolve(), top.get("about", ""), programs)
+    return Suite(given.resolve(), top.get("about", ""), programs, slurm)
 
 
 def _label(entry: dict, number: int) -> str:
