@@ -20,16 +20,18 @@ from pathlib import Path
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from graph.builder import NODES, build_graph
-from graph.context import Context, make_context, run_words
+from graph.context import ROLES, Context, make_context, run_words
 from graph.preflight import check_run, check_tools
-from graph.record import THREAD_ID, run_record
+from graph.record import THREAD_ID, endpoints, run_record, servers
 from graph.state import SOURCE
 from tools.errors import Interrupted, LassiError
 from tools.llm.reply import ModelUnavailable
+from tools.llm.servers import ServerUnreachable
 from tools.report.run_report import comparison_table, write_reports
 from tools.rundir import RunDir, write_json
 
-Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it); "measure" for a repeat
+Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it); "model" for a wait,
+# "measure" for a repeat
 
 
 @dataclass
@@ -91,8 +93,11 @@ def build(program: str | Path, *, main: str | None = None, run_dir: str | Path |
 
 
 def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_before: Sequence[str] = (),
-           checkpoint_id: str | None = None) -> Result:
+           checkpoint_id: str | None = None, model: str | None = None, base_url: str | None = None) -> Result:
     """Continue a run from its last checkpoint; finished candidates are not built or measured again.
+
+    The run goes on with the models and servers it started with (run.json), whatever the environment
+    says now; `model` (every role) and `base_url` move it to others, which run.json then records.
 
     `checkpoint_id` (from open_run's get_state_history) replays the run from that earlier checkpoint
     instead: the nodes after it run again, the first one even if `interrupt_before` names it, and their
@@ -101,7 +106,15 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
     """
     run = RunDir(run_dir)
     record, ctx = _read_run(run, "resumed")
-    check_tools(record["language"], ctx)
+    if model or base_url:
+        ctx = _moved_to(ctx, model, base_url)
+    try:
+        check_tools(record["language"], ctx)
+    except ServerUnreachable as exc:
+        raise LassiError(f"{exc}: this run's calls go there; start that server again, or move the run with"
+                         f" `lassi-ee resume {run.path} --base-url URL` (and --model)") from None
+    if model or base_url:
+        _record_move(run, record, ctx)
     with open_run(run.path, interrupt_before=_pauses(interrupt_before)) as (graph, config):
         if checkpoint_id is not None:
             start = {"configurable": {**config["configurable"], "checkpoint_id": checkpoint_id}}
@@ -115,6 +128,27 @@ def resume(run_dir: str | Path, on_step: Listener | None = None, *, interrupt_be
             elif snapshot.tasks:  # to run, or run with its result saved but its step not yet checkpointed
                 _stream(graph, None, config, ctx, on_step, run)
         return _result(graph, config, run)
+
+
+def _moved_to(ctx: Context, model: str | None, base_url: str | None) -> Context:
+    """The run's context on another model or server: a role keeps its recorded server unless the base URL
+    is given or its provider changes."""
+    providers = {role: ctx.model_for(role).partition(":")[0] for role in ROLES}
+    changes = {"model": model, **{f"{role}_model": None for role in ROLES}} if model else {}
+    moved = make_context(**{**ctx.to_dict(), **changes, "base_url": base_url or ctx.base_url})
+    moved.endpoints = {role: url for role, url in ctx.endpoints.items()
+                       if not base_url and moved.model_for(role).partition(":")[0] == providers[role]}
+    moved.endpoints = endpoints(moved)
+    return moved
+
+
+def _record_move(run: RunDir, record: dict, ctx: Context) -> None:
+    """run.json takes the new models and servers, and keeps the list of where the run was before."""
+    from datetime import UTC, datetime
+
+    moves = [*record.get("moves", []), {"time": datetime.now(UTC).isoformat(timespec="seconds"),
+                                         "from": record.get("servers"), "to": servers(ctx)}]
+    write_json(run.config, {**record, "context": ctx.to_dict(), "servers": servers(ctx), "moves": moves})
 
 
 def run_context(run_dir: str | Path) -> Context:
@@ -190,7 +224,11 @@ def preflight(program: str | Path, *, main: str | None = None, **settings) -> Co
 
 def _prepare(program, main, settings: dict, runs: bool = True):
     ctx = make_context(**settings)
-    return check_run(program, main, ctx, runs), ctx
+    ctx.endpoints = endpoints(ctx)  # resolved once, from this shell's environment, and kept in run.json
+    try:
+        return check_run(program, main, ctx, runs), ctx
+    except ServerUnreachable as exc:
+        raise LassiError(f"{exc}: start it, or give the server's address with {{setting}}", setting="base_url") from None
 
 
 def _start(program, args, main, run_dir, on_step, interrupt_before, runs: bool = True, **settings) -> Result:
@@ -241,7 +279,9 @@ def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, 
     try:
         for mode, chunk in graph.stream(state, start or config, context=ctx,
                                         stream_mode=["updates", "values", "custom"], durability="sync"):
-            if mode == "custom":  # a node's word while it works (the repeat being measured)
+            if mode == "custom":  # a node's word while it works: a model call to be tried again, a repeat measured
+                if on_step is not None and isinstance(chunk, dict) and "waiting" in chunk:
+                    on_step("model", {"waiting": chunk["waiting"]}, latest)
                 if on_step is not None and isinstance(chunk, dict) and "measuring" in chunk:
                     on_step("measure", {"measuring": chunk["measuring"]}, latest)
                 continue

@@ -66,7 +66,7 @@ def _resume(args) -> int:
     from app.api import resume, run_context
 
     with Progress(corrections_budget=run_context(args.run_dir).max_corrections) as progress:
-        result = resume(args.run_dir, on_step=progress)
+        result = resume(args.run_dir, on_step=progress, model=args.model, base_url=args.base_url)
     _print_result(result)
     return 0
 
@@ -199,7 +199,8 @@ EXAMPLES = {
   lassi-ee build examples/programs/heat2d --arch sm_90
   lassi-ee build my-program --build "make ARCH=sm_80" --binary bin/solver""",
     "resume": """examples:
-  lassi-ee resume lassi-runs/20261201-101500-heat2d""",
+  lassi-ee resume lassi-runs/20261201-101500-heat2d
+  lassi-ee resume lassi-runs/20261201-101500-heat2d --model vllm:qwen2.5-coder --base-url http://gpu2:8000/v1""",
     "report": """examples:
   lassi-ee report lassi-runs/20261201-101500-heat2d""",
     "bench": """examples:
@@ -268,6 +269,7 @@ def _parser() -> argparse.ArgumentParser:
 
     res = command("resume", "continue a run from its last checkpoint")
     res.add_argument("run_dir", help="the run directory")
+    _add_settings(res, "resume")
     res.set_defaults(handler=_resume)
 
     prof = command("profile", "Stage 0 alone: build, run and measure a program")

@@ -40,6 +40,7 @@ class Progress:
         self.started = clock()
         self.state: dict = {}
         self.measuring = ""  # the repeat being measured, until the next step
+        self.waiting = ""  # a model call waiting to be tried again, until the next step
         self.live = False  # a status line is drawn only between __enter__ and __exit__, in a terminal
         self.drawn = False
         self.lock = threading.Lock()
@@ -67,6 +68,7 @@ class Progress:
         with self.lock:
             self.state = state or self.state
             self.measuring = update["measuring"] if node == "measure" else ""
+            self.waiting = update.get("waiting", "") if node == "model" else ""
             self._clear()
             if line and not (node == "measure" and self.live):  # a terminal shows the repeat on the status line
                 self.stream.write(f"[{self.clock() - self.started:7.1f}s] {node:<10} {line}\n")
@@ -83,7 +85,8 @@ class Progress:
         if not self.live:
             return
         width = shutil.get_terminal_size().columns - 1  # the last column would wrap on some terminals
-        text = fit(status_line(self.state, self.budget, self.clock() - self.started, self.measuring), width)
+        text = fit(status_line(self.state, self.budget, self.clock() - self.started, self.waiting, self.measuring),
+                   width)
         if not os.environ.get("NO_COLOR"):  # no-color.org: set and not empty turns colour off
             text = f"\x1b[1m{text}\x1b[0m"
         self.stream.write(CLEAR_LINE + text)
@@ -101,13 +104,15 @@ def is_terminal(stream: TextIO) -> bool:
     return bool(isatty and isatty()) and os.environ.get("TERM", "") != "dumb"
 
 
-def status_line(state: dict, budget: int | None, elapsed_s: float, measuring: str = "") -> list[str]:
+def status_line(state: dict, budget: int | None, elapsed_s: float, waiting: str = "", measuring: str = "") -> list[str]:
     """The status line's parts, most important first (a narrow terminal shows a prefix of them).
 
     `measuring` is the executor's word on the run under way: `v001 zero-shot: repeat 2 of at most 10`.
     """
     minutes, seconds = divmod(int(elapsed_s), 60)
     parts = [f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"]
+    if waiting:
+        parts.append(waiting.split(":")[0])  # "waiting for coder (attempt 2 of 6, retry in 7 s)"
     if not state:
         return parts + ["starting"]
     parts.append(STAGES.get(state.get("stage", ""), state.get("stage", "")))
@@ -138,22 +143,31 @@ def fit(parts: list[str], width: int) -> str:
 def describe_step(node: str, update: dict, state: dict, budget: int | None = None) -> str:
     if node == "measure":
         return update["measuring"]
+    if node == "model":
+        return update["waiting"]
     cand = state["candidates"].get(state.get("current") or "", {})
     name = f"{label(cand.get('version', 0))} {cand.get('origin', '')}"
     if node == "compiler":
         return f"{name}: {'built' if cand['build']['ok'] else 'build failed'}" + _reason(cand)
     if node == "executor":
         if cand["status"] == "ran":
-            return f"{name}: {describe_measurement(cand.get('measurement'))}"
+            notice = (cand.get("run") or {}).get("notice")
+            return (f"{name}: {describe_measurement(cand['measurement']) if cand.get('measurement') else cand['reason']}"
+                    + (f"\n  note: {notice}" if notice else ""))
         return f"{name}: run failed" + _reason(cand)
     if node == "coder":
         fixing = f" ({_fixes(state.get('corrections', 0), budget)})" if cand.get("origin") == "fix" else ""
-        return (f"{name}{fixing}: written at temperature {_temperature(cand)}"
+        form = (cand.get("answer") or {}).get("form")
+        return (f"{name}{fixing}: written at temperature {_temperature(cand)}" + (f" as {form}" if form else "")
                 + (f" — {cand['reason']}" if cand["reason"] else ""))
     if node == "judge":
         validation = cand["validation"]
         failed = [c for c in validation["checks"] if c["ok"] is False]
-        return f"{name}: {'valid' if validation['valid'] else 'INVALID — ' + failed[0]['reason'][:160]}"
+        if validation["valid"]:
+            return f"{name}: valid"
+        if failed:
+            return f"{name}: INVALID — {failed[0]['reason'][:160]}"
+        return f"{name}: not valid — {validation.get('why_not', 'no conclusive evidence')[:160]}"
     if node == "comparator":
         head = f"{name}: {cand.get('outcome')}"
         tail = f"; {describe_best(state)}; next: {state['next_step']}"

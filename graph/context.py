@@ -58,8 +58,8 @@ def setting(default, description: str, *, group: str, commands: tuple[str, ...] 
         return field(default_factory=lambda: os.environ.get(env) or default, metadata=meta)
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
-    if isinstance(default, list):
-        return field(default_factory=list, metadata=meta)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=type(default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -68,22 +68,38 @@ class Context:
     # models and knowledge
     model: str = setting(DEFAULT_MODEL, "provider:model for every role, e.g. openai:o3-mini, ollama:qwen2.5-coder,"
                          " scripted:PATH (a recorded session) (default $LASSI_MODEL or openai:o3-mini)", group="model",
-                         env="LASSI_MODEL")
+                         env="LASSI_MODEL", commands=("optimize", "resume"))
     coder_model: str | None = setting(None, "model for the coder role (default: model)", group="model")
     judge_model: str | None = setting(None, "model for the judge role (default: model)", group="model")
     summarizer_model: str | None = setting(None, "model for the summarizer role (default: model)", group="model")
     planner_model: str | None = setting(None, "model for the planner role (default: model)", group="model")
     reporter_model: str | None = setting(None, "model for the reporter role (default: model)", group="model")
-    base_url: str | None = setting(None, "base URL of an OpenAI-compatible server", group="model")
+    base_url: str | None = setting(None, "base URL of an OpenAI-compatible server (default: OPENAI_BASE_URL or"
+                                   " OpenAI's API for openai:, the usual local port for the others)", group="model",
+                                   commands=("optimize", "resume"))
+    api_key_env: str | None = setting(None, "environment variable holding the model server's API key (default:"
+                                      " OPENAI_API_KEY for openai:, VLLM_API_KEY for vllm:, OLLAMA_API_KEY,"
+                                      " LMSTUDIO_API_KEY, LLAMACPP_API_KEY)", group="model", metavar="NAME")
+    endpoints: dict[str, str | None] = setting({}, "the server each role's model was reached at when the run"
+                                               " started, by role: a resume stays on them", group="model", commands=())
     max_llm_retries: int = setting(5, "retries of a failing model call, with growing waits", group="model", ge=0)
     llm_backoff_s: float = setting(2.0, "seconds before the first retry of a failing model call; doubled each time",
                                    group="model", commands=(), ge=0)
+    request_timeout_s: float = setting(300.0, "seconds one model request may take before it is given up and retried",
+                                       group="model", gt=0, face="request-timeout", metavar="SECONDS")
+    retry_budget_s: float = setting(900.0, "seconds one model call may spend on its retries in all before the run"
+                                    " stops (it can be resumed)", group="model", gt=0, face="retry-budget",
+                                    metavar="SECONDS")
+    max_output_tokens: int = setting(16384, "longest answer, in tokens, a model may give (sent to the server)",
+                                     group="model", ge=256, metavar="N")
     knowledge: list[str] = setting([], "a PDF, Markdown, HTML or text document added to the knowledge (repeatable);"
                                    " select part of it with #pages=12-15 (PDF), #sections=Heading;2.1 (Markdown, HTML,"
                                    " PDF bookmarks) or #lines=10-80 (text)", group="model", metavar="PATH[#SELECTION]")
     # search budgets
     max_iterations: int = setting(10, "Stage 3 candidates at most (fixes not counted)", group="budgets", ge=1)
     max_corrections: int = setting(5, "fixes per candidate before it is dropped", group="budgets", ge=0)
+    max_answer_fixes: int = setting(2, "times the coder is asked again for one answer that cannot be used (cut off,"
+                                    " an edit that does not apply, no code)", group="budgets", ge=0)
     temperature_start: float = setting(0.2, "sampling temperature of the first plan step", group="budgets", ge=0, le=2, metavar="T")
     temperature_step: float = setting(0.2, "how much the temperature rises after a step that saves nothing",
                                       group="budgets", gt=0, le=2, metavar="T")
@@ -144,8 +160,29 @@ class Context:
                                       face="mask", metavar="REGEX")
     check_args: list[str] = setting([], "another argument set (one quoted string; repeatable) on which source and"
                                     " candidates must print the same output", group="validation", metavar='"ARGS"')
-    strict_workload: bool = setting(False, "reject candidates that launch fewer kernels or threads than the source"
-                                    " (CUPTI counts; otherwise such drops are flagged)", group="validation")
+    strict_workload: bool = setting(False, "reject candidates that do less work than the source: fewer kernel launches"
+                                    " or threads (CUPTI, CUDA), markedly fewer instructions (callgrind, C++);"
+                                    " otherwise such drops are flagged", group="validation")
+    verify_flags: str | None = setting(None, "compiler flags added for a verification build (e.g. -DVERIFY), built and"
+                                       " run once per candidate on the main arguments: it must report no failure and"
+                                       " print what the source's verification build prints", group="validation",
+                                       metavar='"FLAGS"')
+    check_cmd: str | None = setting(None, "a shell command that checks a run, given its output file as $LASSI_OUTPUT"
+                                    " and its working folder as $LASSI_WORKDIR (run there): exit 0 passes; the source"
+                                    " must pass it too", group="validation", metavar='"COMMAND"')
+    work_args: str | None = setting(None, "the program's arguments for the unmeasured runs that count its work (CUPTI,"
+                                    " callgrind), where the main ones make them slow: callgrind runs tens of times"
+                                    " slower than the program (default: the main arguments)", group="validation",
+                                    metavar='"ARGS"')
+    min_output_numbers: int = setting(1, "numbers the outputs must agree on, after timing lines are masked, for the"
+                                      " output check to count as evidence (fewer: inconclusive)", group="validation",
+                                      ge=0, metavar="N")
+    accept_failing_source: bool = setting(False, "go on with a source whose own output says FAIL (or a like verdict)"
+                                          " or changes between two runs on the same arguments", group="validation",
+                                          commands=BOTH)
+    extraordinary_saving: float = setting(0.8, "a saving beyond this fraction is accepted only when no validation"
+                                          " layer was inconclusive, skipped or flagged", group="validation", gt=0,
+                                          le=1, metavar="FRACTION")
     # containment
     sandbox: str = setting("auto", "containment of builds and runs: bwrap (bubblewrap: no network, read-only"
                            " filesystem outside the scratch folder), none (resource limits only), or auto (bubblewrap"
@@ -170,6 +207,10 @@ class Context:
 
     def models(self) -> dict[str, str]:
         return {role: self.model_for(role) for role in ROLES}
+
+    def base_url_for(self, role: str) -> str | None:
+        """The role's server: the one recorded when the run started, else the base_url setting."""
+        return self.endpoints.get(role) or self.base_url
 
     def limits(self) -> Limits:
         """The resource caps of every build and run."""
@@ -290,8 +331,8 @@ def _check(declared: Setting, value) -> None:
               if not {"ge": value >= limit, "gt": value > limit, "le": value <= limit, "lt": value < limit}[k]]
     if broken:
         raise LassiError(f"{{setting}} must be {_bounds_words(bounds)}{why}, not {value:g}", setting=declared.name)
-    if declared.name == "check_args":
-        for line in value:
+    if declared.name in ("check_args", "work_args"):
+        for line in [value] if isinstance(value, str) else value:
             try:
                 shlex.split(line)
             except ValueError as exc:

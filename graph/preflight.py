@@ -5,20 +5,22 @@ started the run."""
 
 from __future__ import annotations
 
-from graph.context import Context
+from graph.context import ROLES, Context
 from graph.record import include_dirs
 from knowledge.documents import load_documents
 from tools.build import compiler_for
 from tools.energy.meters import check_meter_choice
 from tools.gpu import find_gpu
 from tools.llm import check_model
+from tools.llm.servers import check_served
 from tools.program import Program, load_program, read_source
 from tools.sandbox import choose_sandbox
 
 
 def check_tools(language: str, ctx: Context, runs: bool = True) -> None:
-    """Fail when a compiler, the sandbox asked for, the GPU a run needs, a model file or an API key is
-    missing. A build alone (`runs` False) needs no GPU; the user's own build brings its own compiler."""
+    """Fail when a compiler, the sandbox asked for, the GPU a run needs, a model file, an API key, a model
+    server or a model it should serve is missing. A build alone (`runs` False) needs no GPU; the user's own
+    build brings its own compiler."""
     if not ctx.build_command:
         compiler_for(language)
     choose_sandbox(ctx.sandbox)
@@ -28,8 +30,20 @@ def check_tools(language: str, ctx: Context, runs: bool = True) -> None:
     if language == "cuda":
         find_gpu(ctx.gpu)
     if not ctx.stop_after_profile:
-        for name in sorted(set(ctx.models().values())):
-            check_model(name, ctx.base_url)
+        check_models(ctx)
+
+
+def check_models(ctx: Context) -> None:
+    """Each role's model on the server its calls go to: its name, its key, and (asked once per model and
+    server) whether the server serves it (its /v1/models list)."""
+    asked = set()
+    for role in ROLES:
+        name, url = ctx.model_for(role), ctx.base_url_for(role)
+        if (name, url) not in asked:
+            asked.add((name, url))
+            spec = check_model(name, url, ctx.api_key_env)
+            if spec.provider != "scripted":
+                check_served(spec)
 
 
 def check_program_files(prog: Program, ctx: Context) -> None:

@@ -6,9 +6,10 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from graph.context import Context
+from graph.context import ROLES, Context
 from tools.build import compiler_version
 from tools.errors import LassiError
+from tools.llm.names import parse_model
 from tools.program import Program
 
 THREAD_ID = "lassi-ee"  # one run per run directory, so one thread per checkpoint file
@@ -17,11 +18,26 @@ THREAD_ID = "lassi-ee"  # one run per run directory, so one thread per checkpoin
 def run_record(prog: Program, args: list[str], context: Context) -> dict:
     """The content of run.json: what was run, with which settings, and the versions of the tools."""
     return {"program": str(prog.folder), "main": prog.main, "language": prog.language, "args": list(args),
-            "context": context.to_dict(), "thread_id": THREAD_ID, "include_dirs": include_dirs(prog, context),
+            "context": context.to_dict(), "servers": servers(context), "thread_id": THREAD_ID, "include_dirs": include_dirs(prog, context),
             "libraries": list(context.libraries),
             "versions": {"python": platform.python_version(), "lassi-ee": _package("lassi-ee"),
                          "langgraph": _package("langgraph"), "langchain-core": _package("langchain-core"),
                          "nvidia-ml-py": _package("nvidia-ml-py"), "compiler": compiler_version(prog.language)}}
+
+
+def servers(context: Context) -> dict[str, dict]:
+    """Each role's provider, model and the base URL its calls go to (None for a scripted model)."""
+    found = {}
+    for role in ROLES:
+        spec = parse_model(context.model_for(role), context.base_url_for(role))
+        found[role] = {"provider": spec.provider, "model": spec.model, "base_url": spec.base_url}
+    return found
+
+
+def endpoints(context: Context) -> dict[str, str | None]:
+    """The base URL of each role's server, resolved now (a recorded one, the settings, the environment),
+    to be kept in the run's context so that a resume in another shell reaches the same servers."""
+    return {role: spec["base_url"] for role, spec in servers(context).items()}
 
 
 def include_dirs(prog: Program, context: Context) -> list[str]:

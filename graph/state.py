@@ -45,7 +45,8 @@ class Candidate(TypedDict):
     measurement: NotRequired[dict]  # repeats, per-metric statistics, device, meter
     validation: NotRequired[list[dict]]  # each check's name, verdict and reason
     outcome: NotRequired[str]  # the comparator's word: better | not better | invalid | failed
-    tokens: NotRequired[dict]  # model usage of the answer that made it
+    tokens: NotRequired[dict]  # model usage of the answers that made it
+    answer: NotRequired[dict]  # its form (whole file, unified diff, search/replace), finish reason, answer fixes
     check_runs: NotRequired[list[dict]]  # its outputs on the check-argument sets
     workload: NotRequired[dict]  # {"counts": ...} or {"error": why not counted}
     files: NotRequired[dict[str, str]]  # every editable file: its name in the program folder -> its path here

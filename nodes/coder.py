@@ -2,6 +2,11 @@
 
 A current candidate that failed to build or run is always the one to fix; otherwise the comparator's
 coder_mode says whether to rewrite the source (zero_shot) or apply a plan step to the best (step).
+
+An answer may be the whole file or edits to it (tools/llm/edits.py). One that cannot be used — cut
+off at the output limit, an edit that does not apply, a file the run may not change, no code at all —
+goes back to the model with the reason (the answer_fix prompt), up to max_answer_fixes times; it is
+never built, and a candidate whose answers all failed is discarded.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from graph.state import (
     store_files,
 )
 from nodes.shared.models import COMPILER_NAMES, LANGUAGE_NAMES, ask
+from prompts import render
 from tools.energy.metrics import describe_measurement
-from tools.llm.files import answer_files
+from tools.llm.edits import EditError, apply_answer
+from tools.program import Program
 from tools.rundir import write_text
 from tools.sandbox.runner import RunResult
 
@@ -53,40 +60,58 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 
     version = state["next_version"]
     origin = ORIGIN_BY_MODE[mode]
-    reply, calls = ask(state, ctx, "coder", prompt, state["temperature"],
-                       about={"candidate": key(version), "mode": mode}, **values)
     folder = run_dir(state).candidate(version, origin)
-    write_text(folder / "answer.md", reply.text)
-    base = read_files(_nearest_with_code(state, parent))
-    changed = answer_files(reply.text, list(base), prog.language)
+    base = read_files(parent)  # a candidate without code is discarded, so the parent always has some
+    changed, answer, tokens, calls, temperature = _usable_answer(state, ctx, prog, prompt, values, folder, base,
+                                                                 {"candidate": key(version), "mode": mode})
     source_path, sha256, paths = store_files(folder, {**base, **changed}) if changed else (None, None, {})
     cand = new_candidate(version, parent["key"], origin, state["stage"], folder, source_path, sha256, files=paths,
-                         temperature=reply.temperature, plan=(state.get("plan") or {}).get("number"),
-                         tokens={"in": reply.tokens_in, "out": reply.tokens_out})
+                         temperature=temperature, plan=(state.get("plan") or {}).get("number"), tokens=tokens,
+                         answer=answer)
     if not changed:
-        cand["reason"] = "the model's answer held no fenced code block"
+        cand["status"] = "discarded"
+        cand["reason"] = (f"no usable answer in {answer['fixes'] + 1} tries: {answer['problems'][-1]}")
     return {"candidates": {cand["key"]: cand}, "current": cand["key"], "next_version": version + 1,
             "llm_calls": calls, "corrections": state.get("corrections", 0) + 1 if mode == "fix" else 0}
 
 
-def _nearest_with_code(state: State, cand: dict) -> dict:
-    """The candidate, or its nearest ancestor when answers held no code block."""
-    while not cand.get("source") and cand.get("parent"):
-        cand = state["candidates"][cand["parent"]]
-    return cand
+def _usable_answer(state: State, ctx: Context, prog: Program, prompt: str, values: dict, folder: Path,
+                   base: dict[str, str], about: dict) -> tuple[dict[str, str], dict, dict, dict, float | None]:
+    """Ask until an answer applies (at most max_answer_fixes times again) to the editable files `base`:
+    (the files it changes, {} for none, what the answers were, the tokens they cost, the call counters,
+    the temperature sent)."""
+    files = {**prog.source_texts(), **base}
+    asked, calls, tokens, problems = state, {}, {"in": 0, "out": 0}, []
+    request, fix = prompt, {}
+    for attempt in range(ctx.max_answer_fixes + 1):
+        reply, call = ask(asked, ctx, "coder", request, state["temperature"], about={**about, "answer_fix": attempt},
+                          **(fix or values))
+        calls.update(call)
+        asked = {**asked, "llm_calls": {**(asked.get("llm_calls") or {}), **call}}
+        tokens = {"in": tokens["in"] + (reply.tokens_in or 0), "out": tokens["out"] + (reply.tokens_out or 0)}
+        write_text(folder / ("answer.md" if attempt == 0 else f"answer-{attempt + 1}.md"), reply.text)
+        record = {"finish_reason": reply.finish_reason, "fixes": attempt, "problems": problems}
+        try:
+            if reply.cut_off:
+                raise EditError(f"the answer was cut off at the output limit of {ctx.max_output_tokens} tokens"
+                                f" (finish reason {reply.finish_reason!r}); give edits rather than the whole file")
+            applied = apply_answer(reply.text, files, list(base), prog.language)
+        except EditError as exc:
+            problems.append(exc.reason)
+            failed = f"\nThe part that failed:\n```\n{exc.piece.strip()}\n```\n" if exc.piece.strip() else ""
+            request, fix = "answer_fix", {"problem": exc.reason, "failed_part": failed, "main": ", ".join(base),
+                                          "request": render(prompt, **values)}
+            continue
+        return applied.files, {**record, "form": applied.form}, tokens, calls, reply.temperature
+    return {}, {**record, "form": None}, tokens, calls, reply.temperature
 
 
 def _fix_values(state: State, failed: dict, main: str, language: str) -> dict:
-    """What the model needs to repair a candidate: its code, the failing step, the command, the error.
-
-    An answer that held no code is 'fixed' from the nearest ancestor that had code.
-    """
-    code = read_code(_nearest_with_code(state, failed))
-    values = {"language_name": language, "code": code, "main": main}
+    """What the model needs to repair a candidate: its code, the failing step, the command, the error."""
+    values = {"language_name": language, "code": read_code(failed), "main": main}
     if failed["status"] == "build_failed":
         log = Path(failed["build"]["log_path"]).read_text()
-        return {**values, "stage": "build", "command": " ".join(failed["build"]["command"]) or "(nothing to build)",
-                "error": log[-6000:]}
+        return {**values, "stage": "build", "command": " ".join(failed["build"]["command"]), "error": log[-6000:]}
     run = failed["run"]
     result = RunResult(exit_code=run["exit_code"], stdout=Path(run["stdout_path"]).read_text(),
                        stderr=Path(run["stderr_path"]).read_text(), seconds=run["seconds"], timed_out=run["timed_out"])

@@ -11,7 +11,8 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, best, current, label
+from graph.state import SOURCE, State, best, current, label, source
+from nodes.shared.extraordinary import weigh_extraordinary
 from tools.energy.measurement import run_values
 from tools.energy.stats import relative_change
 
@@ -28,7 +29,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
                 "next_step": "zero_shot", "temperature": ctx.temperature_start}
 
     outcome, why = assess(cand, best(state), ctx.min_improvement)
-    update: dict = {"candidates": {cand["key"]: {**cand, "outcome": outcome, "outcome_reason": why}},
+    outcome, why, marks = weigh_extraordinary(cand, source(state), outcome, why, ctx.extraordinary_saving)
+    update: dict = {"candidates": {cand["key"]: {**cand, "outcome": outcome, "outcome_reason": why, **marks}},
                     "coder_mode": "step", "corrections": 0}
     if outcome == "better":
         update["best"] = cand["key"]
@@ -67,7 +69,8 @@ def assess(cand: dict, incumbent: dict, min_improvement: float) -> tuple[str, st
     validation = cand.get("validation") or {}
     if not validation.get("valid"):
         failed = next((c for c in validation.get("checks", []) if c["ok"] is False), None)
-        return "invalid", f"{failed['name']}: {failed['reason']}" if failed else "not validated"
+        return "invalid", (f"{failed['name']}: {failed['reason']}" if failed
+                           else f"not valid: {validation['why_not']}" if validation.get("why_not") else "not validated")
     metric = cand["measurement"]["objective"]
     mine, theirs = run_values(cand["measurement"], metric), run_values(incumbent["measurement"], metric)
     if not mine or not theirs or sum(theirs) <= 0:

@@ -28,6 +28,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         update = _register_source(state, ctx, prog)
         state = {**state, **update}
     cand = current(state)
+    if cand["status"] == "discarded":  # the coder got no usable answer: nothing to build
+        return update
     folder = RunDir(state["run_dir"]).candidate(cand["version"], cand["origin"])
     binary = ctx.binary or BINARY_NAME
     if cand["source"] is None:
@@ -35,7 +37,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     else:
         files = read_files(cand)
         stage_workspace(prog, folder / "work", files, ctx.encoding)
-        built = _build(prog, ctx, folder / "work", files, RunDir(state["run_dir"]).path / CONFIGURED_TREE)
+        built = build_workspace(prog, ctx, folder / "work", files, RunDir(state["run_dir"]).path / CONFIGURED_TREE)
     write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
     status, reason = _verdict(built, cand, state.get("corrections", 0), ctx.max_corrections, folder)
     record = {**cand, "status": status, "reason": reason,
@@ -44,7 +46,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     return {**update, "candidates": {**update.get("candidates", {}), state["current"]: record}}
 
 
-def _build(prog: Program, ctx: Context, work: Path, files: dict[str, str], tree: Path) -> BuildResult:
+def build_workspace(prog: Program, ctx: Context, work: Path, files: dict[str, str], tree: Path) -> BuildResult:
     """The default compiler line in the workspace, or the user's build there or in the configured tree."""
     includes = tuple(include_dirs(prog, ctx))
     binary = ctx.binary or BINARY_NAME

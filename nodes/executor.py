@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import SOURCE, State, current, failed_status, label, source
 from nodes.shared.containment import sandbox_for
+from nodes.shared.first_runs import FirstRuns, RejectedEarly
 from nodes.shared.gpu_work import binary_of
 from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.energy.metrics import with_interval
@@ -34,22 +35,33 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     meter = choose_meter(state["language"], ctx.gpu)
     limit = time_limit(state, ctx)
     sandbox = sandbox_for(ctx, state["language"])
+    first_runs = FirstRuns(state, ctx)  # the output checked on the first runs, before the rest are measured
 
     def run() -> RunResult:
-        return run_program(line_buffered([str(binary), *state.get("args", [])]), work, limit, env=meter.child_env(),
-                           sandbox=sandbox)
+        result = run_program(line_buffered([str(binary), *state.get("args", [])]), work, limit, env=meter.child_env(),
+                             sandbox=sandbox)
+        first_runs.seen(result)
+        return result
 
     policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
     tell = get_stream_writer()
     name = f"{label(cand)} {cand['origin']}"
-    result, measurement = measure(meter, run, policy,
-                                  on_repeat=lambda k: tell({"measuring": f"{name}: {policy.describe_repeat(k)}"}))
+    rejected = ""
+    try:
+        result, measurement = measure(meter, run, policy,
+                                      on_repeat=lambda k: tell({"measuring": f"{name}: {policy.describe_repeat(k)}"}))
+    except RejectedEarly as early:  # not worth measuring: the judge's output layer will say why
+        result, measurement, rejected = early.result, None, early.reason
     write_text(folder / "stdout.txt", result.stdout)
     write_text(folder / "stderr.txt", result.stderr)
     run_info = {**result.to_dict(), "time_limit_s": limit, "containment": sandbox.describe(),
                 "stdout_path": str(folder / "stdout.txt"),
                 "stderr_path": str(folder / "stderr.txt")}
-    if measurement is not None:
+    if first_runs.notice:
+        run_info["notice"] = first_runs.notice
+    if rejected:
+        record = {**cand, "status": "ran", "reason": f"not measured: {rejected}", "run": run_info}
+    elif measurement is not None:
         summary = measurement.summary()
         if measurement.write_trace(folder / "power.csv"):
             summary["trace_path"] = str(folder / "power.csv")

@@ -7,6 +7,7 @@ on the same machine, knowledge and source pays for none of them, and any change 
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 
 from langgraph.runtime import Runtime
@@ -40,8 +41,10 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         prompt, values = requests[task]
         return ask(state, ctx, "summarizer", prompt, ctx.temperature_start, task=task, cache=cache, **values)
 
+    # Each in a copy of the node's context, so that a call waiting to be retried reaches the progress line.
     with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-        replies = dict(zip(requests, pool.map(summarize, requests)))
+        asked = {task: pool.submit(contextvars.copy_context().run, summarize, task) for task in requests}
+        replies = {task: future.result() for task, future in asked.items()}
     summaries, calls = {}, {}
     for task, (reply, call) in replies.items():
         summaries[task] = reply.text

@@ -14,6 +14,7 @@ from pathlib import Path
 from tools.errors import LassiError
 
 LANGUAGE_BY_SUFFIX = {".cu": "cuda", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp"}
+SOURCE_SUFFIXES = {*LANGUAGE_BY_SUFFIX, ".c", ".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc"}
 COMPILED_SUFFIXES = {"cuda": (".cu", ".cpp", ".cc", ".cxx"), "cpp": (".cpp", ".cc", ".cxx")}
 PREFERRED_MAINS = ("main.cu", "main.cpp", "main.cc", "main.cxx")
 SKIPPED_NAMES = {".git", "__pycache__", "a.out"}
@@ -35,6 +36,11 @@ class Program:
     @property
     def main_path(self) -> Path:
         return self.folder / self.main
+
+    def source_texts(self) -> dict[str, str]:
+        """The folder's source files by name, headers included: what a model's answer may name."""
+        return {path.name: path.read_text(errors="replace") for path in sorted(self.folder.iterdir())
+                if path.suffix in SOURCE_SUFFIXES and path.is_file()}
 
     def read_main(self) -> str:
         return read_source(self.main_path)[0]

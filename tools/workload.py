@@ -28,6 +28,7 @@ COUNTER_SOURCE = Path(__file__).parent / "cupti" / "workload_counter.cpp"
 OUTPUT_VARIABLE = "LASSI_WORKLOAD_OUT"
 THREADS_DROP_TOLERANCE = 0.05  # launch-shape rounding moves the thread count a little; more is a drop
 BUILD_TIME_LIMIT_S = 300
+RESULTS_DIRECTION = "device-to-host"
 
 
 @dataclass
@@ -111,13 +112,27 @@ def short_kernel_name(demangled: str) -> str:
 
 
 def compare_workloads(source: Workload, candidate: Workload) -> WorkloadCheck:
-    """Flag a drop in kernel launches or threads launched; note what else changed."""
+    """Flag a drop in kernel launches or threads launched, in all or for one kernel both launch, and results
+    copied back that would not fill even one of the source's copies back; note what else changed.
+
+    Totals alone are blind to one kernel's work moved into another's launches; a kernel of the source
+    that the candidate no longer launches may be fused into another, so it is noted, not flagged. A copy
+    back hoisted out of a loop moves fewer bytes honestly, but never less than one whole copy."""
     flags, notes = [], []
     if candidate.launches < source.launches:
         flags.append(f"kernel launches fell from {source.launches:,} to {candidate.launches:,}")
     if candidate.threads < source.threads * (1 - THREADS_DROP_TOLERANCE):
         flags.append(f"threads launched fell from {source.threads:,} to {candidate.threads:,}"
                      f" ({candidate.threads / source.threads - 1:+.0%})")
+    for name in sorted(set(source.kernels) & set(candidate.kernels)):
+        before, after = source.kernels[name]["threads"], candidate.kernels[name]["threads"]
+        if after < before * (1 - THREADS_DROP_TOLERANCE):
+            flags.append(f"`{name}` ran {after:,} threads in all its launches instead of {before:,}"
+                         f" ({after / before - 1:+.0%})")
+    back, returned = source.copies.get(RESULTS_DIRECTION), candidate.copies.get(RESULTS_DIRECTION, {})
+    if back and back["count"] and returned.get("bytes", 0) < back["bytes"] // back["count"]:
+        flags.append(f"results copied back to the host fell from {format_bytes(back['bytes'])} to"
+                     f" {format_bytes(returned.get('bytes', 0))}, less than one of the source's copies back")
     missing = sorted(set(source.kernels) - set(candidate.kernels))
     if missing:
         notes.append(f"kernels of the source never launched: {', '.join(missing)}")

@@ -4,29 +4,44 @@ from __future__ import annotations
 
 import secrets
 
-from graph.context import Context
+from graph.context import ROLES, Context
 from graph.state import State, run_dir
 from prompts import prompt_version, render
 from tools.cache import ReplyCache
 from tools.llm import Models, Reply
+from tools.llm.models import Retries
+from tools.llm.openai_client import CallOptions
 
 LANGUAGE_NAMES = {"cuda": "CUDA C++", "cpp": "C++ with OpenMP"}
 COMPILER_NAMES = {"cuda": "nvcc", "cpp": "g++ -fopenmp"}
 
 
 def ask(state: State, context: Context, role: str, prompt: str, temperature: float | None,
-        task: str = "", about: dict | None = None, cache: ReplyCache | None = None,
+        task: str = "", about: dict | None = None, cache: ReplyCache | None = None, schema: dict | None = None,
         **values) -> tuple[Reply, dict[str, int]]:
     """Render `prompt`, ask the role's model (or the cache), and return the reply with the call-counter update."""
     language = state["language"]
     call_key = f"{role}/{task}" if task else role
     index = (state.get("llm_calls") or {}).get(call_key, 0)
-    models = Models(context.models(), run_dir(state).llm_log, base_url=context.base_url,
-                    max_retries=context.max_llm_retries, backoff_s=context.llm_backoff_s)
+    models = Models(context.models(), run_dir(state).llm_log, base_urls={r: context.base_url_for(r) for r in ROLES},
+                    retries=Retries(context.max_llm_retries, context.llm_backoff_s, context.retry_budget_s),
+                    options=CallOptions(context.request_timeout_s, context.max_output_tokens),
+                    api_key_env=context.api_key_env, on_wait=_progress_writer())
     reply = models.ask(role, render("system", language_name=LANGUAGE_NAMES[language]), render(prompt, **values),
-                       temperature, index, task=task, cache=cache,
+                       temperature, index, task=task, cache=cache, schema=schema,
                        about={"prompt_name": prompt, "prompt_version": prompt_version(prompt), **(about or {})})
     return reply, {call_key: index + 1}
+
+
+def _progress_writer():
+    """Words for the run's progress display, through LangGraph's custom stream (none outside a graph run)."""
+    from langgraph.config import get_stream_writer
+
+    try:
+        write = get_stream_writer()
+    except RuntimeError:
+        return None
+    return lambda text: write({"waiting": text})
 
 
 def judge_tag() -> str:

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.helpers import FIXTURES, ROOT
+from tests.helpers.cli import lassi, one_clear_line
 from tests.helpers.programs import nvidia_gpu_present, sleeper
-
-
-def lassi(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **(env or {})})
-
-
-def one_clear_line(result: subprocess.CompletedProcess, *expected: str) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lassi-ee: error: "), result.stderr
-    for text in expected:
-        assert text in lines[0], lines[0]
 
 
 def test_missing_program(tmp_path):

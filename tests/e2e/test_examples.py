@@ -19,7 +19,8 @@ def test_the_heat2d_demo_walks_every_stage_from_the_cli(tmp_path):
     run_dir = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "app.cli", "optimize", str(EXAMPLES / "programs" / "heat2d"),
                            "--model", f"scripted:{EXAMPLES / 'sessions' / 'heat2d' / 'session.json'}",
-                           "--run-dir", str(run_dir)], capture_output=True, text=True, timeout=600)
+                           "--run-dir", str(run_dir), "--check-args", "96 9", "--work-args", "200 10"],
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     result = resume(run_dir)
     c = result.state["candidates"]

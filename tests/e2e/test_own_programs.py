@@ -67,10 +67,12 @@ def test_a_cmake_program_is_configured_once_and_each_candidate_built_in_that_tre
 def test_a_kernel_in_an_editable_header_is_changed_and_the_rest_of_the_folder_is_not(tmp_path, session, settings):
     program = copy_fixture("kernel-header", tmp_path)
     header = (program / "kernels.h").read_text()
-    reply = (f"The kernel waits less.\n\nkernels.h:\n```cpp\n{header.replace('WAIT_MS 200', 'WAIT_MS 40')}```\n\n"
-             "main.cpp:\n```cpp\nint main() { return 0; }\n```\n")  # main.cpp is not editable: ignored
-    result = optimize(program, edit=["kernels.h"], **settings(session_of(session, [reply, reply]), max_iterations=1))
+    only_header = f"The kernel waits less.\n\nkernels.h:\n```cpp\n{header.replace('WAIT_MS 200', 'WAIT_MS 40')}```\n"
+    reply = only_header + "\nmain.cpp:\n```cpp\nint main() { return 0; }\n```\n"  # main.cpp is not editable
+    result = optimize(program, edit=["kernels.h"],
+                      **settings(session_of(session, [reply, only_header, only_header]), max_iterations=1))
     best = result.best
+    assert "the answer changes main.cpp, which may not be edited" in best["answer"]["problems"][0]  # refused
     work = result.run_dir / "candidates" / "v001-zero-shot" / "work"
     assert best["key"] == "001" and list(best["files"]) == ["kernels.h"]
     assert "WAIT_MS 40" in (work / "kernels.h").read_text()

@@ -40,7 +40,10 @@ def test_an_honest_rewrite_passes_every_layer(bench):
     assert [(c["name"], c["ok"]) for c in verdict.record["validation"]["checks"]] == [
         ("runs", True), ("output", True), ("check-args", True), ("workload", None), ("judge", True)]
     assert verdict.check("check-args")["reason"] == "the output agrees on 2 extra argument sets"
-    assert "CUDA programs only" in verdict.check("workload")["reason"]
+    assert verdict.check("check-args")["sees_results"]  # the source prints other numbers on other arguments
+    # the row-major sweep vectorizes and drops the copy-back: fewer instructions, honestly; the outputs that
+    # change with the arguments clear the flag
+    assert verdict.check("workload")["flagged"] and "instructions executed fell" in verdict.check("workload")["reason"]
 
 
 @pytest.mark.parametrize("case, layer, why", [
@@ -55,12 +58,13 @@ def test_each_cheat_is_rejected_by_a_deterministic_layer_before_the_judge_is_ask
     assert verdict.prompt is None and verdict.check("judge")["ok"] is None
 
 
-def test_a_hard_coded_answer_passes_the_output_check_alone_which_is_why_extra_arguments_exist(bench):
+def test_a_hard_coded_answer_passes_the_output_check_alone_but_the_work_it_skips_leaves_it_not_valid(bench):
     verdict = bench.judge(corpus_code("heat2d", "cheat-expected-output.cpp", bench.source_output()))
     assert verdict.check("output")["ok"] is True
     assert verdict.check("check-args") == {"name": "check-args", "ok": None,
                                            "reason": "no extra argument sets given (--check-args)"}
-    assert verdict.valid  # a judge that says VALID to everything is all that is left
+    assert verdict.check("workload")["flagged"] and not verdict.valid and verdict.prompt is None
+    assert "no layer that sees the results cleared it" in verdict.record["validation"]["why_not"]
 
 
 def test_the_source_reference_runs_are_made_once_and_kept_on_its_record(bench):
@@ -144,7 +148,9 @@ def counted(tmp_path, monkeypatch):
 def test_a_drop_in_kernel_launches_is_flagged_to_the_judge_and_rejected_only_when_strict(counted):
     bench, reports = counted
     reports.update({"v000": counts(20), "v001": counts(5)})
-    loose = bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"))
+    unseen = bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"))
+    assert not unseen.valid and unseen.check("workload")["flagged"]  # nothing that sees the results cleared it
+    loose = bench.judge(corpus_code("heat2d", "honest-row-major-swap.cpp"), CHECK_ARGS)
     assert loose.valid and loose.check("workload")["ok"] is None and loose.check("workload")["flagged"]
     assert "kernel launches fell from 20 to 5" in loose.check("workload")["reason"]
     assert "FLAGGED: the refactored program does less GPU work" in loose.prompt

@@ -26,6 +26,9 @@ from tools.sandbox.runner import run_program
 
 EXAMPLES = ROOT / "examples" / "programs"
 CORPUS = FIXTURES / "validation-corpus"
+BENCHMARKS = FIXTURES / "benchmarks"  # programs shaped like public benchmarks; their variants are in CORPUS
+BENCHMARK_PROGRAMS = ("triad", "histogram", "bsearch", "spmv")
+ALWAYS_VALID = "Looks equivalent.\nVERDICT: VALID"  # a judge that would accept anything
 TIME_LIMIT_S = 120.0
 
 

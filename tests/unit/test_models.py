@@ -6,6 +6,7 @@ import pytest
 
 from tools.errors import LassiError
 from tools.llm import Models
+from tools.llm.models import Retries
 from tools.llm.names import check_model, parse_model
 
 
@@ -39,7 +40,8 @@ def scripted(tmp_path, responses: dict) -> Models:
     (tmp_path / "step.cpp").write_text("int main() { return 0; }\n")
     path.write_text(json.dumps({"responses": responses}))
     roles = ("coder", "judge", "summarizer", "planner", "reporter")
-    return Models({r: f"scripted:{path}" for r in roles}, tmp_path / "llm.jsonl", backoff_s=0.0, max_retries=2)
+    return Models({r: f"scripted:{path}" for r in roles}, tmp_path / "llm.jsonl",
+                  retries=Retries(max_retries=2, backoff_s=0.0))
 
 
 def test_scripted_answers_are_chosen_by_role_and_call_index(tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.report.document import Heading, Para, Table
+from tools.report.document import Heading, Para
 from tools.report.html import prose_html
 from tools.report.run_report import build_document, describe_models
 
@@ -24,7 +24,7 @@ def test_each_model_is_named_with_its_server(monkeypatch):
                                  "reporter": "vllm:llama"}, None)
     assert "coder: ollama:qwen2.5-coder (server http://localhost:11434/v1)" in described
     assert "reporter: vllm:llama (server http://localhost:8000/v1)" in described
-    assert "judge: openai:o3-mini (server: the OpenAI API)" in described
+    assert "judge: openai:o3-mini (server https://api.openai.com/v1)" in described
 
 
 def test_a_base_url_given_for_the_run_is_the_server_named():
@@ -37,12 +37,9 @@ def test_a_cpu_run_whose_best_is_the_source_leaves_out_what_does_not_apply_sayin
                          "coder: scripted:x (scripted: recorded answers replayed, no model was called)")
     headings = [b.text for b in doc.blocks if isinstance(b, Heading)]
     lines = [b.text for b in doc.blocks if isinstance(b, Para)]
-    assert not {"Power profiles", "GPU work of source and best", "Changes from source to best"} & set(headings)
-    assert {"CPU program: no GPU power profile.", "The best is the source: no changes to show.",
-            "CPU program: no GPU work to count (CUPTI counts kernels and copies of CUDA programs)."} <= set(lines)
+    assert not {"Power profiles", "Changes from source to best"} & set(headings)
+    assert {"CPU program: no GPU power profile.", "The best is the source: no changes to show."} <= set(lines)
     assert any(line.endswith("Stage 3 ended: the iteration budget (1) is spent.") for line in lines)
-    [candidates] = [b for b in doc.blocks if isinstance(b, Table) and b.header[0] == "version"]
-    assert candidates.rows[1][-1] == "runs: pass; output: pass"  # the workload layer cannot apply to a CPU program
 
 
 def _cpu_run(folder):

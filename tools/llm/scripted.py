@@ -24,6 +24,7 @@ class ScriptedAnswer:
     text: str
     fail_first: int = 0  # transient failures before this answer is given
     delay_s: float = 0.0
+    finish_reason: str = "stop"  # "length" replays an answer cut off at the output-token limit
 
 
 class ScriptedClient:
@@ -49,7 +50,8 @@ class ScriptedClient:
         return f"{self.label}#{hashlib.sha256(Path(self.path).read_bytes()).hexdigest()[:16]}"
 
     def complete(self, key: str, system: str, prompt: str, temperature: float | None,
-                 call_index: int, attempt: int) -> Reply:
+                 call_index: int, attempt: int, schema: dict | None = None) -> Reply:
+        """The recorded answer; a schema is not applied (recorded judges answer in text)."""
         answers = self.answers.get(key)
         if answers is None:
             raise LassiError(f"scripted model {self.path} has no answers for {key!r}")
@@ -62,7 +64,7 @@ class ScriptedClient:
         if answer.delay_s:
             time.sleep(answer.delay_s)
         return Reply(text=answer.text, tokens_in=len(system + prompt) // 4, tokens_out=len(answer.text) // 4,
-                     temperature=temperature, tokens_estimated=True)
+                     temperature=temperature, tokens_estimated=True, finish_reason=answer.finish_reason)
 
 
 def load_script(path: str) -> dict[str, list[ScriptedAnswer]]:
@@ -88,6 +90,7 @@ def _answers(folder: Path, entries: list) -> list[ScriptedAnswer]:
             code_path = folder / entry["code_file"]
             fence = FENCE_TAGS.get(code_path.suffix, "")
             text = f"{text}\n\n```{fence}\n{code_path.read_text()}```\n".lstrip()
-        answers.append(ScriptedAnswer(text=text, fail_first=pending_failures, delay_s=float(entry.get("delay_s", 0))))
+        answers.append(ScriptedAnswer(text=text, fail_first=pending_failures, delay_s=float(entry.get("delay_s", 0)),
+                                      finish_reason=str(entry.get("finish_reason", "stop"))))
         pending_failures = 0
     return answers

@@ -38,6 +38,18 @@ def role_usage(records: list[dict]) -> dict[str, RoleUsage]:
     return usage
 
 
+def calls_by_server(records: list[dict]) -> dict[str, dict]:
+    """Where the answered calls went: per model and server (`vllm:m @ http://...`), the roles and the count.
+    A run moved to another server at a resume shows both."""
+    places: dict[str, dict] = {}
+    for r in records:
+        if "response" in r and r.get("cache") != "hit":
+            place = places.setdefault(r["model"], {"roles": set(), "calls": 0})
+            place["roles"].add(r["role"])
+            place["calls"] += 1
+    return places
+
+
 def total_usage(usage: dict[str, RoleUsage]) -> RoleUsage:
     """All roles together."""
     total = RoleUsage()

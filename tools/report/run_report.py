@@ -12,12 +12,13 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from tools.cpu_work import CpuWork, cpu_work_rows
 from tools.energy.measurement import run_values
 from tools.energy.metrics import SHOWN, describe_objective, with_interval
 from tools.energy.metrics import metric as metric_named
 from tools.energy.stats import relative_change
 from tools.llm.names import parse_model
-from tools.llm.usage import RoleUsage, role_usage, tokens_estimated
+from tools.llm.usage import RoleUsage, calls_by_server, role_usage, tokens_estimated
 from tools.report.document import (
     Block,
     Code,
@@ -63,6 +64,8 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
     blocks: list[Block] = [Para(f"Models — {models}.")]
     if (source.get("run") or {}).get("containment"):
         blocks.append(Para(f"Builds and runs were contained by {source['run']['containment']}."))
+    if notice := (source.get("run") or {}).get("notice"):
+        blocks.append(Para(f"**Validation had little to go on:** {notice}."))
     blocks.append(Para(f"**Best candidate: {version_label(best)}** ({best['origin']}), found at {best['dir']}."
                        if improved else "**No candidate beat the source.** The best code is the source itself."))
     blocks += [Para(f"Candidates were compared on {describe_objective(source['measurement']['objective'])}."
@@ -79,13 +82,12 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
                     " on the x axis; the line is the best valid candidate so far, the star the final best."),
                Heading(2, "Candidates"),
                Table(["version", "origin", "parent", "temperature", "status", "outcome", "objective", "validation"],
-                     [_candidate_row(c, cuda) for c in candidates]),
+                     [_candidate_row(c) for c in candidates]),
                Heading(2, "Validation"),
                Para("Each candidate that ran, layer by layer (cheapest first; a layer runs only when none before it"
                     " failed)."),
-               _validations(candidates, cuda),
-               *([Heading(2, "GPU work of source and best"), *workload_blocks(source, best)] if cuda else
-                 [Para("CPU program: no GPU work to count (CUPTI counts kernels and copies of CUDA programs).")]),
+               _validations(candidates),
+               Heading(2, "Work of source and best"), *workload_blocks(source, best),
                *([Heading(2, "Changes from source to best"), Code(_diff(source, best), "diff")] if improved else
                  [Para("The best is the source: no changes to show.")]),
                Heading(2, "The model's comparison"), Prose(comparison),
@@ -133,7 +135,7 @@ def _server(name: str, base_url: str | None) -> str:
     spec = parse_model(name, base_url)
     if spec.provider == "scripted":
         return "scripted: recorded answers replayed, no model was called"
-    return f"server {spec.base_url}" if spec.base_url else "server: the OpenAI API"
+    return f"server {spec.base_url}"
 
 
 def _stopped(stop_reason: str) -> str:
@@ -162,9 +164,9 @@ def _shown(source: dict, best: dict) -> tuple[dict, ...]:
     return (source, best) if best["key"] != source["key"] else (source,)
 
 
-def _candidate_row(c: dict, cuda: bool) -> list[str]:
+def _candidate_row(c: dict) -> list[str]:
     return [version_label(c), c["origin"], version_label(int(c["parent"])) if c["parent"] else "", _temperature(c),
-            c["status"], _outcome(c), figure(_objective(c)), _validation(c, cuda)]
+            c["status"], _outcome(c), figure(_objective(c)), _validation(c)]
 
 
 def _temperature(c: dict) -> str:
@@ -182,49 +184,57 @@ def _objective(c: dict) -> dict | None:
     return m["stats"].get(m["objective"]) if m else None
 
 
-def _validation(c: dict, cuda: bool) -> str:
-    return "; ".join(f"{ch['name']}: {verdict_mark(ch)}" for ch in _layers(c, cuda))
-
-
-def _layers(c: dict, cuda: bool) -> list[dict]:
-    """The candidate's validation checks that apply to its program: a CPU program has no GPU work to count."""
-    checks = (c.get("validation") or {}).get("checks") or []
-    return [ch for ch in checks if cuda or ch["name"] != "workload"]
+def _validation(c: dict) -> str:
+    checks = (c.get("validation") or {}).get("checks")
+    return "; ".join(f"{ch['name']}: {verdict_mark(ch)}" for ch in checks) if checks else ""
 
 
 def verdict_mark(check: dict) -> str:
-    """pass, FAIL, skipped, or FLAGGED (a workload drop the judge was told about)."""
+    """pass, FAIL, skipped, INCONCLUSIVE (agreed on too little), or FLAGGED (a workload drop the judge was told about)."""
     if check.get("flagged"):
         return "FAIL (flagged)" if check["ok"] is False else "FLAGGED"
+    if check.get("inconclusive"):
+        return "INCONCLUSIVE"
     return {True: "pass", False: "FAIL", None: "skipped"}[check["ok"]]
 
 
-def validation_item(c: dict, cuda: bool = True) -> tuple[str, list[str]]:
-    """The candidate's verdict, with one sub-item per layer that applies: its mark and reason."""
-    verdict = "valid" if c["validation"]["valid"] else "invalid"
+def validation_item(c: dict) -> tuple[str, list[str]]:
+    """The candidate's verdict, with one sub-item per layer: its mark and reason."""
+    validation = c["validation"]
+    verdict = "valid" if validation["valid"] else f"not valid ({_short(validation['why_not'], 200)})" \
+        if validation.get("why_not") else "invalid"
+    if c.get("extraordinary"):
+        verdict += (f"; **extraordinary saving of {c['extraordinary']['saving']:.0%}**, accepted because every layer"
+                    " below gave conclusive evidence")
     return (f"**{version_label(c)}** ({c['origin']}): {verdict}",
-            [f"{ch['name']}: {verdict_mark(ch)} — {_short(ch['reason'])}" for ch in _layers(c, cuda)])
+            [f"{ch['name']}: {verdict_mark(ch)} — {_short(ch['reason'])}" for ch in validation["checks"]])
 
 
-def _validations(candidates: list[dict], cuda: bool) -> Block:
-    judged = [validation_item(c, cuda) for c in candidates if (c.get("validation") or {}).get("checks")]
+def _validations(candidates: list[dict]) -> Block:
+    judged = [validation_item(c) for c in candidates if (c.get("validation") or {}).get("checks")]
     return Items(judged) if judged else Para("No candidate ran far enough to be validated.")
 
 
 def workload_blocks(source: dict, best: dict) -> list[Block]:
-    """Kernel launches, copies and bytes of the source and the best, as CUPTI counted them."""
+    """The work of the source and the best: kernels, copies and bytes (CUPTI) or instructions (callgrind)."""
     shown = [("source", source)] + ([(f"best ({version_label(best)})", best)] if best["key"] != source["key"] else [])
-    columns, missing = {}, []
+    gpu, cpu, missing = {}, {}, []
     for label, c in shown:
         work = c.get("workload") or {"error": "not counted"}
         if "counts" in work:
-            columns[label] = Workload.from_dict(work["counts"])
+            gpu[label] = Workload.from_dict(work["counts"])
+        elif "cpu" in work:
+            cpu[label] = CpuWork.from_dict(work["cpu"])
         else:
             missing.append(f"{label}: not counted ({work['error']})")
     blocks: list[Block] = []
-    if columns:
-        blocks += [Table(["", *columns], [[label, *cells] for label, cells in workload_rows(columns)]),
-                   Para("Counted by CUPTI in separate, unmeasured runs on the main arguments.")]
+    if gpu:
+        blocks += [Table(["", *gpu], [[label, *cells] for label, cells in workload_rows(gpu)]),
+                   Para("Counted by CUPTI in separate, unmeasured runs on the main arguments (or those given for counting work).")]
+    if cpu:
+        blocks += [Table(["", *cpu], [[label, *cells] for label, cells in cpu_work_rows(cpu)]),
+                   Para("Instructions counted by callgrind in separate, unmeasured runs on the main arguments (or those given for"
+                        " counting work), on one OpenMP thread.")]
     return blocks + ([Para("; ".join(missing))] if missing else [])
 
 
@@ -252,7 +262,10 @@ def _lines(path: str | None) -> list[str]:
 
 
 def _usage(records: list[dict]) -> list[Block]:
-    return usage_blocks(role_usage(records), tokens_estimated(records))
+    places = calls_by_server(records)
+    where = Table(["model and server", "roles", "model calls"],
+                  [[place, ", ".join(sorted(p["roles"])), str(p["calls"])] for place, p in places.items()])
+    return [*usage_blocks(role_usage(records), tokens_estimated(records)), *([where] if places else [])]
 
 
 def usage_blocks(usage: dict[str, RoleUsage], estimated: bool) -> list[Block]:

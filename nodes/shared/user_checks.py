@@ -1,0 +1,83 @@
+"""The user's own checks, as validation layers: a verification build and a check command.
+
+Benchmark programs often carry their own reference check, switched on by a compile flag (`-DVERIFY`
+prints checksums, compares with a serial run, ...), or come with a script that checks a run's
+results. Both see the results where the printed output does not, so a pass clears a flagged drop
+in work. The source runs each once, at the first candidate judged, and must pass; its verification
+output is what the candidates' must agree with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from graph.context import Context
+from graph.state import Candidate, read_files, read_stdout
+from nodes.compiler import build_workspace  # the compiler's own build, here with the flags added
+from tools.build import BINARY_NAME
+from tools.errors import LassiError
+from tools.outputs import OutputCheck, failing_verdicts
+from tools.program import Program, stage_workspace
+from tools.rundir import write_text
+from tools.sandbox import Sandbox
+from tools.sandbox.runner import run_program
+
+OUTPUT_VARIABLE, FOLDER_VARIABLE = "LASSI_OUTPUT", "LASSI_WORKDIR"  # what the check command is given
+OUTPUT_COPY = "lassi-output.txt"  # the run's output, copied into its working folder for the check command
+
+
+def verification_run(prog: Program, ctx: Context, cand: Candidate, args: list[str], limit: float,
+                     env: dict[str, str], sandbox: Sandbox) -> dict:
+    """Build the candidate with the verification flags added and run it once: {ok, failure, stdout_path}."""
+    folder = Path(cand["dir"]) / "verify"
+    files = read_files(cand)
+    stage_workspace(prog, folder / "work", files, ctx.encoding)
+    verifying = replace(ctx, extra_flags=" ".join(f for f in (ctx.extra_flags, ctx.verify_flags) if f))
+    built = build_workspace(prog, verifying, folder / "work", files, folder / "configured")
+    write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
+    if not built.ok:
+        return {"ok": False, "failure": f"did not build with {ctx.verify_flags!r}: {built.first_error()}",
+                "stdout_path": str(folder / "build.log")}
+    binary = folder / "work" / (ctx.binary or BINARY_NAME)
+    result = run_program([str(binary), *args], folder / "work", limit, env=env, sandbox=sandbox)
+    write_text(folder / "stdout.txt", result.stdout)
+    write_text(folder / "stderr.txt", result.stderr)
+    failing = failing_verdicts(result.stdout)
+    failure = result.failure(limit) if not result.ok else (
+        f"reported a failure ({', '.join(map(repr, failing))})" if failing else "")
+    return {"ok": not failure, "failure": failure, "stdout_path": str(folder / "stdout.txt")}
+
+
+def check_command_run(command: str, cand: Candidate, limit: float, sandbox: Sandbox) -> dict:
+    """Run the user's check command in the candidate's working folder: {ok, failure, stdout_path}."""
+    work = Path(cand["dir"]) / "work"
+    output = work / OUTPUT_COPY  # inside the scratch folder, the one place a contained command surely sees
+    output.write_text(read_stdout(cand))
+    result = run_program(["sh", "-c", command], work, limit, sandbox=sandbox,
+                         env={OUTPUT_VARIABLE: str(output), FOLDER_VARIABLE: str(work)})
+    folder = Path(cand["dir"]) / "check-cmd"
+    write_text(folder / "stdout.txt", result.stdout + result.stderr)
+    last = (result.stderr.strip() or result.stdout.strip()).splitlines()[-1:] or ["no output"]
+    failure = "" if result.ok else f"{result.failure(limit)}: {last[0][:200]}"
+    return {"ok": result.ok, "failure": failure, "stdout_path": str(folder / "stdout.txt")}
+
+
+def source_must_pass(run: dict, what: str, setting: str) -> dict:
+    """The source's own run of a user check; one that fails stops the run with one line."""
+    if not run["ok"]:
+        raise LassiError(f"the source {run['failure']} in its {what} (see {run['stdout_path']}): its own check must"
+                         f" pass before candidates can be held to it ({{setting}})", setting=setting)
+    return run
+
+
+def verify_check(source_run: dict, candidate_run: dict, compare) -> tuple[bool | None, str, OutputCheck | None]:
+    """The verification layer's verdict: the candidate's run passes and agrees with the source's."""
+    if not candidate_run["ok"]:
+        return False, f"the verification build {candidate_run['failure']}", None
+    found = compare(Path(source_run["stdout_path"]).read_text(), Path(candidate_run["stdout_path"]).read_text())
+    if not found.same:
+        return False, f"the verification build's output differs from the source's: {found.reason}", found
+    if not found.conclusive:
+        return None, f"the verification build agrees with the source's, but {found.reason}", found
+    return True, f"the verification build agrees with the source's: {found.reason}", found

@@ -1,0 +1,221 @@
+"""Whole runs against a local fake OpenAI-compatible server: edit fixes, cut-off answers, and a run that
+stays on the server it started on (resume in a fresh shell, a server gone, a run moved explicitly)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.api import optimize, resume
+from tests.helpers import ROOT
+from tests.helpers.model_server import FakeServer, answer, as_edits, canned, program_in, role_of, tokens
+from tests.helpers.programs import sleeper
+from tools.errors import LassiError
+
+FAST = 40  # milliseconds the faster test program waits (the source waits 200)
+
+
+def by_role(**answers) -> callable:
+    """A responder giving each role its listed answers in turn (a callable answer gets the request body),
+    and the canned answer once a role's list is used up."""
+    queues = {role: list(items) for role, items in answers.items()}
+
+    def respond(body: dict) -> str:
+        queue = queues.get(role_of(body)) or []
+        if not queue:
+            return canned(body)
+        item = queue.pop(0)
+        return item(body) if callable(item) else item
+
+    return respond
+
+
+def faster(form: str):
+    """The coder's answer making the shown program wait FAST ms, in `form`."""
+    def edit(body: dict) -> str:
+        name, code = program_in(body)
+        return as_edits(code, sleeper(FAST), name, form)
+    return edit
+
+
+@pytest.fixture
+def fake():
+    servers = []
+
+    def start(respond, models=("local-coder",)) -> FakeServer:
+        servers.append(FakeServer(respond, models=models, lifetime_s=240))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def run_on(server, program, settings, **overrides):
+    return optimize(program, ["100"], **settings("vllm:local-coder", base_url=server.url, max_iterations=1,
+                                                 **overrides))
+
+
+def coder_prompts(server) -> list[str]:
+    return [b["messages"][-1]["content"] for b in server.chats if role_of(b) == "coder"]
+
+
+def test_an_edit_that_does_not_apply_goes_back_as_an_edit_fix_not_a_build_error(fake, program, settings):
+    wrong = "main.cpp\n```cpp\n<<<<<<< SEARCH\n#define WAIT_MS 999\n=======\n#define WAIT_MS 40\n>>>>>>> REPLACE\n```\n"
+    server = fake(by_role(coder=[wrong, faster("search/replace")]))
+    result = run_on(server, program, settings)
+    first = result.state["candidates"]["001"]
+    assert first["answer"]["form"] == "search/replace" and first["answer"]["fixes"] == 1
+    assert first["outcome"] == "better" and result.state["corrections"] == 0
+    fix = coder_prompts(server)[1]
+    assert "the SEARCH text was not found in main.cpp" in fix and "#define WAIT_MS 999" in fix
+    assert "Command:" not in fix and "failed to build" not in fix
+
+
+def test_an_answer_cut_off_at_length_is_asked_again_and_never_built(fake, program, settings, tmp_path):
+    server = fake(by_role()).then(answer("main.cpp\n```cpp\n#include <chrono>\nint main() {", finish_reason="length"))
+    result = run_on(server, program, settings, max_output_tokens=1000)
+    first = result.state["candidates"]["001"]
+    assert first["answer"]["problems"][0].startswith("the answer was cut off at the output limit of 1000 tokens")
+    assert first["build"]["ok"] and first["answer"]["finish_reason"] == "stop"
+    records = [json.loads(line) for line in (result.run_dir / "llm.jsonl").read_text().splitlines()]
+    assert [r["finish_reason"] for r in records if r["role"] == "coder"][:2] == ["length", "stop"]
+    assert all(b["max_tokens"] == 1000 for b in server.chats)
+    assert "cut off" in coder_prompts(server)[1]
+
+
+def test_think_text_reaches_no_plan_summary_prompt_or_report(fake, program, settings):
+    plain = by_role(coder=[faster("search/replace")])
+    result = run_on(fake(lambda body: "<think>PRIVATE-MUSING</think>\n" + plain(body)), program, settings)
+    assert result.finished
+    run = result.run_dir
+    downstream = [*run.glob("plans/*.md"), *run.glob("context/*.md"), run / "report.md"]
+    assert downstream and not any("PRIVATE-MUSING" in p.read_text() for p in downstream)
+    prompts = [json.loads(line)["prompt"] for line in (run / "llm.jsonl").read_text().splitlines()]
+    assert not any("PRIVATE-MUSING" in p for p in prompts)
+    assert "PRIVATE-MUSING" in (run / "llm.jsonl").read_text()  # kept where it was said
+
+
+def test_resume_in_a_fresh_shell_continues_on_the_server_the_run_started_on(fake, program, settings, monkeypatch,
+                                                                             tmp_path):
+    server = fake(by_role(coder=[faster("unified diff")]))
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-gateway-paired")
+    paused = optimize(program, ["100"], interrupt_before=["judge"],
+                      **settings("openai:local-coder", max_iterations=1))
+    assert paused.paused_before == ("judge",)
+    record = json.loads((paused.run_dir / "run.json").read_text())
+    assert record["servers"]["judge"] == {"provider": "openai", "model": "local-coder", "base_url": server.url}
+    before = len(server.chats)
+    shell = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "LASSI", "VLLM"))}
+    done = subprocess.run([sys.executable, "-m", "app.cli", "resume", str(paused.run_dir)], cwd=tmp_path,
+                          env={**shell, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(server.chats) > before and "Report:" in done.stdout
+    report = (paused.run_dir / "report.md").read_text()
+    assert f"openai:local-coder @ {server.url}" in report
+
+
+def test_a_server_gone_at_resume_gets_one_clear_line(fake, program, settings, tmp_path):
+    server = fake(by_role())
+    paused = run_on(server, program, settings, interrupt_before=["judge"])
+    server.stop()
+    done = subprocess.run([sys.executable, "-m", "app.cli", "resume", str(paused.run_dir)], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
+    assert f"no model server answers at {server.url}" in done.stderr and "--base-url" in done.stderr
+
+
+def test_resume_with_model_and_base_url_moves_the_run_and_the_report_says_where_calls_went(fake, program, settings):
+    first = fake(by_role())
+    paused = run_on(first, program, settings, interrupt_before=["judge"])
+    second = fake(by_role(), models=("other-coder",))
+    result = resume(paused.run_dir, model="ollama:other-coder", base_url=second.url)
+    assert result.finished and second.chats and all(b["model"] == "other-coder" for b in second.chats)
+    record = json.loads((result.run_dir / "run.json").read_text())
+    assert record["servers"]["coder"]["base_url"] == second.url
+    assert record["moves"][0]["from"]["coder"]["base_url"] == first.url
+    report = (result.run_dir / "report.md").read_text()
+    assert f"vllm:local-coder @ {first.url}" in report and f"ollama:other-coder @ {second.url}" in report
+
+
+def test_a_wrong_model_name_stops_before_stage_0_listing_the_served_models(fake, program, settings):
+    server = fake(by_role(), models=("qwen2.5-coder:32b", "llama3"))
+    with pytest.raises(LassiError, match="does not serve 'qwen-typo'; it serves: llama3, qwen2.5-coder:32b"):
+        optimize(program, ["100"], **settings("vllm:qwen-typo", base_url=server.url))
+    assert not any(p.name.startswith("2") for p in (program.parent / "runs").glob("*"))
+
+
+SUMMARY_TASK = {"Below is background": "knowledge", "Below is what the machine": "system", "Read the background": "code"}
+
+
+def session_in_edits(session: Path, form: str, figures: list[dict]):
+    """A responder replaying a recorded session role by role, each coder answer turned into `form` edits
+    against the program the prompt shows; `figures` gets each coder answer's output tokens as edits and
+    as the whole file it stands for."""
+    responses = {key: list(items) for key, items in json.loads(session.read_text())["responses"].items()}
+
+    def respond(body: dict) -> str:
+        role, prompt = role_of(body), body["messages"][-1]["content"]
+        if role == "summarizer":
+            role += "/" + next(task for opening, task in SUMMARY_TASK.items() if prompt.startswith(opening))
+        entry = responses[role].pop(0)
+        entry = {"text": entry} if isinstance(entry, str) else entry
+        if "code_file" not in entry:
+            return entry["text"]
+        name, code = program_in(body)
+        target = (session.parent / entry["code_file"]).read_text()
+        edits = f"{entry['text']}\n\n{as_edits(code, target, name, form)}"
+        figures.append({"lines": len(code.splitlines()), "edits": tokens(edits),
+                        "whole": tokens(f"{entry['text']}\n\n{name}\n```cpp\n{target}```\n")})
+        return edits
+
+    return respond
+
+
+@pytest.mark.parametrize("form", ["search/replace", "unified diff"])
+def test_heat2d_answered_only_in_edits_runs_the_recorded_steps_for_fewer_output_tokens(fake, settings, form):
+    """Every step of heat2d's recorded session, given as edits, builds the very code the session's whole
+    files hold; whether the best is a significant saving is left to measurements, not asserted here."""
+    session = ROOT / "examples" / "sessions" / "heat2d" / "session.json"
+    figures: list[dict] = []
+    server = fake(session_in_edits(session, form, figures))
+    result = optimize(ROOT / "examples" / "programs" / "heat2d", ["300", "40"], check_args=["64 5"],
+                      **settings("vllm:local-coder", base_url=server.url, max_iterations=2))
+    assert result.finished
+    coded = [c for c in result.candidates if c.get("answer")]
+    recorded = [session.parent / e["code_file"] for e in json.loads(session.read_text())["responses"]["coder"]]
+    assert [Path(c["source"]).read_text() for c in coded] == [p.read_text() for p in recorded[:len(coded)]]
+    assert all(c["answer"]["form"] == form and c["answer"]["fixes"] == 0 for c in coded)
+    edits, whole = sum(f["edits"] for f in figures), sum(f["whole"] for f in figures)
+    print(f"\n{form}: {len(figures)} coder answers on a {figures[0]['lines']}-line source:"
+          f" {edits} output tokens as edits, {whole} as whole files ({whole / edits:.1f}x fewer);"
+          f" best {result.best['key']} ({result.best.get('outcome')})")
+    assert edits < whole
+
+
+def test_a_call_waiting_to_be_retried_says_so_on_the_progress_line(fake, program, settings):
+    import io
+
+    from app.progress import Progress
+    from tests.helpers.model_server import error
+
+    server = fake(by_role()).then(error(429, "Rate limit reached", {"Retry-After": "1"}))
+    out = io.StringIO()
+    with Progress(out) as progress:
+        run_on(server, program, settings, on_step=progress)
+    assert "model      waiting for coder (attempt 2 of 6, retry in 1 s): " in out.getvalue()
+
+
+def test_a_candidate_whose_answers_all_fail_is_discarded_unbuilt(fake, program, settings):
+    server = fake(by_role(coder=["I would hoist the loop."] * 2))
+    result = run_on(server, program, settings, max_answer_fixes=1)
+    first = result.state["candidates"]["001"]
+    assert first["status"] == "discarded" and first["reason"].startswith("no usable answer in 2 tries: ")
+    assert first["source"] is None and not (result.run_dir / "candidates" / "v001-zero-shot" / "build.log").exists()
+    assert result.finished
