@@ -30,7 +30,8 @@ from tools.llm.servers import ServerUnreachable
 from tools.report.run_report import comparison_table, write_reports
 from tools.rundir import RunDir, write_json
 
-Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it); "model" for a wait
+Listener = Callable[[str, dict, dict], None]  # (node, its update, the state after it); "model" for a wait,
+# "measure" for a repeat
 
 
 @dataclass
@@ -178,7 +179,7 @@ def report(run_dir: str | Path) -> Path:
         raise LassiError(f"{run.comparison} is missing: without the reporter model's comparison the report cannot"
                          " be rebuilt (runs finished before the comparison was kept have only their report.md)")
     with run.writing(), _files_present(run):
-        return write_reports(run, {**state, "run_dir": str(run.path)}, ctx.models())
+        return write_reports(run, {**state, "run_dir": str(run.path)}, ctx.models(), ctx.base_url)
 
 
 def _read_run(run: RunDir, purpose: str) -> tuple[dict, Context]:
@@ -310,9 +311,11 @@ def _stream(graph, state, config: dict, ctx: Context, on_step: Listener | None, 
         with _files_present(run):
             for mode, chunk in graph.stream(state, start or config, context=ctx,
                                             stream_mode=["updates", "values", "custom"], durability="sync"):
-                if mode == "custom":  # a node's word while it waits (a model call to be tried again)
+                if mode == "custom":  # a node's word while it works: a model call to be tried again, a repeat measured
                     if on_step is not None and isinstance(chunk, dict) and "waiting" in chunk:
                         on_step("model", {"waiting": chunk["waiting"]}, latest)
+                    if on_step is not None and isinstance(chunk, dict) and "measuring" in chunk:
+                        on_step("measure", {"measuring": chunk["measuring"]}, latest)
                     continue
                 if mode == "updates":
                     steps += [(node, change) for node, change in chunk.items() if isinstance(change, dict)]

@@ -54,7 +54,7 @@ def _optimize(args) -> int:
 
     settings = _settings(args)
     ctx = make_context(**settings)
-    print(f"Models — {describe_models(ctx.models())}")
+    print(f"Models — {describe_models(ctx.models(), ctx.base_url)}")
     with Progress(corrections_budget=ctx.max_corrections) as progress:
         result = optimize(args.program, _split(args.args), main=args.main, run_dir=args.run_dir, on_step=progress,
                           **settings)

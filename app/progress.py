@@ -5,9 +5,10 @@
 
 Each step's line names the candidate, what happened to it, its measurement, the fixes spent and the best so
 far. In a terminal (and only inside `with`, which clears it at the end) a status line under the step lines
-shows the stage, the candidate, the fix being tried, the last measurement, the best so far against the
-source and the elapsed time, redrawn in place every second. Elsewhere (pipes, CI logs, notebooks, TERM=dumb)
-the output is the step lines alone, with no control characters.
+shows the stage, the candidate, the repeat being measured, the fix being tried, the last measurement, the
+best so far against the source and the elapsed time, redrawn in place every second. Elsewhere (pipes, CI
+logs, notebooks, TERM=dumb) the output is the step lines alone, with no control characters, and each repeat
+measured is a line of its own.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Progress:
         self.budget, self.clock, self.refresh_s = corrections_budget, clock, refresh_s
         self.started = clock()
         self.state: dict = {}
+        self.measuring = ""  # the repeat being measured, until the next step
         self.waiting = ""  # a model call waiting to be tried again, until the next step
         self.live = False  # a status line is drawn only between __enter__ and __exit__, in a terminal
         self.drawn = False
@@ -65,9 +67,10 @@ class Progress:
         line = describe_step(node, update, state, self.budget)
         with self.lock:
             self.state = state or self.state
+            self.measuring = update["measuring"] if node == "measure" else ""
             self.waiting = update.get("waiting", "") if node == "model" else ""
             self._clear()
-            if line:
+            if line and not (node == "measure" and self.live):  # a terminal shows the repeat on the status line
                 self.stream.write(f"[{self.clock() - self.started:7.1f}s] {node:<10} {line}\n")
             self._draw()
             self.stream.flush()
@@ -82,7 +85,8 @@ class Progress:
         if not self.live:
             return
         width = shutil.get_terminal_size().columns - 1  # the last column would wrap on some terminals
-        text = fit(status_line(self.state, self.budget, self.clock() - self.started, self.waiting), width)
+        text = fit(status_line(self.state, self.budget, self.clock() - self.started, self.waiting, self.measuring),
+                   width)
         if not os.environ.get("NO_COLOR"):  # no-color.org: set and not empty turns colour off
             text = f"\x1b[1m{text}\x1b[0m"
         self.stream.write(CLEAR_LINE + text)
@@ -100,8 +104,11 @@ def is_terminal(stream: TextIO) -> bool:
     return bool(isatty and isatty()) and os.environ.get("TERM", "") != "dumb"
 
 
-def status_line(state: dict, budget: int | None, elapsed_s: float, waiting: str = "") -> list[str]:
-    """The status line's parts, most important first (a narrow terminal shows a prefix of them)."""
+def status_line(state: dict, budget: int | None, elapsed_s: float, waiting: str = "", measuring: str = "") -> list[str]:
+    """The status line's parts, most important first (a narrow terminal shows a prefix of them).
+
+    `measuring` is the executor's word on the run under way: `v001 zero-shot: repeat 2 of at most 10`.
+    """
     minutes, seconds = divmod(int(elapsed_s), 60)
     parts = [f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"]
     if waiting:
@@ -112,6 +119,8 @@ def status_line(state: dict, budget: int | None, elapsed_s: float, waiting: str 
     cand = state.get("candidates", {}).get(state.get("current") or "")
     if cand:
         parts.append(f"{label(cand)} {cand['origin']}")
+    if measuring:
+        parts.append(measuring.rpartition(": ")[2])
     if state.get("corrections"):
         parts.append(_fixes(state["corrections"], budget))
     if last := _last_measured(state):
@@ -132,6 +141,8 @@ def fit(parts: list[str], width: int) -> str:
 
 
 def describe_step(node: str, update: dict, state: dict, budget: int | None = None) -> str:
+    if node == "measure":
+        return update["measuring"]
     if node == "model":
         return update["waiting"]
     cand = state["candidates"].get(state.get("current") or "", {})

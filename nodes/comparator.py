@@ -46,15 +46,22 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         temperature = round(temperature + ctx.temperature_step, 6)
         next_step = "retry"
     if temperature > ctx.temperature_ceiling:
-        next_step, update["stop_reason"] = "report", f"temperature {temperature:g} passed the ceiling {ctx.temperature_ceiling:g}"
+        next_step, update["stop_reason"] = "report", schedule_spent(temperature, ctx)
     elif iterations >= ctx.max_iterations:
-        next_step, update["stop_reason"] = "report", f"iteration budget ({ctx.max_iterations}) spent"
+        next_step, update["stop_reason"] = "report", f"Stage 3 ended: the iteration budget ({ctx.max_iterations}) is spent"
     return {**update, "iterations": iterations, "temperature": temperature, "next_step": next_step}
 
 
 def confirmations_so_far(state: State) -> int:
     """Confirmation tests the run has spent its error budget on: one per valid candidate confirmed."""
     return sum(1 for c in state["candidates"].values() if c.get("confirmation_round") and c["key"] != state["current"])
+
+
+def schedule_spent(temperature: float, ctx: Context) -> str:
+    """Why the temperature schedule ended Stage 3, in the words of the schedule: each miss raised it one step."""
+    misses = round((temperature - ctx.temperature_start) / ctx.temperature_step)
+    return (f"Stage 3 ended: {misses} candidate{'s' * (misses != 1)} without a saving used up the temperature schedule"
+            f" {ctx.temperature_start:g}→{ctx.temperature_ceiling:g} (+{ctx.temperature_step:g} after each)")
 
 
 def assess(cand: dict, rule: Rule, round_number: int) -> tuple[str, str, int | None]:

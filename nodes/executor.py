@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
 from graph.context import Context
@@ -48,10 +49,13 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     sandbox = sandbox_for(ctx, state["language"])
     first_runs = FirstRuns(state, ctx)  # the output checked on the first runs, before the rest are measured
     run = program_runner(state, cand, meter, limit, sandbox, on_result=first_runs.seen)
+    tell = get_stream_writer()
+    name = f"{label(cand)} {cand['origin']}"
     rejected = ""
     try:
         if state["current"] == SOURCE:
-            result, measurement = _measure_source(ctx, meter, run, folder / REPEATS_FILE, made_for)
+            result, measurement = _measure_source(ctx, meter, run, folder / REPEATS_FILE, made_for,
+                                                  on_repeat=lambda text: tell({"measuring": f"{name}: {text}"}))
         else:
             result, measurement = _measure_against_best(state, ctx, meter, run, limit, sandbox)
     except RejectedEarly as early:  # not worth measuring: the judge's output layer will say why
@@ -128,15 +132,17 @@ def program_runner(state: State, cand: dict, meter, limit: float, sandbox: Sandb
     return run
 
 
-def _measure_source(ctx: Context, meter, run: Callable[[], RunResult], repeats: Path,
-                    made_for: str) -> tuple[RunResult, Measurement | None]:
-    """The source's repeats (Stage 0), each written as it ends: a kill loses at most the one in flight."""
+def _measure_source(ctx: Context, meter, run: Callable[[], RunResult], repeats: Path, made_for: str,
+                    on_repeat: Callable[[str], None]) -> tuple[RunResult, Measurement | None]:
+    """The source's repeats (Stage 0), each written as it ends: a kill loses at most the one in flight;
+    `on_repeat` hears "repeat k of n" as each starts."""
     policy = RepeatPolicy(ctx.min_repeats, ctx.max_repeats, ctx.target_ci, ctx.repeat_budget_s)
 
     def keep(reading: Reading) -> None:
         append_jsonl(repeats, {"made_for": made_for, **asdict(reading)})
 
-    return measure(meter, run, policy, _kept_repeats(repeats, made_for), keep)
+    return measure(meter, run, policy, _kept_repeats(repeats, made_for), keep,
+                   on_repeat=lambda k: on_repeat(policy.describe_repeat(k)))
 
 
 def _measure_against_best(state: State, ctx: Context, meter, run, limit: float,

@@ -43,7 +43,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         comparison = reply.text
     write_text(run.comparison, comparison)  # kept, so `lassi-ee report` rebuilds the report without a model
     _copy_best(run.at(top["dir"]), run.best)
-    write_reports(run, {**state, **update}, ctx.models())
+    write_reports(run, {**state, **update}, ctx.models(), ctx.base_url)
     return {**update, "stage": "done", "report": run.relative(run.report)}
 
 

@@ -30,7 +30,7 @@ def test_the_heat2d_demo_walks_every_stage_from_the_cli(tmp_path):
     assert any(x.get("outcome") == "invalid" and "checksum" in x["outcome_reason"] for x in c.values())  # invalid rejected
     assert (run_dir / "plans" / "plan-02.md").exists()  # an improvement in Stage 3 brought a new plan
     assert any(x.get("temperature") == 0.4 for x in c.values())  # a miss raised the temperature
-    assert "passed the ceiling 0.8" in result.state["stop_reason"] or "budget" in result.state["stop_reason"]
+    assert "temperature schedule 0.2→0.8" in result.state["stop_reason"] or "budget" in result.state["stop_reason"]
     assert result.best["key"] != "000" and f"Best: v{result.best['version']:03d}" in done.stdout
     assert f"Best candidate: v{result.best['version']:03d}" in (run_dir / "report.md").read_text()
     for name in ("run.json", "checkpoints.sqlite", "llm.jsonl", "best/main.cpp", "best/grid.h"):

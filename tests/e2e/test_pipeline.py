@@ -79,7 +79,8 @@ def test_a_new_best_brings_a_new_plan_and_a_miss_raises_the_temperature_until_th
     assert c["002"]["outcome"] == "better" and trail[trail.index(("comparator", "002")) + 1][0] == "planner"
     assert [c[k]["plan"] for k in ("003", "004", "005", "006")] == [2, 2, 2, 2]
     assert [c[k]["temperature"] for k in ("002", "003", "004", "005", "006")] == [0.2, 0.2, 0.4, 0.6, 0.8]
-    assert result.state["stop_reason"] == "temperature 1 passed the ceiling 0.8"
+    assert result.state["stop_reason"] == ("Stage 3 ended: 4 candidates without a saving used up the"
+                                        " temperature schedule 0.2→0.8 (+0.2 after each)")
     assert trail[-1][0] == "reporter" and result.best["key"] == "002"
 
 
@@ -87,7 +88,7 @@ def test_the_iteration_budget_ends_the_run(program, session, settings):
     model = session({"coder": [answer(sleeper(SLOW))] * 3, "judge": [VALID] * 3, "planner": ["plan"],
                      "reporter": ["comparison"]})
     result, trail = run(program, model, settings, max_iterations=2)
-    assert result.state["stop_reason"] == "iteration budget (2) spent" and len(result.candidates) == 4
+    assert result.state["stop_reason"] == "Stage 3 ended: the iteration budget (2) is spent" and len(result.candidates) == 4
     assert trail[-1][0] == "reporter"
 
 

@@ -126,7 +126,8 @@ def test_discarded_candidate_counts_as_a_miss():
 def test_temperature_passing_the_ceiling_goes_to_the_reporter():
     assert compare(measured(1, 2.0), temperature=0.6)["next_step"] == "retry"  # 0.8 is not above 0.8
     update = compare(measured(1, 2.0), temperature=0.8)
-    assert update["next_step"] == "report" and "ceiling" in update["stop_reason"]
+    assert update["next_step"] == "report" and update["stop_reason"] == (
+        "Stage 3 ended: 4 candidates without a saving used up the temperature schedule 0.2→0.8 (+0.2 after each)")
 
 
 def test_iteration_budget_goes_to_the_reporter_even_after_a_better_candidate():

@@ -100,6 +100,11 @@ class RepeatPolicy:
     target_ci: float = 0.02
     budget_s: float = 300.0
 
+    def describe_repeat(self, k: int) -> str:
+        """`repeat 2 of 3`, or `repeat 4 of at most 10` where the interval decides when to stop."""
+        return f"repeat {k} of {self.max_repeats}" if self.min_repeats >= self.max_repeats else \
+            f"repeat {k} of at most {self.max_repeats}"
+
     def stop_reason(self, stat: Stat | None, elapsed_s: float) -> str | None:
         n = stat.n if stat else 0
         if n < self.min_repeats:
@@ -178,16 +183,20 @@ def spread_sources(summary: dict) -> str:
 
 
 def measure(meter, run: Callable[[], Run], policy: RepeatPolicy, kept: Sequence[Reading] = (),
-            on_reading: Callable[[Reading], None] | None = None) -> tuple[Run, Measurement | None]:
+            on_reading: Callable[[Reading], None] | None = None,
+            on_repeat: Callable[[int], None] | None = None) -> tuple[Run, Measurement | None]:
     """Run under the meter until the policy is satisfied; stop at the first failed run (its result is returned).
 
     `kept`: repeats finished before the run was killed, counted again rather than run again (at least one
-    new run is made, for its output); `on_reading` hears of each new repeat as it ends, to keep it.
+    new run is made, for its output); `on_reading` hears of each new repeat as it ends, to keep it;
+    `on_repeat(k)` hears of each run as it starts (k from 1), for a progress display.
     """
     readings: list[Reading] = list(kept)
     start = time.perf_counter()
     with meter.session():
         while True:
+            if on_repeat is not None:
+                on_repeat(len(readings) + 1)
             result, reading = metered(meter, run)
             if not result.ok:
                 return result, None

@@ -54,7 +54,7 @@ class Figure:
 
 @dataclass(frozen=True)
 class Prose:
-    """Text written by a model: shown as it came (Markdown), escaped paragraph by paragraph (HTML)."""
+    """Text written by a model: shown as it came (Markdown), rendered as Markdown with its raw HTML escaped (HTML)."""
 
     text: str
 

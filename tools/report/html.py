@@ -1,7 +1,8 @@
 """The report document as one self-contained HTML file: inline CSS, pictures as data URIs, no scripts.
 
 Every piece of text is escaped (code, model answers and program output can hold anything); the only
-markup in the text itself is the `code` and **strong** inline marks of the document model.
+markup in the text itself is the `code` and **strong** inline marks of the document model, and the
+Markdown of a model's prose, rendered with raw HTML, links and pictures left as text.
 """
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ import html
 import re
 from pathlib import Path
 
+from markdown_it import MarkdownIt
+
 from tools.report.document import Block, Code, Document, Figure, Heading, Items, Para, Prose, Table
 
 SHORT_CELL = 24  # characters: a cell this short never wraps
+PROSE_TOP_HEADING = 3  # the prose sits inside a section (h2), so its own headings start one level lower
+
+# CommonMark with tables; raw HTML is escaped, and links and pictures stay text, so the page loads nothing.
+PROSE_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").disable(["link", "image", "autolink"])
 
 CSS = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; margin: 0;
@@ -39,7 +46,6 @@ figure { margin: 12px 0; } figure img { max-width: 100%; border: 1px solid #d8de
 figure.small { display: inline-block; width: 48%; margin-right: 1.5%; vertical-align: top; }
 figcaption { font-size: 13px; color: #57606a; }
 .prose { border-left: 4px solid #d0d7de; padding: 2px 16px; }
-.prose p { white-space: pre-line; }
 .banner { background: #fff8c5; border: 1px solid #d4a72c; padding: 10px 14px; border-radius: 6px; font-weight: bold; }
 li li { color: #3d444d; }
 """
@@ -84,9 +90,18 @@ def _block(b: Block, run_path: Path) -> str:
     if isinstance(b, Figure):
         return _figure(b, run_path)
     if isinstance(b, Prose):
-        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", b.text.strip()) if p.strip()]
-        return '<div class="prose">' + "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs) + "</div>"
+        return f'<div class="prose">\n{prose_html(b.text)}</div>'
     raise TypeError(f"no HTML for a {type(b).__name__} block")
+
+
+def prose_html(text: str) -> str:
+    """A model's Markdown as HTML, its headings moved down so that the highest of them is an h3."""
+    tokens = PROSE_MARKDOWN.parse(text)
+    headings = [t for t in tokens if t.type in ("heading_open", "heading_close")]
+    shift = PROSE_TOP_HEADING - min((int(t.tag[1]) for t in headings), default=PROSE_TOP_HEADING)
+    for t in headings:
+        t.tag = f"h{min(6, int(t.tag[1]) + shift)}"
+    return PROSE_MARKDOWN.renderer.render(tokens, PROSE_MARKDOWN.options, {})
 
 
 def _cell(text: str) -> str:

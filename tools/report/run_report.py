@@ -16,6 +16,7 @@ from tools.energy.measurement import run_values
 from tools.energy.metrics import SHOWN, describe_objective, with_interval
 from tools.energy.metrics import metric as metric_named
 from tools.energy.stats import Change, paired_ratio, relative_change
+from tools.llm.names import parse_model
 from tools.llm.usage import RoleUsage, calls_by_server, role_usage, tokens_estimated
 from tools.report.document import (
     Block,
@@ -38,25 +39,31 @@ OVERLAY_NAME = "power-overlay.png"
 SEARCH_NAME = "search.png"
 
 
-def write_reports(run: RunDir, state: dict, models: dict[str, str]) -> Path:
-    """Draw the run's pictures and write report.md and report.html from one document."""
+def write_reports(run: RunDir, state: dict, models: dict[str, str], base_url: str | None = None) -> Path:
+    """Draw the run's pictures and write report.md and report.html from one document.
+
+    `base_url` is the run's OpenAI-compatible server, where one was given: the report names each role's server.
+    """
     candidates = sorted(state["candidates"].values(), key=lambda c: c["version"])
     source, best = candidates[0], state["candidates"][state["best"]]
     _draw_overlay(run.path, source, best, run.path / OVERLAY_NAME)
     _draw_search(candidates, best, run.path / SEARCH_NAME)
     records, damaged = read_jsonl_counting(run.llm_log)
     doc = build_document(run.path, source, best, candidates, run.comparison.read_text(), records,
-                         state.get("stop_reason", ""), models, damaged, state.get("confirmation"))
+                         state.get("stop_reason", ""), describe_models(models, base_url), damaged,
+                         state.get("confirmation"))
     write_text(run.report, to_markdown(doc))
     write_text(run.report_html, to_html(doc, run.path))
     return run.report
 
 
 def build_document(run_path: Path, source: dict, best: dict, candidates: list[dict], comparison: str,
-                   llm_records: list[dict], stop_reason: str, models: dict[str, str],
+                   llm_records: list[dict], stop_reason: str, models: str,
                    damaged_log_lines: int = 0, confirmation: dict | None = None) -> Document:
+    """The report's blocks; `models` says which model and server served each role (describe_models)."""
     improved = best["key"] != source["key"]
-    blocks: list[Block] = [Para(f"Models — {describe_models(models)}.")]
+    cuda = Path(source["source"]).suffix == ".cu"
+    blocks: list[Block] = [Para(f"Models — {models}.")]
     if (source.get("run") or {}).get("containment"):
         blocks.append(Para(f"Builds and runs were contained by {source['run']['containment']}."))
     if notice := (source.get("run") or {}).get("notice"):
@@ -69,7 +76,7 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
     hint = source["measurement"].get("device", {}).get("hint")
     blocks += [Para(f"Candidates were compared on {describe_objective(source['measurement']['objective'])}."
                     + (f" {hint[0].upper()}{hint[1:]}." if hint else "")
-                    + f" The run stopped because: {stop_reason or 'it finished'}."),
+                    + f" {_stopped(stop_reason)}"),
                Heading(2, "Source and best"),
                *_headline(source, best, confirmation),
                Table(["", "source", "best", "change (screening)"],
@@ -79,7 +86,7 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
                     " half-width of the 95% confidence interval of the mean, and a change's [low, high] is the 95%"
                     " interval of the ratio of means (log scale). The best was chosen on these runs, so they lean"
                     " toward more saved.")]
-    blocks += _profiles(run_path, source, best)
+    blocks += _profiles(run_path, source, best) if cuda else [Para("CPU program: no GPU power profile.")]
     blocks += [Heading(2, "The search"), Figure("Objective of every candidate in the order it was made", Path(SEARCH_NAME)),
                Para("Each candidate's mean objective with its 95% interval; failed candidates (no measurement) sit"
                     " on the x axis; the line is the best valid candidate so far, the star the final best."),
@@ -91,7 +98,8 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
                     " failed)."),
                _validations(candidates),
                Heading(2, "Work of source and best"), *workload_blocks(source, best),
-               Heading(2, "Changes from source to best"), Code(_diff(run_path, source, best), "diff"),
+               *([Heading(2, "Changes from source to best"), Code(_diff(run_path, source, best), "diff")] if improved
+                 else [Para("The best is the source: no changes to show.")]),
                Heading(2, "The model's comparison"), Prose(comparison),
                Heading(2, "Model use"), *_usage(llm_records)]
     if damaged_log_lines:
@@ -162,16 +170,26 @@ def comparison_table(source: dict, best: dict, candidates: list[dict]) -> list[d
     return rows
 
 
-def describe_models(models: dict[str, str]) -> str:
-    """Roles grouped by model; a scripted model is named as such wherever it appears."""
+def describe_models(models: dict[str, str], base_url: str | None = None) -> str:
+    """Roles grouped by model, each model with its server; a scripted model is named as such wherever it appears."""
     by_model: dict[str, list[str]] = defaultdict(list)
     for role, name in models.items():
         by_model[name].append(role)
-    parts = []
-    for name, roles in by_model.items():
-        label = f"{name} (scripted: recorded answers replayed, no model was called)" if name.startswith("scripted:") else name
-        parts.append(f"{', '.join(roles)}: {label}")
-    return "; ".join(parts)
+    return "; ".join(f"{', '.join(roles)}: {name} ({_server(name, base_url)})" for name, roles in by_model.items())
+
+
+def _server(name: str, base_url: str | None) -> str:
+    spec = parse_model(name, base_url)
+    if spec.provider == "scripted":
+        return "scripted: recorded answers replayed, no model was called"
+    return f"server {spec.base_url}"
+
+
+def _stopped(stop_reason: str) -> str:
+    """The stop reason as a sentence; older runs recorded a bare phrase."""
+    if not stop_reason:
+        return "The run finished."
+    return f"{stop_reason}." if stop_reason.startswith("Stage ") else f"The run stopped because: {stop_reason}."
 
 
 def _profiles(run_path: Path, source: dict, best: dict) -> list[Block]:
