@@ -18,9 +18,11 @@ def weigh_extraordinary(cand: Candidate, src: Candidate, outcome: str, why: str,
     source passes `threshold` keeps its outcome only on gap-free evidence, and is marked extraordinary."""
     if outcome != "better":
         return outcome, why, {}
-    metric = cand["measurement"]["objective"]
-    change = relative_change(run_values(cand["measurement"], metric), run_values(src["measurement"], metric))
-    if change is None:  # no positive mean to take a ratio of: nothing to weigh
+    measurement = cand.get("measurement") or {}
+    metric = measurement.get("objective") or (measurement.get("comparison") or {}).get("objective")
+    mine, theirs = run_values(measurement, metric), run_values(src.get("measurement") or {}, metric)
+    change = relative_change(mine, theirs) if mine and theirs else None
+    if change is None:  # no runs, or no positive mean, to take a ratio of: nothing to weigh
         return outcome, why, {}
     saving = -change.change
     if saving <= threshold:

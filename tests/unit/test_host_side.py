@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from tools.energy.meters import TimeMeter
 from tools.sandbox.isolation import bwrap_problem, choose_sandbox
 from tools.sandbox.runner import RunResult, run_program
 
-BUSY = [sys.executable, "-c", "n = 0\nfor i in range(3_000_000): n += i\nprint('gpu_joules=50')"]  # ~0.2 s of CPU
+BUSY = [os.path.realpath(sys.executable), "-c", "n = 0\nfor i in range(3_000_000): n += i\nprint('gpu_joules=50')"]  # ~0.2 s of CPU
 IDLE = ["sh", "-c", "sleep 0.2; echo gpu_joules=100"]
 
 

@@ -137,7 +137,8 @@ def ran(stdout: str, code: int = 0) -> RunResult:
 
 def source_state(tmp_path: Path, current: str = "000") -> dict:
     (tmp_path / "stdout.txt").write_text(BENCHMARK)
-    return {"current": current, "candidates": {"000": {"key": "000", "run": {"stdout_path": str(tmp_path / "stdout.txt")}}}}
+    return {"current": current, "run_dir": str(tmp_path),
+            "candidates": {"000": {"key": "000", "run": {"stdout_path": "stdout.txt"}}}}
 
 
 def test_a_source_whose_own_output_says_fail_stops_stage_0_with_one_line(tmp_path):
