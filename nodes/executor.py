@@ -69,7 +69,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         run_info["notice"] = first_runs.notice
     if rejected:
         record = {**cand, "status": "ran", "reason": f"not measured: {rejected}", "run": run_info}
-    elif measurement is not None and not result.truncated:  # output cut short cannot be compared
+    elif measurement is not None:
         summary = measurement.summary()
         if measurement.write_trace(folder / "power.csv"):
             summary["trace_path"] = run_folder.relative(folder / "power.csv")

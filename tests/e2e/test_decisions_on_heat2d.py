@@ -68,8 +68,8 @@ def test_copies_of_the_source_are_not_declared_better_while_cpu_burners_start_pa
     assert "No candidate beat the source" in result.report_path.read_text()
 
 
-@pytest.mark.skipif(os.getloadavg()[0] > (os.cpu_count() or 1) / 2,
-                    reason="the machine is busy (load average above half its cores): a 10% saving needs it idle")
+@pytest.mark.skipif(os.environ.get("LASSI_IDLE_MACHINE") != "1",
+                    reason="a 10% saving needs a machine nothing else runs on: set LASSI_IDLE_MACHINE=1 to run it there")
 def test_a_real_ten_percent_saving_is_found_and_confirmed_on_an_idle_machine(tmp_path, session, settings):
     result = optimize_heat2d(tmp_path, session, settings, WASTEFUL, [SOURCE, SOURCE])
     candidates = result.state["candidates"]

@@ -29,9 +29,10 @@ def test_exit_codes_and_signals_are_named(tmp_path):
     assert killed.failure(30) == "was killed by SIGSEGV"
 
 
-def test_output_beyond_the_cap_is_dropped_but_the_program_finishes(tmp_path):
+def test_output_beyond_the_cap_is_dropped_the_program_finishes_and_the_run_fails_naming_the_cap(tmp_path):
     result = run_program(python("import sys; sys.stdout.write('x' * 1_000_000)"), tmp_path, 30, output_cap=1000)
-    assert result.ok and len(result.stdout) == 1000 and result.truncated
+    assert result.exit_code == 0 and len(result.stdout) == 1000 and result.truncated
+    assert not result.ok and "max-output-mb" in result.failure(30)
 
 
 def test_the_program_runs_in_its_workspace(tmp_path):

@@ -41,7 +41,8 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out and not self.stopped
+        """Exited 0, within its limits, with all of its output kept (a flood cannot be compared)."""
+        return self.exit_code == 0 and not self.timed_out and not self.stopped and not self.truncated
 
     def failure(self, time_limit: float) -> str:
         """One line saying how the run failed ('' when it did not)."""
