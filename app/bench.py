@@ -288,15 +288,21 @@ def _run_trial(program: SuiteProgram, number: int, out: Path, ledger: Ledger, su
 
 
 @contextmanager
-def _trial_lock(out: Path, program: SuiteProgram, number: int) -> Iterator[None]:
-    """A trial runs in one process at a time, whichever bench, worker or job asks."""
-    with trial_lock_path(out, program.name, number).open("w") as handle:
+def _held_alone(lock: Path, busy: str) -> Iterator[None]:
+    """An exclusive lock on `lock` for the block, or `busy` as the error where another process holds it."""
+    with lock.open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LassiError(f"{trial_label(program, number)} is running in another process (a bench, a worker"
-                             " or a Slurm job): wait for it to end") from None
+            raise LassiError(busy) from None
         yield
+
+
+def _trial_lock(out: Path, program: SuiteProgram, number: int):
+    """A trial runs in one process at a time, whichever bench, worker or job asks."""
+    return _held_alone(trial_lock_path(out, program.name, number),
+                       f"{trial_label(program, number)} is running in another process (a bench, a worker"
+                       " or a Slurm job): wait for it to end")
 
 
 def trial_lock_path(out: Path, program_name: str, number: int) -> Path:
@@ -342,16 +348,10 @@ def _record(program: SuiteProgram, number: int, out: Path, ledger: Ledger) -> Tr
                        state=state, llm_records=read_jsonl(run.llm_log), seconds=entry["seconds"])
 
 
-@contextmanager
-def _exclusive(out: Path) -> Iterator[None]:
+def _exclusive(out: Path):
     """One bench at a time per suite folder: two would resume the same trial side by side."""
-    with (out / ".bench.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LassiError(f"{out} is in use by another lassi-ee bench: wait for it to end or choose another"
-                             " --out") from None
-        yield
+    return _held_alone(out / ".bench.lock", f"{out} is in use by another lassi-ee bench: wait for it to end or"
+                       " choose another --out")
 
 
 def _json(path: Path) -> dict:
