@@ -333,7 +333,7 @@ def test_every_example_of_the_scripted_suite_runs_through_the_bench_on_the_gpu(t
               f'model = "{p.settings["model"]}"\ncheck-args = {json.dumps(p.settings["check_args"])}\n'
               for p in shipped.programs]
     suite = tmp_path / "short.toml"
-    suite.write_text("trials = 1\nmax-iterations = 1\nrepeats = 3\n\n" + "\n".join(tables))
+    suite.write_text("trials = 1\nmax-iterations = 1\nrepeats = 3\nconfirm-pairs = 3\n\n" + "\n".join(tables))
     result = bench(suite, tmp_path / "out", say=print)
     print(result.table)
     assert [p["program"] for p in result.figures["programs"]] == EXAMPLE_PROGRAMS_IN_SUITE_ORDER

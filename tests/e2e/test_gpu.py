@@ -111,7 +111,7 @@ def test_a_scripted_optimize_on_a_cuda_example_finds_a_measured_saving(tmp_path)
     name = "transfer-loop"
     session = EXAMPLES / "sessions" / name / "session.json"
     result = optimize(EXAMPLES / "programs" / name, model=f"scripted:{session}", runs_root=str(tmp_path),
-                      max_repeats=3)
+                      max_repeats=3, confirm_pairs=3)
     assert result.finished and result.best["key"] != "000"
     saved = 1 - (result.best["measurement"]["stats"]["net_energy_j"]["mean"]
                  / result.source["measurement"]["stats"]["net_energy_j"]["mean"])
