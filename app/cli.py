@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 import tempfile
@@ -231,10 +232,13 @@ def _add_settings(parser: argparse.ArgumentParser, command: str) -> None:
             group.add_argument(option, dest=declared.name, action="store_true", default=None,
                                help=declared.description)
             continue
-        said = declared.default in (None, [], "") or "(default" in declared.description
+        description = declared.description
+        if command == "resume":  # a resumed run keeps what it started with unless told otherwise
+            description = re.sub(r"\s*\(default[^()]*\)$", "", description) + " (default: as the run recorded it)"
+        said = declared.default in (None, [], "") or "(default" in description
         shown = "" if said else f" (default {declared.default:g})" if isinstance(declared.default, float) \
             else f" (default {declared.default})"
-        common = {"dest": declared.name, "help": declared.description.replace("%", "%%") + shown}
+        common = {"dest": declared.name, "help": description.replace("%", "%%") + shown}
         if declared.kind is list:
             group.add_argument(option, action="append", metavar=declared.metavar or "TEXT", **common)
         elif declared.choices:

@@ -74,6 +74,15 @@ def test_every_optimize_setting_is_a_cli_option(declared):
     assert f"--{declared.face}" in options
 
 
+def test_resume_s_options_say_the_run_s_own_record_is_their_default():
+    from app.cli import _parser
+
+    resume = _parser()._subparsers._group_actions[0].choices["resume"]
+    helps = {action.dest: action.help for action in resume._actions if action.option_strings}
+    assert helps["model"].endswith("(default: as the run recorded it)") and "LASSI_MODEL" not in helps["model"]
+    assert helps["base_url"].endswith("(default: as the run recorded it)") and "OPENAI_BASE_URL" not in helps["base_url"]
+
+
 @pytest.mark.parametrize("declared", OFFERED, ids=lambda s: f"setting:{s.name}")
 def test_every_optimize_setting_is_a_suite_key(declared):
     from app.suite import BENCH_DECIDES, SETTINGS
