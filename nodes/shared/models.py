@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 from graph.context import ROLES, Context
 from graph.state import State, run_dir
@@ -12,6 +13,9 @@ from tools.llm import Models, Reply
 from tools.llm.models import Retries
 from tools.llm.openai_client import CallOptions
 
+# Roles whose prose is used as it comes (a summary, a plan, a comparison): an answer cut off at the output
+# limit is asked for again, shorter. The coder has its own answer fixes; a judge cut off gives no verdict.
+PROSE_ROLES = ("summarizer", "planner", "reporter")
 LANGUAGE_NAMES = {"cuda": "CUDA C++", "cpp": "C++ with OpenMP"}
 COMPILER_NAMES = {"cuda": "nvcc", "cpp": "g++ -fopenmp"}
 
@@ -27,10 +31,19 @@ def ask(state: State, context: Context, role: str, prompt: str, temperature: flo
                     retries=Retries(context.max_llm_retries, context.llm_backoff_s, context.retry_budget_s),
                     options=CallOptions(context.request_timeout_s, context.max_output_tokens),
                     api_key_env=context.api_key_env, on_wait=_progress_writer())
-    reply = models.ask(role, render("system", language_name=LANGUAGE_NAMES[language]), render(prompt, **values),
-                       temperature, index, task=task, cache=cache, schema=schema,
-                       about={"prompt_name": prompt, "prompt_version": prompt_version(prompt), **(about or {})})
-    return reply, {call_key: index + 1}
+    system, request = render("system", language_name=LANGUAGE_NAMES[language]), render(prompt, **values)
+    tries = 1 + (context.max_answer_fixes if role in PROSE_ROLES else 0)
+    for again in range(tries):
+        reply = models.ask(role, system, request if not again else f"{request}\n{render('cut_off', limit=context.max_output_tokens)}",
+                           temperature, index + again, task=task, cache=cache, schema=schema,
+                           about={"prompt_name": prompt, "prompt_version": prompt_version(prompt), "cut_off_retry": again,
+                                  **(about or {})})
+        if not reply.cut_off:
+            break
+    else:  # used as it is, but never as if it were whole
+        reply = replace(reply, text=f"{reply.text}\n\n(This answer was cut off at the output limit of"
+                                    f" {context.max_output_tokens} tokens.)")
+    return reply, {call_key: index + again + 1}
 
 
 def _progress_writer():

@@ -89,6 +89,27 @@ def test_an_answer_cut_off_at_length_is_asked_again_and_never_built(fake, progra
     assert "cut off" in coder_prompts(server)[1]
 
 
+def test_a_plan_cut_off_at_length_is_asked_again_shorter_and_the_whole_one_is_used(fake, program, settings):
+    server = fake(by_role(planner=[answer("1. Fuse the two loops and", finish_reason="length"), "1. Wait less."]))
+    result = run_on(server, program, settings, max_output_tokens=1000)
+    plans = [b["messages"][-1]["content"] for b in server.chats if role_of(b) == "planner"]
+    assert len(plans) == 2 and "stopped at the output limit of 1000 tokens" in plans[1]
+    assert result.state["plan"]["text"] == "1. Wait less."
+    assert "Fuse the two loops" not in (result.run_dir / result.state["plan"]["path"]).read_text()
+
+
+def test_a_summary_always_cut_off_is_marked_so_and_never_cached(fake, program, settings, tmp_path):
+    cut = lambda body: answer("The machine has", finish_reason="length")  # noqa: E731
+    server = fake(by_role(summarizer=[cut] * 9))
+    result = run_on(server, program, settings, max_answer_fixes=1)
+    assert sum(role_of(b) == "summarizer" for b in server.chats) == 6  # three summaries, each asked twice
+    assert all(text.endswith("(This answer was cut off at the output limit of 16384 tokens.)")
+               for text in result.state["summaries"].values())
+    again = fake(by_role())
+    run_on(again, program, settings)
+    assert sum(role_of(b) == "summarizer" for b in again.chats) == 3  # nothing cut off came from the cache
+
+
 def test_think_text_reaches_no_plan_summary_prompt_or_report(fake, program, settings):
     plain = by_role(coder=[faster("search/replace")])
     result = run_on(fake(lambda body: "<think>PRIVATE-MUSING</think>\n" + plain(body)), program, settings)

@@ -84,7 +84,7 @@ def canned(body: dict) -> str:
 class FakeServer:
     """Serves until `stop()`, `lifetime_s` seconds, or `max_requests` requests, whichever comes first."""
 
-    def __init__(self, respond: Callable[[dict], str] = canned, models: tuple[str, ...] | None = ("local-coder",),
+    def __init__(self, respond: Callable[[dict], "str | Reply"] = canned, models: tuple[str, ...] | None = ("local-coder",),
                  lifetime_s: float = 300.0, max_requests: int = 500):
         self.respond, self.models, self.max_requests = respond, models, max_requests
         self.requests: list[dict] = []  # {"path", "headers", "body", "at"}
@@ -102,7 +102,8 @@ class FakeServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server._record(self, body)
-                reply = server.queue.pop(0) if server.queue else Reply(200, completion(server.respond(body)))
+                said = server.queue.pop(0) if server.queue else server.respond(body)
+                reply = said if isinstance(said, Reply) else Reply(200, completion(said))
                 if reply.hang_s:
                     server.stopped.wait(reply.hang_s)
                 if body.get("stream") and reply.status == 200:

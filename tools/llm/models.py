@@ -87,7 +87,7 @@ class Models:
         raw, attempt = self._send(client, key, system, prompt, temperature, call_index, about, schema, started)
         reply = without_reasoning(raw)
         latency_s, answered_at, note = round(time.perf_counter() - started, 3), _now(), None
-        if cache is not None:
+        if cache is not None and not reply.cut_off:  # a cut-off answer is never served again as if whole
             failure = cache.put(stored_under, {"time": answered_at, "model": client.label, "key": key,
                                                "temperature_sent": reply.temperature, "text": reply.text})
             note = {"cache": "miss", "cache_key": stored_under, **({"cache_error": failure} if failure else {})}
