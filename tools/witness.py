@@ -72,11 +72,16 @@ def outside_blocks_differ(source: str, witness: str) -> str:
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=theirs, b=mine, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
-        was = " / ".join(theirs[i1:i2][:2]) or "nothing"
-        now = " / ".join(mine[j1:j2][:2]) or "nothing"
-        return (f"outside its {MACRO} blocks it is not the source: the source's `{was[:200]}` became `{now[:200]}`"
-                f" (every added line, counters too, must sit inside a block)")
+        was, now = _shown(theirs[i1:i2]), _shown(mine[j1:j2])
+        change = {"insert": f"it adds `{now}` to the source", "delete": f"it drops the source's `{was}`"}.get(
+            tag, f"the source's `{was}` became `{now}`")
+        return (f"outside its {MACRO} blocks it is not the source: {change} (every added line, counters too, must sit"
+                f" inside a block)")
     return ""
+
+
+def _shown(lines: list[str]) -> str:
+    return " / ".join(line.strip() for line in lines[:2])[:200]
 
 
 def _meaningful(code: str) -> list[str]:
