@@ -27,6 +27,7 @@ from prompts import render
 from tools.errors import LassiError
 from tools.llm.edits import EditError, apply_answer
 from tools.llm.scripted import NoRecordedAnswer
+from tools.outputs import failing_verdicts
 from tools.program import read_source
 from tools.rundir import read_recorded, write_text
 from tools.sandbox.runner import run_program
@@ -67,9 +68,9 @@ def make_witness(state: State, ctx: Context) -> tuple[dict, dict[str, int]]:
 
 
 def _varied_sets(state: State, ctx: Context) -> tuple[list[list[str]] | None, str]:
-    """The argument sets on which the witness lines must change, and their description; None and why where there are none."""
+    """The argument sets on which the witness lines must change ('' beside them), or None and why there are none."""
     if ctx.check_args:
-        return [shlex.split(line) for line in ctx.check_args], "the --check-args sets"
+        return [shlex.split(line) for line in ctx.check_args], ""
     args = state.get("args", [])
     varied = varied_args(args)
     if varied is None:
@@ -80,11 +81,12 @@ def _varied_sets(state: State, ctx: Context) -> tuple[list[list[str]] | None, st
     result = run_program([str(binary), *varied], work, ctx.time_limit or SOURCE_TIME_LIMIT_S,
                          env=gpu_env(state["language"], ctx), sandbox=sandbox_for(ctx, state["language"]))
     write_text(run.path / FOLDER / "source-on-varied-args.txt", result.stdout + result.stderr)
-    if not result.ok:
-        return None, (f"its lines could not be shown to follow the computation: the source"
-                      f" {result.failure(ctx.time_limit or SOURCE_TIME_LIMIT_S)} on the varied arguments"
-                      f" {shlex.join(varied)!r}; give --check-args")
-    return [varied], f"the arguments {shlex.join(varied)!r} (the main ones with their last whole number halved)"
+    failing = failing_verdicts(result.stdout)
+    if not result.ok or failing:
+        what = result.failure(ctx.time_limit or SOURCE_TIME_LIMIT_S) if not result.ok else f"reported {failing[0]!r}"
+        return None, (f"its lines could not be shown to follow the computation: the source {what} on the varied"
+                      f" arguments {shlex.join(varied)!r}; give --check-args")
+    return [varied], ""
 
 
 def _users_witness(state: State, ctx: Context, path: Path, sets: list[list[str]]) -> dict:
@@ -184,7 +186,9 @@ def _tried(state: State, ctx: Context, files: dict[str, str], sets: list[list[st
     kept = [runs[0], *runs[2:]]
     return {"status": ACCEPTED, "dir": run.relative(folder), "files": paths, "runs": kept,
             "reason": (f"accepted: it prints {len(lines)} {PREFIX} line{'s' * (len(lines) != 1)}, the same on two"
-                       f" runs, and other ones on {', '.join(repr(r['args']) for r in runs[2:])}")}, ""
+                       f" runs, and other ones on {', '.join(repr(r['args']) for r in runs[2:])}"
+                       + ("" if ctx.check_args else " (no --check-args were given: the main arguments with their last"
+                                                   " whole number halved)"))}, ""
 
 
 def witness_check(state: State, ctx: Context, cand: dict, env: dict[str, str], sandbox, compare) -> dict:
