@@ -24,6 +24,7 @@ from typing import TextIO
 from graph.state import SOURCE, label
 from tools.energy.metrics import describe_measurement, with_interval
 from tools.energy.metrics import metric as metric_named
+from tools.witness import describe_witness
 
 STAGES = {"profile": "Stage 0 profile", "zero_shot": "Stage 1 zero-shot", "refine": "Stage 2-3 refinement",
           "done": "Stage 4 report"}
@@ -156,9 +157,10 @@ def describe_step(node: str, update: dict, state: dict, budget: int | None = Non
                     + (f"\n  note: {notice}" if notice else ""))
         return f"{name}: run failed" + _reason(cand)
     if node == "coder":
+        said = f"{describe_witness(update['witness'])}\n" if update.get("witness") else ""  # once: made once
         fixing = f" ({_fixes(state.get('corrections', 0), budget)})" if cand.get("origin") == "fix" else ""
         form = (cand.get("answer") or {}).get("form")
-        return (f"{name}{fixing}: written at temperature {_temperature(cand)}" + (f" as {form}" if form else "")
+        return (f"{said}{name}{fixing}: written at temperature {_temperature(cand)}" + (f" as {form}" if form else "")
                 + (f" — {cand['reason']}" if cand["reason"] else ""))
     if node == "judge":
         validation = cand["validation"]

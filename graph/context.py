@@ -32,6 +32,7 @@ GROUPS = {"model": "models and knowledge", "budgets": "search budgets", "measure
           "build": "building", "validation": "validation", "containment": "containment", "paths": "paths"}
 BOTH = ("optimize", "profile")  # the commands that build, run and measure a program
 BUILDING = (*BOTH, "build")  # the commands that build a program (`build` alone does not run it)
+WITNESS_WORDS = ("model", "off")  # the witness setting's words; anything else is the path of the user's witness
 
 
 def setting(default, description: str, *, group: str, commands: tuple[str, ...] = ("optimize",),
@@ -177,6 +178,12 @@ class Context:
     check_cmd: str | None = setting(None, "a shell command that checks a run, given its output file as $LASSI_OUTPUT"
                                     " and its working folder as $LASSI_WORKDIR (run there): exit 0 passes; the source"
                                     " must pass it too", group="validation", metavar='"COMMAND"')
+    witness: str = setting("model", "a witness of the source, made once at Stage 0: the source with blocks under"
+                           " #ifdef LASSI_WITNESS that print LASSI-WITNESS lines of checksums and work counts;"
+                           " candidates must print the same lines. model (the coder writes it), off, or the path"
+                           " of your own witness file", group="validation", metavar="model|off|FILE")
+    keep_witness: bool = setting(False, "give the best back with its LASSI_WITNESS blocks (default: taken out)",
+                                 group="validation")
     work_args: str | None = setting(None, "the program's arguments for the unmeasured runs that count its work (CUPTI,"
                                     " callgrind), where the main ones make them slow: callgrind runs tens of times"
                                     " slower than the program (default: the main arguments)", group="validation",
@@ -326,6 +333,12 @@ def make_context(**values) -> Context:
     documents = [ctx.knowledge] if isinstance(ctx.knowledge, str) else ctx.knowledge  # one path is a list of one
     ctx.knowledge = [str(parse_spec(spec)) for spec in documents]
     ctx.cache_dir = str(Path(ctx.cache_dir).expanduser().resolve())
+    if ctx.witness not in WITNESS_WORDS:
+        given = Path(ctx.witness).expanduser().resolve()
+        if not given.is_file():
+            raise LassiError(f"{{setting}} {ctx.witness} is not a file (give model, off, or your witness's path)",
+                             setting="witness")
+        ctx.witness = str(given)
     if Path(ctx.cache_dir).exists() and not Path(ctx.cache_dir).is_dir():
         raise LassiError(f"{{setting}} {ctx.cache_dir} is not a folder", setting="cache_dir")
     for declared in settings():

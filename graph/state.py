@@ -79,6 +79,7 @@ class State(Input, total=False):
     summaries: dict[str, str]  # knowledge, system, code
     llm_calls: Annotated[dict[str, int], merge]  # answers received per role/task: scripted replay index
     stop_reason: str
+    witness: dict  # the source's witness, made before the first rewrite: its status, reason, files, runs
     confirmation: dict  # Stage 4: fresh alternating pairs of best and source, the headline's runs
     report: str  # path of report.md once written
 

@@ -2,6 +2,8 @@
 
 A current candidate that failed to build or run is always the one to fix; otherwise the comparator's
 coder_mode says whether to rewrite the source (zero_shot) or apply a plan step to the best (step).
+Before the first rewrite it obtains the source's witness (nodes/shared/witness.py); rewrites of the
+source are then made from the witness, so candidates carry its blocks.
 
 An answer may be the whole file or edits to it (tools/llm/edits.py). One that cannot be used — cut
 off at the output limit, an edit that does not apply, a file the run may not change, no code at all —
@@ -26,14 +28,15 @@ from graph.state import (
     new_candidate,
     program,
     read_code,
-    read_files,
     run_dir,
     store_files,
 )
 from nodes.shared.models import COMPILER_NAMES, LANGUAGE_NAMES, ask
+from nodes.shared.witness import keep_note, make_witness, working_files
 from prompts import render
 from tools.energy.metrics import describe_measurement
 from tools.llm.edits import EditError, apply_answer
+from tools.llm.files import listing
 from tools.program import Program
 from tools.rundir import write_text
 from tools.sandbox.runner import RunResult
@@ -47,23 +50,30 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     prog = program(state)
     mode = "fix" if current(state)["status"] in FAILED else state["coder_mode"]
     language = LANGUAGE_NAMES[prog.language]
+    made: dict = {}
+    if mode != "fix" and "witness" not in state:  # the first rewrite waits for the source's witness
+        witness, spent = make_witness(state, ctx)
+        made = {"witness": witness, "llm_calls": spent}
+        state = {**state, "witness": witness, "llm_calls": {**(state.get("llm_calls") or {}), **spent}}
     if mode == "fix":
         parent = current(state)
+    else:
+        parent = best(state) if mode == "step" else state["candidates"][SOURCE]
+    base = working_files(state, parent)  # a candidate without code is discarded, so the parent always has some
+    if mode == "fix":
         prompt, values = "fix", _fix_values(state, parent, prog.main, language)
     elif mode == "step":
-        parent = best(state)
-        prompt, values = "plan_step", {"plan": state["plan"]["text"], "code": read_code(state, parent), "main": prog.main,
+        prompt, values = "plan_step", {"plan": state["plan"]["text"], "code": listing(base), "main": prog.main,
                                        "measurement": describe_measurement(parent.get("measurement")),
-                                       "compiler": COMPILER_NAMES[prog.language]}
+                                       "compiler": COMPILER_NAMES[prog.language], "witness_note": keep_note(state)}
     else:
-        parent = state["candidates"][SOURCE]
-        prompt, values = "zero_shot", {"language_name": language, "code": read_code(state, parent), "main": prog.main}
+        prompt, values = "zero_shot", {"language_name": language, "code": listing(base), "main": prog.main,
+                                       "witness_note": keep_note(state)}
 
     version = state["next_version"]
     origin = ORIGIN_BY_MODE[mode]
     run = run_dir(state)
     folder = run.candidate(version, origin)
-    base = read_files(state, parent)  # a candidate without code is discarded, so the parent always has some
     changed, answer, tokens, calls, temperature = _usable_answer(state, ctx, prog, prompt, values, folder, base,
                                                                  {"candidate": key(version), "mode": mode})
     source_path, sha256, paths = store_files(run, folder, {**base, **changed}) if changed else (None, None, {})
@@ -73,8 +83,9 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     if not changed:
         cand["status"] = "discarded"
         cand["reason"] = (f"no usable answer in {answer['fixes'] + 1} tries: {answer['problems'][-1]}")
-    return {"candidates": {cand["key"]: cand}, "current": cand["key"], "next_version": version + 1,
-            "llm_calls": calls, "corrections": state.get("corrections", 0) + 1 if mode == "fix" else 0}
+    return {**made, "candidates": {cand["key"]: cand}, "current": cand["key"], "next_version": version + 1,
+            "llm_calls": {**made.get("llm_calls", {}), **calls},
+            "corrections": state.get("corrections", 0) + 1 if mode == "fix" else 0}
 
 
 def _usable_answer(state: State, ctx: Context, prog: Program, prompt: str, values: dict, folder: Path,

@@ -8,6 +8,9 @@ Layers, cheapest first, each leaving its verdict and reason in the candidate's `
   verify      its verification build (--verify-flags, e.g. -DVERIFY) runs, reports no failure and prints
               what the source's prints
   check-cmd   the user's check command (--check-cmd) passes on its output and working folder
+  witness     where the source's witness was accepted at Stage 0 (nodes/shared/witness.py): built with
+              -DLASSI_WITNESS, it prints what the witness printed on the main arguments and on each of
+              the witness's other argument sets: the same lines, checksums and work counts
   workload    the work it did against the source's: CUPTI's kernels and copies (CUDA), callgrind's
               instructions (C++); a drop is flagged for the judge and the report, and rejected with
               --strict-workload
@@ -30,7 +33,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from functools import partial
 
 from langgraph.runtime import Runtime
 
@@ -40,11 +42,18 @@ from nodes.executor import SOURCE_TIME_LIMIT_S, candidate_time_limit
 from nodes.shared.containment import gpu_env, sandbox_for
 from nodes.shared.gpu_work import binary_of, count_work, with_source_workload, work_args
 from nodes.shared.models import ask, judge_tag
-from nodes.shared.user_checks import check_command_run, source_must_pass, verification_run, verify_check
+from nodes.shared.user_checks import (
+    check_command_run,
+    output_comparison,
+    source_must_pass,
+    verification_run,
+    verify_check,
+)
+from nodes.shared.witness import accepted, witness_check
 from tools.cpu_work import CpuWork, compare_cpu_work, cpu_work_table
 from tools.energy.metrics import describe_measurement
 from tools.errors import LassiError
-from tools.outputs import DEFAULT_MASKS, OutputCheck, compare_outputs
+from tools.outputs import OutputCheck
 from tools.report.run_report import verdict_mark
 from tools.rundir import RunDir, read_recorded, write_recorded, write_text
 from tools.sandbox import Sandbox
@@ -79,6 +88,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     if _passing(checks) and ctx.check_cmd:
         src, check = _check_cmd_layer(state, ctx, src, cand, sandbox)
         checks.append(check)
+    if _passing(checks) and accepted(state):
+        checks.append(witness_check(state, ctx, cand, env, sandbox, compare))
     if _passing(checks):
         args = work_args(state, ctx.work_args)
         src = with_source_workload(state, src, env, _counting_limit(ctx, state, src), sandbox, args)
@@ -109,12 +120,6 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     return {**update, "candidates": {SOURCE: src, cand["key"]: record}}
 
 
-def output_comparison(ctx: Context):
-    """compare_outputs with the run's tolerances, masks and evidence threshold."""
-    return partial(compare_outputs, rtol=ctx.rtol, atol=ctx.atol, masks=(*DEFAULT_MASKS, *ctx.output_masks),
-                   min_numbers=ctx.min_output_numbers)
-
-
 def _output_check(name: str, found: OutputCheck) -> dict:
     """pass, FAIL, or inconclusive (agreeing on too little to count)."""
     if found.same and not found.conclusive:
@@ -122,7 +127,7 @@ def _output_check(name: str, found: OutputCheck) -> dict:
     return _check(name, found.same, found.reason)
 
 
-EVIDENCE_LAYERS = ("output", "check-args", "verify", "check-cmd", "workload")  # the deterministic layers that can vouch for a candidate
+EVIDENCE_LAYERS = ("output", "check-args", "verify", "check-cmd", "witness", "workload")  # the deterministic layers that can vouch for a candidate
 
 
 def _evidence_gap(checks: list[dict]) -> str:
@@ -134,7 +139,7 @@ def _evidence_gap(checks: list[dict]) -> str:
     flagged = next((c for c in checks if c.get("flagged")), None)
     if flagged and not any(c.get("sees_results") for c in vouching):
         return (f"the {flagged['name']} layer flagged a drop ({flagged['reason'].split('; ')[0]}) and no layer that"
-                f" sees the results cleared it (outputs that change with --check-args, --verify-flags, --check-cmd)")
+                f" sees the results cleared it (outputs that change with --check-args, --verify-flags, --check-cmd, a witness)")
     return ""
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import SOURCE, State, best, label, program, read_code, run_dir
+from graph.state import SOURCE, State, best, label, program, run_dir
 from nodes.executor import SOURCE_TIME_LIMIT_S
 from nodes.shared.containment import gpu_env, sandbox_for
 from nodes.shared.gpu_work import describe_gpu_work, with_source_workload, work_args
 from nodes.shared.models import ask
+from nodes.shared.witness import working_files
 from tools.energy.metrics import describe_measurement
+from tools.llm.files import listing
 from tools.rundir import write_text
 
 
@@ -28,7 +30,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     reply, calls = ask(state, ctx, "planner", "plan", ctx.temperature_start,
                        about={"plan": number, "for_candidate": target["key"]},
                        knowledge_summary=summaries["knowledge"], system_summary=summaries["system"],
-                       code_summary=summaries["code"], code=read_code(state, target), main=prog.main,
+                       code_summary=summaries["code"], code=listing(working_files(state, target)), main=prog.main,
                        measurement=describe_measurement(target.get("measurement")), gpu_work=describe_gpu_work(target))
     path = run_dir(state).path / "plans" / f"plan-{number:02d}.md"
     write_text(path, f"# Plan {number} (for {label(target)})\n\n{reply.text}\n")

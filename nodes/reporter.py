@@ -1,4 +1,5 @@
-"""`reporter`: Stage 4 — source and best measured again, the model's comparison, the report files, best/.
+"""`reporter`: Stage 4 — source and best measured again, the model's comparison, the report files, best/
+(the best's sources without their witness blocks, unless the keep_witness setting asks for them).
 
 The best was chosen as the most saving of many noisy candidates, so the search's own figures lean
 toward more saved: the report's headline comes from fresh pairs of best and source, measured
@@ -12,7 +13,7 @@ from pathlib import Path
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.state import State, best, read_code, read_stdout, run_dir, source
+from graph.state import State, best, program, read_code, read_files, read_stdout, run_dir, source
 from nodes.executor import program_runner, time_limit
 from nodes.shared.containment import sandbox_for
 from nodes.shared.models import LANGUAGE_NAMES, ask
@@ -20,10 +21,11 @@ from tools.build import BINARY_NAME
 from tools.energy import choose_meter
 from tools.energy.decision import confirm_result
 from tools.energy.metrics import describe_measurement
-from tools.program import copy_within
+from tools.program import copy_within, write_sources
 from tools.report.run_report import write_reports
 from tools.rundir import write_text
 from tools.sandbox.scratch import remove_tree
+from tools.witness import remove_blocks
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
@@ -43,6 +45,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         comparison = reply.text
     write_text(run.comparison, comparison)  # kept, so `lassi-ee report` rebuilds the report without a model
     _copy_best(run.at(top["dir"]), run.best)
+    if not ctx.keep_witness:  # the user's program, not its witness: the blocks go
+        write_sources(program(state), run.best, remove_blocks(read_files(state, top)), ctx.encoding)
     write_reports(run, {**state, **update}, ctx.models(), ctx.base_url)
     return {**update, "stage": "done", "report": run.relative(run.report)}
 

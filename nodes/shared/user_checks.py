@@ -9,16 +9,18 @@ output is what the candidates' must agree with.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import replace
+from functools import partial
 
 from graph.context import Context
 from graph.state import Candidate, State, read_files, read_stdout, run_dir
 from nodes.compiler import build_workspace  # the compiler's own build, here with the flags added
 from tools.build import BINARY_NAME
 from tools.errors import LassiError
-from tools.outputs import OutputCheck, failing_verdicts
+from tools.outputs import DEFAULT_MASKS, OutputCheck, compare_outputs, failing_verdicts
 from tools.program import Program, stage_workspace
-from tools.rundir import RunDir, write_text
+from tools.rundir import RunDir, write_recorded, write_text
 from tools.sandbox import Sandbox
 from tools.sandbox.runner import run_program
 
@@ -26,27 +28,50 @@ OUTPUT_VARIABLE, FOLDER_VARIABLE = "LASSI_OUTPUT", "LASSI_WORKDIR"  # what the c
 OUTPUT_COPY = "lassi-output.txt"  # the run's output, copied into its working folder for the check command
 
 
+def output_comparison(ctx: Context):
+    """compare_outputs with the run's tolerances, masks and evidence threshold."""
+    return partial(compare_outputs, rtol=ctx.rtol, atol=ctx.atol, masks=(*DEFAULT_MASKS, *ctx.output_masks),
+                   min_numbers=ctx.min_output_numbers)
+
+
 def verification_run(state: State, prog: Program, ctx: Context, cand: Candidate, args: list[str], limit: float,
                      env: dict[str, str], sandbox: Sandbox) -> dict:
     """Build the candidate with the verification flags added and run it once: {ok, failure, stdout_path}."""
+    built = variant_runs(state, prog, ctx, cand, ctx.verify_flags, "verify", [args], limit, env, sandbox)
+    return built["runs"][0] if built["ok"] else built
+
+
+def variant_runs(state: State, prog: Program, ctx: Context, cand: Candidate, flags: str, name: str,
+                 arg_sets: list[list[str]], limit: float, env: dict[str, str], sandbox: Sandbox) -> dict:
+    """Build the candidate with `flags` added, in its folder's `name`/, and run it once on each argument list.
+
+    {ok, failure, stdout_path} for a build that failed (the path is its log), else {ok: True, runs: [one
+    such record per run, with its args and stdout_sha256]}: a run that fails, or whose output reports a
+    failure, is not ok.
+    """
     run = run_dir(state)
-    folder = run.at(cand["dir"]) / "verify"
+    folder = run.at(cand["dir"]) / name
     files = read_files(state, cand)
     stage_workspace(prog, folder / "work", files, ctx.encoding, ctx.follow_links)
-    verifying = replace(ctx, extra_flags=" ".join(f for f in (ctx.extra_flags, ctx.verify_flags) if f))
-    built = build_workspace(prog, verifying, folder / "work", files, folder / "configured")
+    variant = replace(ctx, extra_flags=" ".join(f for f in (ctx.extra_flags, flags) if f))
+    built = build_workspace(prog, variant, folder / "work", files, folder / "configured")
     write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
     if not built.ok:
-        return {"ok": False, "failure": f"did not build with {ctx.verify_flags!r}: {built.first_error()}",
+        return {"ok": False, "failure": f"did not build with {flags!r}: {built.first_error()}",
                 "stdout_path": run.relative(folder / "build.log")}
     binary = folder / "work" / (ctx.binary or BINARY_NAME)
-    result = run_program([str(binary), *args], folder / "work", limit, env=env, sandbox=sandbox)
-    write_text(folder / "stdout.txt", result.stdout)
-    write_text(folder / "stderr.txt", result.stderr)
-    failing = failing_verdicts(result.stdout)
-    failure = result.failure(limit) if not result.ok else (
-        f"reported a failure ({', '.join(map(repr, failing))})" if failing else "")
-    return {"ok": not failure, "failure": failure, "stdout_path": run.relative(folder / "stdout.txt")}
+    runs = []
+    for number, args in enumerate(arg_sets):
+        result = run_program([str(binary), *args], folder / "work", limit, env=env, sandbox=sandbox)
+        suffix = "" if number == 0 else f"-{number + 1}"
+        stdout_sha256 = write_recorded(folder / f"stdout{suffix}.txt", result.stdout)
+        write_text(folder / f"stderr{suffix}.txt", result.stderr)
+        failing = failing_verdicts(result.stdout)
+        failure = result.failure(limit) if not result.ok else (
+            f"reported a failure ({', '.join(map(repr, failing))})" if failing else "")
+        runs.append({"args": shlex.join(args), "ok": not failure, "failure": failure, "seconds": result.seconds,
+                     "stdout_path": run.relative(folder / f"stdout{suffix}.txt"), "stdout_sha256": stdout_sha256})
+    return {"ok": True, "runs": runs}
 
 
 def check_command_run(state: State, command: str, cand: Candidate, limit: float, sandbox: Sandbox) -> dict:

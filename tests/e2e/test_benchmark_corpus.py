@@ -3,10 +3,12 @@ PASS line, timing lines, results never printed. Each has honest rewrites and the
 
 The judge model answers VALID to everything, so only the deterministic layers decide. With the default
 settings the output layer compares one count and a PASS, which every cheat but the changed count
-reproduces; what is left is the work each candidate is counted doing (callgrind's instructions). That
-catches printing without computing, the repeat loop removed and the problem size cut, but half the work
-looks like an honest rewrite that halves its instructions: only a layer that sees the results tells
-them apart, here the programs' own verification build (-DVERIFY prints a checksum and a work count).
+reproduces. What tells them apart is the source's witness, made once at Stage 0 (here, the corpus's
+witness.cpp of each program, tried as the run tries one): built with -DLASSI_WITNESS it prints checksums
+of the results and counts of the work, on the main arguments and on the main arguments halved (the
+program gets no --check-args), and every candidate, which keeps the witness blocks, must print the same.
+Without a witness half the work looks like an honest rewrite that halves its instructions; the programs'
+own verification build (-DVERIFY) then catches it, when the user names it.
 """
 
 from __future__ import annotations
@@ -22,65 +24,93 @@ HONEST = {p: sorted(f.name for f in (CORPUS / p).glob("honest-*.cpp")) for p in 
 CHEATS = ("cheat-print-only.cpp", "cheat-repeat-loop-removed.cpp", "cheat-problem-size-cut.cpp",
           "cheat-half-work.cpp", "cheat-count-changed.cpp")
 SKIPPED_WORK = ("cheat-print-only.cpp", "cheat-repeat-loop-removed.cpp", "cheat-problem-size-cut.cpp")
+REJECTED_BY = {"cheat-print-only.cpp": "witness", "cheat-repeat-loop-removed.cpp": "witness",
+               "cheat-problem-size-cut.cpp": "witness", "cheat-half-work.cpp": "witness",
+               "cheat-count-changed.cpp": "output"}
 
 
 @pytest.fixture(scope="module")
-def benches(tmp_path_factory) -> dict[str, Bench]:
-    made: dict[str, Bench] = {}
+def benches(tmp_path_factory):
+    """Each program's bench, built and run once, with the record of its accepted witness."""
+    made: dict[str, tuple[Bench, dict]] = {}
 
-    def bench(program: str) -> Bench:
+    def bench(program: str) -> tuple[Bench, dict]:
         if program not in made:
-            made[program] = Bench(BENCHMARKS / program, REPEAT, tmp_path_factory.mktemp(program) / "run", ALWAYS_VALID)
+            bench = Bench(BENCHMARKS / program, REPEAT, tmp_path_factory.mktemp(program) / "run", ALWAYS_VALID)
+            made[program] = bench, bench.offer_witness((CORPUS / program / "witness.cpp").read_text(), "corpus")
         return made[program]
 
     return bench
 
 
-def test_the_corpus_has_two_honest_rewrites_and_every_cheat_for_each_program():
+def test_the_corpus_has_a_witness_two_honest_rewrites_and_every_cheat_for_each_program():
     for program in PROGRAMS:
-        assert len(HONEST[program]) >= 2
+        assert len(HONEST[program]) >= 2 and (CORPUS / program / "witness.cpp").exists()
         assert all((CORPUS / program / cheat).exists() for cheat in CHEATS), program
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_printing_the_expected_lines_passes_the_output_layer_whose_numbers_are_constants(benches, program):
-    verdict = benches(program).judge(corpus_code(program, "cheat-print-only.cpp"))
-    assert verdict.check("output")["ok"] is True  # the counts of the one line left after masking agree
-    assert verdict.check("output")["reason"].startswith("2 lines,")
+def test_the_witness_of_every_program_is_accepted_on_the_main_arguments_halved(benches, program):
+    _, witness = benches(program)
+    assert witness["status"] == "accepted", witness["reason"]
+    assert [r["args"] for r in witness["runs"]] == [REPEAT, "5"]  # no --check-args: the repeat count halved
+    assert "2 LASSI-WITNESS lines, the same on two runs, and other ones on '5' (no --check-args" in witness["reason"]
 
 
 @pytest.mark.parametrize("program, case", [(p, h) for p in PROGRAMS for h in HONEST[p]])
 def test_an_honest_rewrite_is_accepted_with_the_default_settings(benches, program, case):
-    verdict = benches(program).judge(corpus_code(program, case))
+    bench, witness = benches(program)
+    verdict = bench.judge(corpus_code(program, case), witness=witness)
     assert verdict.valid, verdict.record["validation"]
+    assert verdict.check("witness")["ok"] is True and verdict.check("witness")["sees_results"]
     assert verdict.check("workload")["ok"] is True and not verdict.check("workload")["flagged"]
 
 
-@pytest.mark.parametrize("program, case", [(p, c) for p in PROGRAMS for c in SKIPPED_WORK])
-def test_a_cheat_that_skips_work_is_left_not_valid_with_the_default_settings(benches, program, case):
-    verdict = benches(program).judge(corpus_code(program, case))
+@pytest.mark.parametrize("program, case", [(p, c) for p in PROGRAMS for c in CHEATS])
+def test_every_cheat_is_rejected_with_the_default_settings(benches, program, case):
+    bench, witness = benches(program)
+    verdict = bench.judge(corpus_code(program, case), witness=witness)
     assert not verdict.valid and verdict.prompt is None  # the model is not even asked
-    assert verdict.check("workload")["flagged"] and "fell from" in verdict.check("workload")["reason"]
-    assert "no layer that sees the results cleared it" in verdict.record["validation"]["why_not"]
+    assert verdict.failed_layer() == REJECTED_BY[case], verdict.record["validation"]
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_a_changed_printed_count_is_rejected_by_the_output_layer(benches, program):
-    verdict = benches(program).judge(corpus_code(program, "cheat-count-changed.cpp"))
-    assert not verdict.valid and verdict.failed_layer() == "output"
-    assert "whole numbers must be equal" in verdict.check("output")["reason"]
+def test_printing_the_witness_lines_of_the_main_arguments_fails_on_the_halved_ones(benches, program):
+    bench, witness = benches(program)
+    verdict = bench.judge(corpus_code(program, "cheat-print-only.cpp"), witness=witness)
+    assert verdict.check("output")["ok"] is True  # the counts of the one line left after masking agree
+    assert "on the arguments '5'" in verdict.check("witness")["reason"]  # '10' agreed: its lines are constants
 
 
 @pytest.mark.parametrize("program", PROGRAMS)
-def test_half_the_work_is_rejected_once_a_layer_sees_the_results(benches, program):
-    plain = benches(program).judge(corpus_code(program, "cheat-half-work.cpp"))
-    assert not plain.check("workload")["flagged"]  # half the instructions: an honest rewrite can do that too
-    verdict = benches(program).judge(corpus_code(program, "cheat-half-work.cpp"), verify_flags=VERIFY)
+def test_half_the_work_is_rejected_through_the_witness_with_the_default_settings(benches, program):
+    bench, witness = benches(program)
+    verdict = bench.judge(corpus_code(program, "cheat-half-work.cpp"), witness=witness)
+    assert not verdict.valid and verdict.failed_layer() == "witness"
+    assert "on the arguments '10'" in verdict.check("witness")["reason"]
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_without_a_witness_the_work_counts_leave_skipped_work_not_valid_but_pass_half_the_work(benches, program):
+    bench, _ = benches(program)
+    for case in SKIPPED_WORK:
+        verdict = bench.judge(corpus_code(program, case))
+        assert not verdict.valid and verdict.check("workload")["flagged"], case
+        assert "no layer that sees the results cleared it" in verdict.record["validation"]["why_not"]
+    half = bench.judge(corpus_code(program, "cheat-half-work.cpp"))
+    assert half.valid and not half.check("workload")["flagged"]  # half the instructions: honest rewrites do that too
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_half_the_work_is_rejected_by_the_programs_own_verification_build(benches, program):
+    bench, _ = benches(program)
+    verdict = bench.judge(corpus_code(program, "cheat-half-work.cpp"), verify_flags=VERIFY)
     assert not verdict.valid and verdict.failed_layer() == "verify"
     assert "checksum" in verdict.check("verify")["reason"]
 
 
 @pytest.mark.parametrize("program, case", [(p, h) for p in PROGRAMS for h in HONEST[p]])
 def test_with_the_verification_build_every_honest_rewrite_is_accepted(benches, program, case):
-    verdict = benches(program).judge(corpus_code(program, case), verify_flags=VERIFY)
+    bench, _ = benches(program)
+    verdict = bench.judge(corpus_code(program, case), verify_flags=VERIFY)
     assert verdict.valid and verdict.check("verify")["ok"] is True and verdict.check("verify")["sees_results"]

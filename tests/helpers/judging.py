@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from graph.context import make_context
 from graph.state import SOURCE, new_candidate
 from nodes import judge
+from nodes.shared.witness import offered_witness
 from tests.helpers import FIXTURES, ROOT
 from tools.build import BINARY_NAME, build, build_command
 from tools.program import load_program, sha256_text, stage_workspace
@@ -74,18 +75,28 @@ class Bench:
         self.model = f"scripted:{session}"
         self.source = self._built_and_ran(0, self.prog.read_main())
 
-    def judge(self, code: str, check_args: list[str] = (), strict: bool = False, **settings) -> Verdict:
-        """Build and run `code` as the next candidate (once per distinct code), then judge it against the source."""
+    def judge(self, code: str, check_args: list[str] = (), strict: bool = False, witness: dict | None = None,
+              **settings) -> Verdict:
+        """Build and run `code` as the next candidate (once per distinct code), then judge it against the source,
+        held to `witness` (a record from offer_witness) where one is given."""
         candidate = self.built.get(sha256_text(code)) or self._built_and_ran(len(self.built) + 1, code)
         self.built[candidate["sha256"]] = candidate
         context = make_context(model=self.model, check_args=list(check_args), strict_workload=strict, **settings)
-        state = {"program": str(self.prog.folder), "args": shlex.split(self.args), "run_dir": str(self.run.path),
-                 "language": self.language or self.prog.language, "candidates": {SOURCE: self.source, candidate["key"]: candidate},
-                 "current": candidate["key"], "llm_calls": {}}
+        state = {**self._state(), "candidates": {SOURCE: self.source, candidate["key"]: candidate},
+                 "current": candidate["key"], **({"witness": witness} if witness else {})}
         update = judge.node(state, SimpleNamespace(context=context))
         self.source = update["candidates"][SOURCE]
         asked = "judge" in (update.get("llm_calls") or {})
         return Verdict(update["candidates"][candidate["key"]], self._last_prompt() if asked else None)
+
+    def offer_witness(self, code: str, name: str, check_args: list[str] = (), **settings) -> dict:
+        """The source's witness record for `code` (accepted, or refused and why), tried as Stage 0 tries one."""
+        context = make_context(model=self.model, check_args=list(check_args), **settings)
+        return offered_witness({**self._state(), "candidates": {SOURCE: self.source}}, context, code, name=name)
+
+    def _state(self) -> dict:
+        return {"program": str(self.prog.folder), "args": shlex.split(self.args), "run_dir": str(self.run.path),
+                "language": self.language or self.prog.language, "llm_calls": {}}
 
     def source_output(self) -> str:
         return self.run.at(self.source["run"]["stdout_path"]).read_text()

@@ -19,6 +19,10 @@ from tools.llm.reply import Reply, TransientModelError
 FENCE_TAGS = {".cu": "cuda", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp"}
 
 
+class NoRecordedAnswer(LassiError):
+    """The session holds no answer for this call: one it never recorded, or one past its last."""
+
+
 @dataclass(frozen=True)
 class ScriptedAnswer:
     text: str
@@ -54,9 +58,9 @@ class ScriptedClient:
         """The recorded answer; a schema is not applied (recorded judges answer in text)."""
         answers = self.answers.get(key)
         if answers is None:
-            raise LassiError(f"scripted model {self.path} has no answers for {key!r}")
+            raise NoRecordedAnswer(f"scripted model {self.path} has no answers for {key!r}")
         if call_index >= len(answers):
-            raise LassiError(f"scripted model {self.path} ran out of answers for {key!r}:"
+            raise NoRecordedAnswer(f"scripted model {self.path} ran out of answers for {key!r}:"
                              f" it has {len(answers)}, the run asked for answer {call_index + 1}")
         answer = answers[call_index]
         if attempt < answer.fail_first:

@@ -33,6 +33,7 @@ from tools.report.document import (
 from tools.report.html import to_html
 from tools.report.plots import SearchPoint, plot_overlay, plot_search
 from tools.rundir import RunDir, read_jsonl_counting, version_label, write_text
+from tools.witness import ACCEPTED, describe_witness
 from tools.workload import Workload, workload_rows
 
 OVERLAY_NAME = "power-overlay.png"
@@ -51,7 +52,7 @@ def write_reports(run: RunDir, state: dict, models: dict[str, str], base_url: st
     records, damaged = read_jsonl_counting(run.llm_log)
     doc = build_document(run.path, source, best, candidates, run.comparison.read_text(), records,
                          state.get("stop_reason", ""), describe_models(models, base_url), damaged,
-                         state.get("confirmation"))
+                         state.get("confirmation"), state.get("witness"))
     write_text(run.report, to_markdown(doc))
     write_text(run.report_html, to_html(doc, run.path))
     return run.report
@@ -59,7 +60,8 @@ def write_reports(run: RunDir, state: dict, models: dict[str, str], base_url: st
 
 def build_document(run_path: Path, source: dict, best: dict, candidates: list[dict], comparison: str,
                    llm_records: list[dict], stop_reason: str, models: str,
-                   damaged_log_lines: int = 0, confirmation: dict | None = None) -> Document:
+                   damaged_log_lines: int = 0, confirmation: dict | None = None,
+                   witness: dict | None = None) -> Document:
     """The report's blocks; `models` says which model and server served each role (describe_models)."""
     improved = best["key"] != source["key"]
     cuda = Path(source["source"]).suffix == ".cu"
@@ -93,6 +95,7 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
                Heading(2, "Candidates"),
                Table(["version", "origin", "parent", "temperature", "status", "outcome", "objective", "validation"],
                      [_candidate_row(c) for c in candidates]),
+               *_witness_blocks(run_path, source, witness),
                Heading(2, "Validation"),
                Para("Each candidate that ran, layer by layer (cheapest first; a layer runs only when none before it"
                     " failed)."),
@@ -291,12 +294,25 @@ def _short(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
-def _diff(run_path: Path, source: dict, best: dict) -> str:
+def _diff(run_path: Path, source: dict, best: dict, called: str = "best") -> str:
     """A unified diff of every editable file, source against best (paths in state are relative to the run)."""
     old, new = _files(source), _files(best)
     parts = ["".join(difflib.unified_diff(_lines(run_path, old.get(name)), _lines(run_path, new.get(name)),
-                                          f"source/{name}", f"best/{name}")) for name in dict.fromkeys([*old, *new])]
+                                          f"source/{name}", f"{called}/{name}")) for name in dict.fromkeys([*old, *new])]
     return "".join(parts).rstrip() or "(no change)"
+
+
+def _witness_blocks(run_path: Path, source: dict, witness: dict | None) -> list[Block]:
+    """The source's witness: whether there is one and why, and its diff from the source."""
+    if not witness:
+        return []
+    blocks: list[Block] = [Heading(2, "Witness of the source"), Para(describe_witness(witness) + ".")]
+    if witness["status"] == ACCEPTED:
+        blocks += [Para("Candidates were made from it and, built with -DLASSI_WITNESS, had to print its lines; the"
+                        " best is given back without its blocks unless --keep-witness is set. Its additions to the"
+                        " source:"),
+                   Code(_diff(run_path, source, witness, "witness"), "diff")]
+    return blocks
 
 
 def _files(candidate: dict) -> dict[str, str]:
