@@ -62,6 +62,31 @@ def strip_witness(code: str) -> tuple[str, int]:
     return "".join(kept), blocks
 
 
+def blocks_of(files: dict[str, str]) -> list[list[str]]:
+    """Each file's LASSI_WITNESS blocks, in order, as their meaningful lines (blank lines and indentation aside):
+    what a candidate must leave as the witness wrote it for its witness lines to vouch for its work."""
+    found = []
+    for name in sorted(files):
+        block: list[str] | None = None
+        depth = 0
+        for line in files[name].splitlines():
+            if depth == 0 and _OPENS.match(line):
+                depth, block = 1, []
+                continue
+            if depth == 0:
+                continue
+            if _NESTED.match(line):
+                depth += 1
+            elif _END.match(line):
+                depth -= 1
+                if depth == 0:
+                    found.append(block)
+                    continue
+            if line.strip():
+                block.append(line.strip())
+    return found
+
+
 def outside_blocks_differ(source: str, witness: str) -> str:
     """'' when the witness, its blocks taken out, is the source (blank lines and trailing spaces aside);
     otherwise the first difference, in words."""

@@ -8,7 +8,8 @@ set (so they follow the computation rather than print constants). The other sets
 (the source must run on them); a program with neither gets no witness, and the run says so once.
 The model writes the witness (a refused one goes back to it with the reason, at most
 max_answer_fixes times) or the user gives it (a refused one stops the run). Without one, validation
-goes on without the layer.
+goes on without the layer. A candidate's witness pass clears a flagged drop in work only when its witness
+blocks are the witness's own: counts a candidate rewrote itself cannot vouch for its work.
 """
 
 from __future__ import annotations
@@ -31,7 +32,17 @@ from tools.outputs import failing_verdicts
 from tools.program import read_source
 from tools.rundir import read_recorded, write_text
 from tools.sandbox.runner import run_program
-from tools.witness import ACCEPTED, FLAG, MACRO, PREFIX, WitnessError, outside_blocks_differ, split_output, varied_args
+from tools.witness import (
+    ACCEPTED,
+    FLAG,
+    MACRO,
+    PREFIX,
+    WitnessError,
+    blocks_of,
+    outside_blocks_differ,
+    split_output,
+    varied_args,
+)
 
 FOLDER = "witness"
 
@@ -213,6 +224,8 @@ def witness_check(state: State, ctx: Context, cand: dict, env: dict[str, str], s
             return {"name": "witness", "ok": False,
                     "reason": f"its witness build does not print what the source's witness prints {where}: {found.reason}"}
         agreed.append(found.reason)
-    return {"name": "witness", "ok": True, "sees_results": True,
+    kept = blocks_of(read_files(state, cand)) == blocks_of(read_files(state, witness))
+    return {"name": "witness", "ok": True, "sees_results": kept,
             "reason": f"its witness build prints what the source's witness prints on {len(sets)} argument sets"
-                      f" ({agreed[0]})"}
+                      f" ({agreed[0]})" + ("" if kept else "; its witness blocks are not the witness's own, so its"
+                                           " counts do not clear a drop in work")}

@@ -132,6 +132,22 @@ def test_a_candidate_that_drops_the_witness_blocks_is_rejected(bench, witness):
     assert not verdict.valid and "the witness blocks were dropped" in verdict.check("witness")["reason"]
 
 
+def test_a_cheat_that_rewrites_the_witness_counts_to_hide_a_drop_in_work_is_not_valid(tmp_path):
+    """The repeat loop run once, the witness block printing the full count anyway: the witness lines agree, but
+    blocks that are not the witness's own do not clear the drop callgrind counts (on 4 repeats, to count fast)."""
+    bench = Bench(BENCHMARKS / PROGRAM, "10", tmp_path / "run", ALWAYS_VALID)
+    witness = bench.offer_witness(WITNESS, "corpus", work_args="4")
+    faked = corpus_code(PROGRAM, "cheat-repeat-loop-removed.cpp").replace(
+        'element updates: %ld\\n", updates);', 'element updates: %ld\\n", static_cast<long>(N) * repeat);')
+    assert faked != corpus_code(PROGRAM, "cheat-repeat-loop-removed.cpp")
+    verdict = bench.judge(faked, witness=witness, work_args="4")
+    assert verdict.check("witness")["ok"] is True and not verdict.check("witness")["sees_results"]
+    assert "not the witness's own" in verdict.check("witness")["reason"]
+    assert verdict.check("workload")["flagged"] and not verdict.valid
+    honest = bench.judge(corpus_code(PROGRAM, "honest-one-parallel-region.cpp"), witness=witness, work_args="4")
+    assert honest.valid and honest.check("witness")["sees_results"]
+
+
 def test_a_users_witness_that_is_refused_stops_the_run_with_one_line(tmp_path):
     mine = tmp_path / "mine.cpp"
     mine.write_text(WITNESS.replace("triad: %d elements", "triad: %d items"))
