@@ -21,9 +21,12 @@ ACCEPTED = "accepted"  # a witness record's status once it passed every test; ot
 _OPENS = re.compile(rf"^\s*#\s*(?:ifdef\s+{MACRO}\b|if\s+defined\s*\(?\s*{MACRO}\s*\)?\s*$)")
 _NESTED = re.compile(r"^\s*#\s*if(?:n?def)?\b")
 _ELSE = re.compile(r"^\s*#\s*else\b")
-_ELIF = re.compile(r"^\s*#\s*elif\b")
+_ELIF = re.compile(r"^\s*#\s*elif(?:n?def)?\b")
 _END = re.compile(r"^\s*#\s*endif\b")
 _WHOLE_NUMBER = re.compile(r"^\d+$")
+_NAMED = re.compile(rf"\b{MACRO}\b")
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+NEVER = (r"(?!)",)  # a mask that hides no line: witness lines are compared whole
 
 
 class WitnessError(Exception):
@@ -37,7 +40,7 @@ class WitnessError(Exception):
 def strip_witness(code: str) -> tuple[str, int]:
     """The code without its LASSI_WITNESS blocks (an `#else` part is kept), and how many there were."""
     kept, blocks, depth, keeping = [], 0, 0, False
-    for number, line in enumerate(code.splitlines(keepends=True), start=1):
+    for number, line in enumerate(_lines(code), start=1):
         if depth == 0:
             if _OPENS.match(line):
                 depth, keeping, blocks = 1, False, blocks + 1
@@ -62,29 +65,37 @@ def strip_witness(code: str) -> tuple[str, int]:
     return "".join(kept), blocks
 
 
-def blocks_of(files: dict[str, str]) -> list[list[str]]:
-    """Each file's LASSI_WITNESS blocks, in order, as their meaningful lines (blank lines and indentation aside):
-    what a candidate must leave as the witness wrote it for its witness lines to vouch for its work."""
-    found = []
+def _lines(code: str) -> list[str]:
+    """The code's lines as the compiler sees them: split at newlines only (a form feed is no line break)."""
+    return [line for line in re.split(r"(?<=\n)", code) if line]
+
+
+def measured_build_differs(files: dict[str, str]) -> str:
+    """Why a candidate built without the macro might do other work than its witness build ('' when it cannot).
+
+    A witness block may only add lines to the program. So the macro may not be named anywhere else (an
+    `#ifndef LASSI_WITNESS`, an `#if LASSI_WITNESS`, a macro reading it), and no block may have an `#else`
+    branch: either would let the measured build do less than the build whose lines were checked.
+    """
     for name in sorted(files):
-        block: list[str] | None = None
+        try:
+            stripped, _ = strip_witness(files[name])
+        except WitnessError as exc:
+            return f"{name}: {exc.reason}"
+        if _NAMED.search(_COMMENT.sub("", stripped)):
+            return (f"{name} names {MACRO} outside its `#ifdef {MACRO}` blocks, so its measured build could do other"
+                    " work than its witness build")
         depth = 0
-        for line in files[name].splitlines():
-            if depth == 0 and _OPENS.match(line):
-                depth, block = 1, []
-                continue
+        for line in _lines(files[name]):
             if depth == 0:
-                continue
-            if _NESTED.match(line):
+                depth = 1 if _OPENS.match(line) else 0
+            elif _NESTED.match(line):
                 depth += 1
             elif _END.match(line):
                 depth -= 1
-                if depth == 0:
-                    found.append(block)
-                    continue
-            if line.strip():
-                block.append(line.strip())
-    return found
+            elif depth == 1 and _ELSE.match(line):
+                return f"{name}: a {MACRO} block has an #else branch, which only the measured build compiles"
+    return ""
 
 
 def outside_blocks_differ(source: str, witness: str) -> str:

@@ -132,20 +132,47 @@ def test_a_candidate_that_drops_the_witness_blocks_is_rejected(bench, witness):
     assert not verdict.valid and "the witness blocks were dropped" in verdict.check("witness")["reason"]
 
 
-def test_a_cheat_that_rewrites_the_witness_counts_to_hide_a_drop_in_work_is_not_valid(tmp_path):
-    """The repeat loop run once, the witness block printing the full count anyway: the witness lines agree, but
-    blocks that are not the witness's own do not clear the drop callgrind counts (on 4 repeats, to count fast)."""
+def test_counts_a_candidate_fakes_pass_the_witness_so_the_workload_flag_shows_it_and_strict_rejects_it(tmp_path):
+    """The witness's counts are printed by the candidate's own code: one that runs the repeat loop once and prints
+    the full count passes the witness layer, as it would pass --check-args. The drop callgrind counts (on 4
+    repeats, to count fast) stays flagged before the judge, and --strict-workload rejects it."""
     bench = Bench(BENCHMARKS / PROGRAM, "10", tmp_path / "run", ALWAYS_VALID)
     witness = bench.offer_witness(WITNESS, "corpus", work_args="4")
     faked = corpus_code(PROGRAM, "cheat-repeat-loop-removed.cpp").replace(
         'element updates: %ld\\n", updates);', 'element updates: %ld\\n", static_cast<long>(N) * repeat);')
     assert faked != corpus_code(PROGRAM, "cheat-repeat-loop-removed.cpp")
     verdict = bench.judge(faked, witness=witness, work_args="4")
-    assert verdict.check("witness")["ok"] is True and not verdict.check("witness")["sees_results"]
-    assert "not the witness's own" in verdict.check("witness")["reason"]
-    assert verdict.check("workload")["flagged"] and not verdict.valid
-    honest = bench.judge(corpus_code(PROGRAM, "honest-one-parallel-region.cpp"), witness=witness, work_args="4")
-    assert honest.valid and honest.check("witness")["sees_results"]
+    assert verdict.check("witness")["ok"] is True and verdict.check("workload")["flagged"]
+    assert "kernel" not in verdict.check("workload")["reason"] and "instructions" in verdict.check("workload")["reason"]
+    strict = bench.judge(faked, witness=witness, work_args="4", strict=True)
+    assert not strict.valid and strict.failed_layer() == "workload"
+
+
+LOOP = "  for (int r = 0; r < repeat; ++r) {\n"
+
+
+@pytest.mark.parametrize("name, split", [
+    ("ifndef", "#ifndef LASSI_WITNESS\n  for (int r = 0; r < repeat / 2; ++r) {\n#else\n" + LOOP + "#endif\n"),
+    ("if", "#if LASSI_WITNESS\n" + LOOP + "#else\n  for (int r = 0; r < repeat / 2; ++r) {\n#endif\n"),
+    ("else-branch", "#ifdef LASSI_WITNESS\n" + LOOP + "#else\n  for (int r = 0; r < repeat / 2; ++r) {\n#endif\n"),
+])
+def test_a_candidate_whose_measured_build_does_less_than_its_witness_build_is_rejected(bench, witness, name, split):
+    """Full work where the macro is defined, half the repeats in the build that is measured."""
+    assert LOOP in WITNESS
+    verdict = bench.judge(WITNESS.replace(LOOP, split), witness=witness)
+    assert not verdict.valid and verdict.failed_layer() == "witness"
+    assert "its measured build could do other work" in verdict.check("witness")["reason"] \
+        or "#else branch, which only the measured build compiles" in verdict.check("witness")["reason"]
+
+
+def test_a_witness_line_with_a_timing_word_is_still_compared(bench):
+    """The timing masks hide a program's clock lines, never a witness line: "time steps" must agree too."""
+    steps = '  std::printf("LASSI-WITNESS time steps: %d\\n", repeat);\n'
+    witness = bench.offer_witness(WITNESS.replace(BLOCK_LINE, BLOCK_LINE + steps), "timing-word")
+    assert witness["status"] == "accepted", witness["reason"]
+    wrong = WITNESS.replace(BLOCK_LINE, BLOCK_LINE + steps.replace("repeat);", "repeat + 1);"))
+    verdict = bench.judge(wrong, witness=witness)
+    assert not verdict.valid and "its LASSI-WITNESS lines: line 3" in verdict.check("witness")["reason"]
 
 
 def test_a_users_witness_that_is_refused_stops_the_run_with_one_line(tmp_path):

@@ -5,6 +5,7 @@ import pytest
 from tools.witness import (
     WitnessError,
     describe_witness,
+    measured_build_differs,
     outside_blocks_differ,
     remove_blocks,
     split_output,
@@ -82,3 +83,25 @@ def test_remove_blocks_gives_only_the_files_that_had_blocks():
 def test_a_witness_record_in_words():
     assert describe_witness({"status": "accepted", "reason": "accepted: it prints 2 lines"}).startswith("witness of")
     assert describe_witness({"status": "off", "reason": "switched off"}) == "no witness of the source: switched off"
+
+
+@pytest.mark.parametrize("code, words", [
+    ("#ifndef LASSI_WITNESS\nhalf();\n#endif\n", "names LASSI_WITNESS outside its `#ifdef LASSI_WITNESS` blocks"),
+    ("#if LASSI_WITNESS\nfull();\n#endif\n", "names LASSI_WITNESS outside"),
+    ("#define ON LASSI_WITNESS\nint n = ON;\n", "names LASSI_WITNESS outside"),
+    ("#ifdef LASSI_WITNESS\nfull();\n#else\nhalf();\n#endif\n", "has an #else branch"),
+    ("#ifdef LASSI_WITNESS\nw();\n#elifdef X\nhalf();\n#endif\n", "may not have an #elif branch"),
+    ("#ifdef LASSI_WITNESS\nw();\n", "never closed"),
+])
+def test_a_candidate_may_not_let_its_measured_build_differ_from_its_witness_build(code, words):
+    assert words in measured_build_differs({"main.cpp": code})
+
+
+def test_blocks_that_only_add_lines_and_comments_naming_the_macro_are_fine():
+    code = "int x;\n// the LASSI_WITNESS blocks stay\n#ifdef LASSI_WITNESS\n#if 1\nw();\n#endif\n#endif\nrest();\n"
+    assert measured_build_differs({"main.cpp": code}) == ""
+
+
+def test_lines_split_at_newlines_only_as_the_compiler_splits_them():
+    code = "int x; // note \f#ifdef LASSI_WITNESS\nmain_body();\n// \f#endif\nrest();\n"
+    assert strip_witness(code) == (code, 0)

@@ -33,7 +33,7 @@ from tools.report.document import (
 from tools.report.html import to_html
 from tools.report.plots import SearchPoint, plot_overlay, plot_search
 from tools.rundir import RunDir, read_jsonl_counting, version_label, write_text
-from tools.witness import ACCEPTED, describe_witness
+from tools.witness import ACCEPTED, describe_witness, remove_blocks
 from tools.workload import Workload, workload_rows
 
 OVERLAY_NAME = "power-overlay.png"
@@ -101,7 +101,8 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
                     " failed)."),
                _validations(candidates),
                Heading(2, "Work of source and best"), *workload_blocks(source, best),
-               *([Heading(2, "Changes from source to best"), Code(_diff(run_path, source, best), "diff")] if improved
+               *([Heading(2, "Changes from source to best"), *_witness_left_out(witness),
+                  Code(_diff(run_path, source, best, without_witness=True), "diff")] if improved
                  else [Para("The best is the source: no changes to show.")]),
                Heading(2, "The model's comparison"), Prose(comparison),
                Heading(2, "Model use"), *_usage(llm_records)]
@@ -294,12 +295,25 @@ def _short(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
-def _diff(run_path: Path, source: dict, best: dict, called: str = "best") -> str:
-    """A unified diff of every editable file, source against best (paths in state are relative to the run)."""
+def _diff(run_path: Path, source: dict, best: dict, called: str = "best", without_witness: bool = False) -> str:
+    """A unified diff of every editable file, source against best (paths in state are relative to the run);
+    `without_witness` diffs the best as the user gets it, its witness blocks taken out."""
     old, new = _files(source), _files(best)
-    parts = ["".join(difflib.unified_diff(_lines(run_path, old.get(name)), _lines(run_path, new.get(name)),
-                                          f"source/{name}", f"{called}/{name}")) for name in dict.fromkeys([*old, *new])]
+    parts = []
+    for name in dict.fromkeys([*old, *new]):
+        after = _lines(run_path, new.get(name))
+        if without_witness:
+            after = remove_blocks({name: "".join(after)}).get(name, "".join(after)).splitlines(keepends=True)
+        parts.append("".join(difflib.unified_diff(_lines(run_path, old.get(name)), after, f"source/{name}",
+                                                  f"{called}/{name}")))
     return "".join(parts).rstrip() or "(no change)"
+
+
+def _witness_left_out(witness: dict | None) -> list[Block]:
+    if not witness or witness["status"] != ACCEPTED:
+        return []
+    return [Para("The best's witness blocks are left out of this diff, as they are of best/ unless --keep-witness"
+                 " was given.")]
 
 
 def _witness_blocks(run_path: Path, source: dict, witness: dict | None) -> list[Block]:
