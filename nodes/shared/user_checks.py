@@ -34,7 +34,7 @@ def verification_run(state: State, prog: Program, ctx: Context, cand: Candidate,
     files = read_files(state, cand)
     stage_workspace(prog, folder / "work", files, ctx.encoding, ctx.follow_links)
     verifying = replace(ctx, extra_flags=" ".join(f for f in (ctx.extra_flags, ctx.verify_flags) if f))
-    built = build_workspace(prog, verifying, folder / "work", files, folder / "configured")
+    built = build_workspace(prog, verifying, folder / "work", files, folder / "configured", sandbox.guarded)
     write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
     if not built.ok:
         return {"ok": False, "failure": f"did not build with {ctx.verify_flags!r}: {built.first_error()}",
