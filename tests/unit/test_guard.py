@@ -57,20 +57,20 @@ def run_script(layout, script: str):
 
 ATTACKS = {
     "reference forged": ("echo 'sum = 0' > {run}/candidates/v000-source/stdout.txt",
-                         "candidates/v000-source/stdout.txt in the run directory (changed)"),
-    "file planted": ("echo x > {run}/planted.txt", "planted.txt in the run directory (added)"),
-    "folder planted": ("mkdir -p {run}/loot/deep && echo x > {run}/loot/deep/f", "loot in the run directory (added)"),
-    "source folder removed": ("rm -rf {run}/candidates/v000-source", "candidates/v000-source in the run directory (removed)"),
-    "record emptied": (": > {run}/run.json", "run.json in the run directory (changed)"),
+                         "in the run directory candidates/v000-source/stdout.txt (changed)"),
+    "file planted": ("echo x > {run}/planted.txt", "in the run directory planted.txt (added)"),
+    "folder planted": ("mkdir -p {run}/loot/deep && echo x > {run}/loot/deep/f", "in the run directory loot (added)"),
+    "source folder removed": ("rm -rf {run}/candidates/v000-source", "in the run directory candidates/v000-source (removed)"),
+    "record emptied": (": > {run}/run.json", "in the run directory run.json (changed)"),
     "program file made a link": ("rm {program}/main.cpp && ln -s /etc/passwd {program}/main.cpp",
-                                 "main.cpp in the program folder (changed)"),
-    "program data removed": ("rm -r {program}/data", "data in the program folder (removed)"),
+                                 "in the program folder main.cpp (changed)"),
+    "program data removed": ("rm -r {program}/data", "in the program folder data (removed)"),
     "shared file written through the workspace": ("printf xx | dd of=big.bin conv=notrunc 2>/dev/null",
-                                                  "big.bin in the program folder (changed)"),
+                                                  "in the program folder big.bin (changed)"),
     "another workspace written": ("echo x > {run}/candidates/v000-source/work/main",
-                                  "candidates/v000-source/work/main in the run directory (added)"),
+                                  "in the run directory candidates/v000-source/work/main (added)"),
     "link retargeted": ("ln -sf /etc/passwd {run}/candidates/v000-source/link",
-                        "candidates/v000-source/link in the run directory (changed)"),
+                        "in the run directory candidates/v000-source/link (changed)"),
 }
 
 

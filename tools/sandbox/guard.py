@@ -27,6 +27,7 @@ from tools.sandbox.scratch import remove_tree
 COPY_BUDGET_BYTES = 512 * 1024 * 1024  # copies kept in memory, all files together
 SKIPPED = {".git", "__pycache__"}  # not staged into workspaces, not relied on (tools/program.py)
 SHOWN = 6  # entries named in a reason; the rest are counted
+WHAT = ("changed", "removed", "added")  # the order they are named in, folder by folder
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ class Guard:
         for change in sorted((c for c in changes if c.what != "added"), key=lambda c: len(Path(c.path).parts)):
             self._put_back(self._path(change))
         self.seen = self._scan(workspace)
-        return _topmost(changes)
+        order = [name for name, _ in self.roots]
+        return sorted(_topmost(changes), key=lambda c: (order.index(c.root), WHAT.index(c.what), c.path))
 
     def _put_back(self, path: Path) -> None:
         entry = self.before[path]
@@ -172,18 +174,20 @@ class Guard:
 
 
 def describe(changes: list[Change]) -> str:
-    """A run's reason: what it changed outside its workspace (all of it put back)."""
-    shown = ", ".join(map(str, changes[:SHOWN])) + (f" and {len(changes) - SHOWN} more" if len(changes) > SHOWN else "")
-    return (f"changed files outside its workspace, put back as they were: {shown} (with the sandbox setting bwrap"
-            " a program cannot reach them)")
+    """A run's reason: what it changed outside its workspace (all of it put back), folder by folder."""
+    by_root: dict[str, list[str]] = {}
+    for change in changes[:SHOWN]:
+        by_root.setdefault(change.root, []).append(f"{change.path} ({change.what})")
+    shown = "; ".join(f"in the {root} {', '.join(entries)}" for root, entries in by_root.items())
+    more = f"; and {len(changes) - SHOWN} more" if len(changes) > SHOWN else ""
+    return (f"changed files outside its workspace, put back as they were: {shown}{more} (with the sandbox setting"
+            " bwrap a program cannot reach them)")
 
 
 def _topmost(changes: list[Change]) -> list[Change]:
-    """The changes to name: what was changed first, then removed, then added; the entries of a folder added or
-    removed whole are not named one by one."""
+    """The changes to name: the entries of a folder added or removed whole are not named one by one."""
     whole = {(c.root, c.path) for c in changes if c.what != "changed"}
-    named = [c for c in changes if not any((c.root, str(parent)) in whole for parent in Path(c.path).parents)]
-    return sorted(named, key=lambda c: (("changed", "removed", "added").index(c.what), c.root, c.path))
+    return [c for c in changes if not any((c.root, str(parent)) in whole for parent in Path(c.path).parents)]
 
 
 _guards: dict[tuple, Guard] = {}
