@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 import tools.sandbox.containment as containment_module
+from graph.context import make_context
+from nodes.shared.containment import run_sandbox, task_cap
+from tests.helpers import FIXTURES
 from tools.sandbox.containment import (
     Limits,
     candidate_max_tasks,
@@ -169,3 +172,31 @@ def test_under_bubblewrap_dev_shm_is_private_and_counted(tmp_path):
                          sandbox=Sandbox("bwrap", "test", SCRATCH_CAP))
     assert not result.ok and not os.path.exists("/dev/shm/hoard0")
     assert "(the scratch-mb setting raises it)" in result.failure(60) or "No space left on device" in result.stderr
+
+
+def stage0_state(tmp_path, task_cap: dict | None) -> dict:
+    run = {"task_cap": task_cap} if task_cap else {}
+    return {"language": "cpp", "run_dir": str(tmp_path), "program": str(FIXTURES / "sleeper"),
+            "candidates": {"000": {"version": 0, "run": run}}}
+
+
+def test_candidates_runs_get_the_cap_derived_in_stage_0_and_the_source_before_it_the_default(tmp_path):
+    ctx = make_context(sandbox="none")
+    derived = task_cap(ctx, 3)
+    assert derived["max_tasks"] == candidate_max_tasks(3) and "4 × the 3 the source ran at its peak" in derived["how"]
+    limits = run_sandbox(stage0_state(tmp_path, derived), ctx).limits
+    assert limits.max_tasks == candidate_max_tasks(3) and "the cap of a candidate's runs" in limits.tasks_origin
+    assert run_sandbox(stage0_state(tmp_path, None), ctx).limits.max_tasks == default_max_tasks()
+
+
+def test_a_cap_the_user_set_holds_for_candidates_too_and_is_recorded_as_theirs(tmp_path):
+    ctx = make_context(sandbox="none", max_processes=300)
+    assert task_cap(ctx, 3) == {"max_tasks": 300, "source_peak": 3, "how": "set by the max-processes setting"}
+    recorded = task_cap(make_context(sandbox="none"), 3)  # recorded before the setting was given, on a resume
+    limits = run_sandbox(stage0_state(tmp_path, recorded), ctx).limits
+    assert limits.max_tasks == 300 and limits.tasks_origin == ""
+
+
+def test_run_sandbox_guards_the_run_directory_and_the_program_folder(tmp_path):
+    guarded = dict(run_sandbox(stage0_state(tmp_path, None), make_context(sandbox="none")).guarded)
+    assert guarded == {"run directory": str(tmp_path.resolve()), "program folder": str(FIXTURES / "sleeper")}
