@@ -119,3 +119,15 @@ def test_a_change_too_large_to_have_been_copied_stops_the_run_naming_the_file_an
         run_script(layout, "printf xx | dd of=big.bin conv=notrunc 2>/dev/null")
     assert "big.bin in the program folder (changed), too large to keep a copy of" in str(caught.value)
     assert "run with sandbox bwrap" in str(caught.value) and caught.value.setting == "sandbox"
+
+
+def test_a_file_the_run_holds_open_removed_is_put_back_and_stops_the_run_rather_than_lose_what_follows(layout):
+    checkpoints = layout["run"] / "checkpoints.sqlite"
+    checkpoints.write_bytes(b"checkpoint 1\n")
+    with checkpoints.open("ab") as held:  # as the checkpointer holds its database
+        assert run_script(layout, "true").ok
+        with pytest.raises(LassiError) as caught:
+            run_script(layout, f"rm {checkpoints}")
+        held.write(b"lost\n")
+    assert "removed checkpoints.sqlite in the run directory (removed), which this run holds open" in str(caught.value)
+    assert "resume the run" in str(caught.value) and checkpoints.read_bytes() == b"checkpoint 1\n"

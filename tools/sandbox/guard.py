@@ -8,7 +8,8 @@ tool has rewritten since; the running program's own workspace is left out. Nothi
 writes there while it runs (one writer per run directory, and the tool waits on the program), so after
 the run an entry that is new, gone or changed is the program's doing: new ones are removed, the others
 written back from the copies, and the run fails with a reason that names them. A change that cannot be
-put back (a file too large to keep a copy of) is an error: the run cannot be trusted any more.
+put back (a file too large to keep a copy of, or one the tool holds open, such as the checkpoints,
+removed: its name is put back, but the tool would go on writing to the file without one) is an error.
 
 The user's home and the rest of the machine are not watched: only bubblewrap keeps a program from them.
 """
@@ -35,6 +36,7 @@ class Entry:
     kind: str  # file, folder, link, other
     mode: int
     ino: int
+    dev: int
     size: int = 0
     changed_ns: int = 0  # st_ctime_ns: a program cannot set it back
     modified_ns: int = 0
@@ -43,11 +45,12 @@ class Entry:
     @classmethod
     def of(cls, info: os.stat_result, path: str) -> "Entry":
         if stat.S_ISDIR(info.st_mode):  # a folder's times move with its entries, which are watched themselves
-            return cls("folder", stat.S_IMODE(info.st_mode), info.st_ino)
+            return cls("folder", stat.S_IMODE(info.st_mode), info.st_ino, info.st_dev)
         if stat.S_ISLNK(info.st_mode):
-            return cls("link", 0, info.st_ino, target=os.readlink(path))
+            return cls("link", 0, info.st_ino, info.st_dev, target=os.readlink(path))
         kind = "file" if stat.S_ISREG(info.st_mode) else "other"
-        return cls(kind, stat.S_IMODE(info.st_mode), info.st_ino, info.st_size, info.st_ctime_ns, info.st_mtime_ns)
+        return cls(kind, stat.S_IMODE(info.st_mode), info.st_ino, info.st_dev, info.st_size, info.st_ctime_ns,
+                   info.st_mtime_ns)
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,13 @@ class Guard:
         """Note the folders as they are before a run of the program in `workspace`, and copy what is new."""
         self.before = self._scan(workspace)
         kept = 0
-        by_inode: dict[tuple[int, int], bytes] = {}  # a file shared into workspaces is read once
+        by_inode: dict[tuple[int, int, int], bytes] = {}  # a file shared into workspaces is read once
         for path, entry in self.before.items():
             if entry.kind != "file":
                 continue
             if self.seen.get(path) != entry or path not in self.copies:
                 self.copies.pop(path, None)
-                key = (entry.ino, entry.changed_ns)
+                key = (*_identity(entry), entry.changed_ns)
                 if key not in by_inode and kept + entry.size <= COPY_BUDGET_BYTES:
                     by_inode[key] = _read_file(path)
                 if key in by_inode:
@@ -109,6 +112,12 @@ class Guard:
         for change in sorted((c for c in changes if c.what != "added"), key=lambda c: len(Path(c.path).parts)):
             self._put_back(self._path(change))
         self.seen = self._scan(workspace)
+        gone = _held_open_and_gone()
+        if held := [c for c in changes if c.what != "added" and _identity(self.before[self._path(c)]) in gone]:
+            raise LassiError(f"a program run without filesystem isolation removed {', '.join(map(str, held))}, which"
+                             " this run holds open: it was put back as it was before that run, but what the run"
+                             " writes next would be lost; resume the run to go on from there, with {setting} bwrap"
+                             " to keep programs away from it", setting="sandbox")
         order = [name for name, _ in self.roots]
         return sorted(_topmost(changes), key=lambda c: (order.index(c.root), WHAT.index(c.what), c.path))
 
@@ -201,6 +210,23 @@ def guard_for(roots: tuple[tuple[str, str], ...]) -> Guard:
             _guards.clear()  # a process runs one run at a time: the last run's copies are let go
             _guards[roots] = Guard(roots)
         return _guards[roots]
+
+
+def _identity(entry: Entry) -> tuple[int, int]:
+    return entry.dev, entry.ino
+
+
+def _held_open_and_gone() -> set[tuple[int, int]]:
+    """The files this process holds open that no longer have a name (the checkpoints, the lock)."""
+    gone = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            info = os.stat(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_nlink == 0:
+            gone.add((info.st_dev, info.st_ino))
+    return gone
 
 
 def _read_file(path: Path) -> bytes:
