@@ -5,7 +5,9 @@ are attacks, each failing so the next comes as its fix, then a valid candidate t
 shapes its scratch, which becomes the best. Each test below looks at one attack in that run and checks
 what every attack must leave true: nothing outside the candidate's workspace changed (the user's home,
 the program folder, the run directory, the reference output), no secret in any file of the run
-directory, the run went on to its report, and the report says why the candidate failed.
+directory, the run went on to its report, and the report says why the candidate failed. Without
+bubblewrap the write-outside attack goes for the run directory's own files instead of the home (which
+only bubblewrap keeps out of reach): what it changed there is put back after its run.
 """
 
 from __future__ import annotations
