@@ -205,7 +205,9 @@ class Context:
                            " filesystem outside the scratch folder), none (resource limits only), or auto (bubblewrap"
                            " where it works)", group="containment", commands=BUILDING, choices=SANDBOX_MODES)
     max_processes: int | None = setting(None, "processes and threads a build or run may have at once (default: 4096,"
-                                        " or 16 a core on machines with more than 256 cores)", group="containment",
+                                        " or 16 a core, for builds and the source; for candidates the larger of"
+                                        " 2048, or 16 a core, and 4 times the source's peak in Stage 0)",
+                                        group="containment",
                                         commands=BUILDING,
                                         ge=8, why="a compiler needs a few")
     max_memory_mb: int | None = setting(None, "memory in MiB a build or run may use (default: 3/4 of the machine's)",

@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.record import include_dirs, run_record
 from graph.state import SOURCE, State, current, failed_status, new_candidate, program, read_files, store_files
-from nodes.shared.containment import sandbox_for
+from nodes.shared.containment import guarded_folders, sandbox_for
 from tools.build import BINARY_NAME, BuildResult, build, build_command, include_env, shell_command
 from tools.errors import LassiError
 from tools.gpu import find_gpu
@@ -38,7 +38,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     else:
         files = read_files(state, cand)
         stage_workspace(prog, folder / "work", files, ctx.encoding, ctx.follow_links)
-        built = build_workspace(prog, ctx, folder / "work", files, run.path / CONFIGURED_TREE)
+        built = build_workspace(prog, ctx, folder / "work", files, run.path / CONFIGURED_TREE, guarded_folders(state))
     write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
     status, reason = _verdict(built, cand, state.get("corrections", 0), ctx.max_corrections, folder)
     record = {**cand, "status": status, "reason": reason,
@@ -47,11 +47,13 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     return {**update, "candidates": {**update.get("candidates", {}), state["current"]: record}}
 
 
-def build_workspace(prog: Program, ctx: Context, work: Path, files: dict[str, str], tree: Path) -> BuildResult:
-    """The default compiler line in the workspace, or the user's build there or in the configured tree."""
+def build_workspace(prog: Program, ctx: Context, work: Path, files: dict[str, str], tree: Path,
+                    guarded: tuple[tuple[str, str], ...] = ()) -> BuildResult:
+    """The default compiler line in the workspace, or the user's build there or in the configured tree;
+    `guarded` folders are watched (a build the user made of an edited Makefile runs the model's commands)."""
     includes = tuple(include_dirs(prog, ctx))
     binary = ctx.binary or BINARY_NAME
-    sandbox = sandbox_for(ctx, prog.language, includes)
+    sandbox = sandbox_for(ctx, prog.language, includes, guarded)
     if not ctx.build_command:
         command = build_command(prog.language, prog.sources(ctx.sources), ctx.compile_flags, _arch(prog, ctx),
                                 ctx.extra_flags, includes, tuple(ctx.libraries), output=binary)

@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.state import SOURCE, State, best, current, failed_status, label, run_dir, source
-from nodes.shared.containment import sandbox_for
+from nodes.shared.containment import run_sandbox, task_cap
 from nodes.shared.first_runs import FirstRuns, RejectedEarly
 from nodes.shared.gpu_work import binary_of
 from tools.energy import RepeatPolicy, choose_meter, measure
@@ -46,9 +46,15 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
         return {"candidates": {state["current"]: kept}}
     meter = choose_meter(state["language"], ctx.gpu)
     limit = time_limit(state, ctx)
-    sandbox = sandbox_for(ctx, state["language"])
+    sandbox = run_sandbox(state, ctx)
     first_runs = FirstRuns(state, ctx)  # the output checked on the first runs, before the rest are measured
-    run = program_runner(state, cand, meter, limit, sandbox, on_result=first_runs.seen)
+    peaks: list[int] = []  # the most processes and threads each run had at once
+
+    def seen(result: RunResult) -> None:
+        peaks.append(result.peak_tasks)
+        first_runs.seen(result)
+
+    run = program_runner(state, cand, meter, limit, sandbox, on_result=seen)
     tell = get_stream_writer()
     name = f"{label(cand)} {cand['origin']}"
     rejected = ""
@@ -67,6 +73,9 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
                 "stderr_path": run_folder.relative(folder / "stderr.txt")}
     if first_runs.notice:
         run_info["notice"] = first_runs.notice
+    if state["current"] == SOURCE:  # what its candidates may run at once follows from what it ran
+        run_info["peak_tasks"] = max(peaks, default=result.peak_tasks)
+        run_info["task_cap"] = task_cap(ctx, run_info["peak_tasks"])
     if rejected:
         record = {**cand, "status": "ran", "reason": f"not measured: {rejected}", "run": run_info}
     elif measurement is not None:

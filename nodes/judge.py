@@ -39,7 +39,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import SOURCE, State, current, file_at, program, read_code, read_stdout, run_dir, source
 from nodes.executor import SOURCE_TIME_LIMIT_S, candidate_time_limit
-from nodes.shared.containment import gpu_env, sandbox_for
+from nodes.shared.containment import gpu_env, run_sandbox
 from nodes.shared.gpu_work import binary_of, count_work, with_source_workload, work_args
 from nodes.shared.models import ask, judge_tag
 from nodes.shared.user_checks import (
@@ -72,7 +72,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     ctx = runtime.context
     cand, src = current(state), source(state)
     compare = output_comparison(ctx)
-    env, sandbox = gpu_env(state["language"], ctx), sandbox_for(ctx, state["language"])
+    env, sandbox = gpu_env(state["language"], ctx), run_sandbox(state, ctx)
     run = cand["run"]
     checks = [_check("runs", True, f"built, exited 0 after {run['seconds']:.3g} s (limit {run['time_limit_s']:g} s)")]
     checks.append(_output_check("output", compare(read_stdout(state, src), read_stdout(state, cand))))

@@ -7,7 +7,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import SOURCE, State, best, label, program, run_dir
 from nodes.executor import SOURCE_TIME_LIMIT_S
-from nodes.shared.containment import gpu_env, sandbox_for
+from nodes.shared.containment import gpu_env, run_sandbox
 from nodes.shared.gpu_work import describe_gpu_work, with_source_workload, work_args
 from nodes.shared.models import ask
 from nodes.shared.witness import working_files
@@ -23,7 +23,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
     update: dict = {}
     if target["key"] == SOURCE and "workload" not in target:  # no candidate was judged yet: count it now
         target = with_source_workload(state, target, gpu_env(state["language"], ctx), ctx.time_limit or SOURCE_TIME_LIMIT_S,
-                                      sandbox_for(ctx, state["language"]), work_args(state, ctx.work_args))
+                                      run_sandbox(state, ctx), work_args(state, ctx.work_args))
         update["candidates"] = {SOURCE: target}
     summaries = state["summaries"]
     number = state.get("plans", 0) + 1

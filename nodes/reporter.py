@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 from graph.context import Context
 from graph.state import State, best, program, read_code, read_files, read_stdout, run_dir, source
 from nodes.executor import program_runner, time_limit
-from nodes.shared.containment import sandbox_for
+from nodes.shared.containment import run_sandbox
 from nodes.shared.models import LANGUAGE_NAMES, ask
 from tools.build import BINARY_NAME
 from tools.energy import choose_meter
@@ -54,7 +54,7 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
 def _confirm(state: State, ctx: Context, src: dict, top: dict) -> dict:
     """Fresh alternating pairs of best and source, as many as the confirm_pairs setting asks for."""
     meter = choose_meter(state["language"], ctx.gpu)
-    limit, sandbox = time_limit({**state, "current": top["key"]}, ctx), sandbox_for(ctx, state["language"])
+    limit, sandbox = time_limit({**state, "current": top["key"]}, ctx), run_sandbox(state, ctx)
     runs = [program_runner(state, c, meter, limit, sandbox) for c in (top, src)]
     return {"best": top["key"], **confirm_result(meter, *runs, ctx.confirm_pairs)}
 

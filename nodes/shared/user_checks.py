@@ -54,7 +54,7 @@ def variant_runs(state: State, prog: Program, ctx: Context, cand: Candidate, fla
     files = read_files(state, cand)
     stage_workspace(prog, folder / "work", files, ctx.encoding, ctx.follow_links)
     variant = replace(ctx, extra_flags=" ".join(f for f in (ctx.extra_flags, flags) if f))
-    built = build_workspace(prog, variant, folder / "work", files, folder / "configured")
+    built = build_workspace(prog, variant, folder / "work", files, folder / "configured", sandbox.guarded)
     write_text(folder / "build.log", f"$ {' '.join(built.command)}\n{built.log}")
     if not built.ok:
         return {"ok": False, "failure": f"did not build with {flags!r}: {built.first_error()}",

@@ -20,7 +20,7 @@ from pathlib import Path
 from graph.context import Context
 from graph.state import SOURCE, State, program, read_files, read_stdout, run_dir, source, store_files
 from nodes.executor import SOURCE_TIME_LIMIT_S, candidate_time_limit
-from nodes.shared.containment import gpu_env, sandbox_for
+from nodes.shared.containment import gpu_env, run_sandbox
 from nodes.shared.gpu_work import binary_of
 from nodes.shared.models import LANGUAGE_NAMES, ask
 from nodes.shared.user_checks import output_comparison, variant_runs
@@ -91,7 +91,7 @@ def _varied_sets(state: State, ctx: Context) -> tuple[list[list[str]] | None, st
     run = run_dir(state)
     binary, work = binary_of(run, source(state))
     result = run_program([str(binary), *varied], work, ctx.time_limit or SOURCE_TIME_LIMIT_S,
-                         env=gpu_env(state["language"], ctx), sandbox=sandbox_for(ctx, state["language"]))
+                         env=gpu_env(state["language"], ctx), sandbox=run_sandbox(state, ctx))
     write_text(run.path / FOLDER / "source-on-varied-args.txt", result.stdout + result.stderr)
     failing = failing_verdicts(result.stdout)
     if not result.ok or failing:
@@ -174,7 +174,7 @@ def _tried(state: State, ctx: Context, files: dict[str, str], sets: list[list[st
     args = state.get("args", [])
     limit = ctx.time_limit or SOURCE_TIME_LIMIT_S
     built = variant_runs(state, prog, ctx, made, FLAG, "build", [args, args, *sets], limit,
-                         gpu_env(state["language"], ctx), sandbox_for(ctx, state["language"]))
+                         gpu_env(state["language"], ctx), run_sandbox(state, ctx))
     if not built["ok"]:
         return {}, f"it {built['failure']}"
     runs = built["runs"]

@@ -5,12 +5,13 @@ are attacks, each failing so the next comes as its fix, then a valid candidate t
 shapes its scratch, which becomes the best. Each test below looks at one attack in that run and checks
 what every attack must leave true: nothing outside the candidate's workspace changed (the user's home,
 the program folder, the run directory, the reference output), no secret in any file of the run
-directory, the run went on to its report, and the report says why the candidate failed.
+directory, the run went on to its report, and the report says why the candidate failed. Without
+bubblewrap the write-outside attack goes for the run directory's own files instead of the home (which
+only bubblewrap keeps out of reach): what it changed there is put back after its run.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -21,8 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from app.api import optimize, report
+from app.api import optimize, report, resume
 from tests.helpers import FIXTURES
+from tests.helpers.hostile import assert_nothing_outside_changed as nothing_outside_changed
+from tests.helpers.hostile import digest
 from tests.helpers.programs import SUMMARIES, VALID, answer, sleeper
 from tools.sandbox.isolation import bwrap_problem
 
@@ -33,10 +36,12 @@ HEADERS = ("#include <cerrno>\n#include <cstring>\n#include <fcntl.h>\n#include 
 ATTACKS = {
     "secrets": ('std::fprintf(stderr, "key=%s passed=%s\\n", std::getenv("OPENAI_API_KEY"),'
                 ' std::getenv("LASSI_PASSED_TOKEN"));\n    return 7;'),
-    "write-outside": ('const char* targets[] = {"REF", "PROGRAM/main.cpp", "RUN/planted.txt", "HOME_MARK/planted.txt"};\n'
+    # TARGETS and REMOVED are the files it goes for: the reference output, the program folder, the run
+    # directory's own files, and the user's home where the containment can keep it out (bubblewrap only)
+    "write-outside": ('const char* targets[] = {TARGETS};\n'
                       '    for (const char* t : targets) { FILE* f = std::fopen(t, "w");'
                       ' std::printf("%s: %s\\n", t, f ? "written" : std::strerror(errno)); if (f) std::fclose(f); }\n'
-                      '    if (std::remove("HOME_MARK/keep.txt") != 0) std::perror("remove");\n    return 3;'),
+                      '    if (std::remove("REMOVED") != 0) std::perror("remove");\n    return 3;'),
     "socket": ('int fd = socket(AF_UNIX, SOCK_STREAM, 0);\n    sockaddr_un a{};\n    a.sun_family = AF_UNIX;\n'
                '    std::strcpy(a.sun_path, "SOCKET");\n'
                '    if (connect(fd, (sockaddr*)&a, sizeof a) != 0) { std::perror("connect"); return 4; }\n'
@@ -54,13 +59,28 @@ ATTACKS = {
                ' if (FILE* f = std::fopen(p.c_str(), "w")) std::fclose(f); }\n'
                '    symlink("/etc", "loot");\n    symlink("/nonexistent/lassi-hostile", "dangling");'),
 }
-BWRAP_ONLY = ("write-outside", "socket")  # without bubblewrap a program may write where its user may
+BWRAP_ONLY = ("socket",)  # without bubblewrap a program may connect where its user may
 WHY = {"secrets": "it exited with code 7: key=(null) passed=[LASSI_PASSED_TOKEN masked]",
        "write-outside": "it exited with code 3: remove: No such file or directory",
+       "write-outside without bubblewrap": "it changed files outside its workspace, put back as they were: in the run"
+                                           " directory candidates/v000-source/stdout.txt (changed), checkpoints.sqlite"
+                                           " (changed), run.json (changed), candidates/v000-source/main.cpp (removed),"
+                                           " planted.txt (added); in the program folder main.cpp (changed) (with the"
+                                           " sandbox setting bwrap a program cannot reach them)",
        "socket": "it exited with code 4: connect: No such file or directory",
        "flood": "it printed more output than is kept, so its output cannot be compared in full (the max-output-mb"
                 " setting raises it)",
        "daemon": "it exited with code 6"}
+
+
+def targets(mode: str, values: dict) -> dict:
+    """What write-outside goes for: without bubblewrap, the run directory's own files in place of the home."""
+    if mode == "bwrap":
+        aimed, removed = ["REF", "PROGRAM/main.cpp", "RUN/planted.txt", "HOME_MARK/planted.txt"], "HOME_MARK/keep.txt"
+    else:
+        aimed, removed = ["REF", "PROGRAM/main.cpp", "RUN/planted.txt", "RUN/run.json", "RUN/checkpoints.sqlite"], \
+            "REF_DIR/main.cpp"
+    return {"TARGETS": ", ".join(f'"{t}"' for t in aimed), "REMOVED": removed, **values}
 
 
 def attack(name: str, wait_ms: int, **values) -> str:
@@ -68,11 +88,6 @@ def attack(name: str, wait_ms: int, **values) -> str:
     for placeholder, value in values.items():
         code = code.replace(placeholder, str(value))
     return HEADERS + sleeper(wait_ms).replace("    long s = sum_to(n);", f"    {code}\n    long s = sum_to(n);")
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
 @pytest.fixture(scope="module", params=["bwrap", "none"])
@@ -109,7 +124,7 @@ def run_attacks(mode: str, base: Path) -> dict:
         values = {"REF_DIR": ref_dir, "REF": ref_dir / "stdout.txt", "PROGRAM": program, "RUN": run_dir,
                   "HOME_MARK": home_mark, "SOCKET": Path(sockets) / "host.sock"}
         before = digest(program)
-        coder = [answer(attack(n, 40, **values)) for n in names] + [answer(attack("shaper", 40, **values)),
+        coder = [answer(attack(n, 40, **targets(mode, values))) for n in names] + [answer(attack("shaper", 40, **values)),
                                                                    answer(sleeper(320))]
         session = base / "session.json"
         session.write_text(json.dumps({"about": "hostile", "responses": {
@@ -139,18 +154,7 @@ def for_attack(run: dict, name: str) -> dict:
 
 def assert_nothing_outside_changed(run: dict) -> None:
     """The user's home marker, the program folder, the run directory's own files and the reference output."""
-    result, run_dir = run["result"], run["run_dir"]
-    assert run["home_intact"] and run["program_after"] == run["program_before"]
-    assert not (run_dir / "planted.txt").exists() and not (Path.home() / ".lassi-hostile-home").exists()
-    source = result.candidates[0]
-    reference = run_dir / source["run"]["stdout_path"]
-    assert hashlib.sha256(reference.read_bytes()).hexdigest() == source["run"]["stdout_sha256"]
-    assert "forged" not in reference.read_text() and reference.read_text().startswith("sum = 5050")
-    for path in run_dir.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            data = path.read_bytes()
-            assert KEY.encode() not in data and PASSED.encode() not in data, path
-    assert result.finished and result.best["origin"] != "source"
+    nothing_outside_changed(run["result"], run["home_intact"], run["program_before"], run["program_after"], (KEY, PASSED))
 
 
 def test_a_secret_in_the_environment_never_reaches_a_program_and_a_passed_one_is_masked(hostile_run):
@@ -162,12 +166,29 @@ def test_a_secret_in_the_environment_never_reaches_a_program_and_a_passed_one_is
 
 
 def test_with_bubblewrap_a_program_sees_nothing_of_the_home_the_program_folder_or_the_run_directory(hostile_run):
+    if hostile_run["mode"] != "bwrap":
+        pytest.skip("without bubblewrap a program may write where its user may: the next test")
     cand = for_attack(hostile_run, "write-outside")
     assert_nothing_outside_changed(hostile_run)
     said = (hostile_run["run_dir"] / cand["run"]["stdout_path"]).read_text()
     lines = said.splitlines()[:4]
     assert len(lines) == 4 and all(line.endswith(("No such file or directory", "Read-only file system")) for line in lines)
     assert WHY["write-outside"] in cand["reason"] and WHY["write-outside"] in hostile_run["report"]
+
+
+def test_without_bubblewrap_what_a_program_changed_in_the_run_directory_or_program_folder_is_put_back(hostile_run):
+    """It forges the reference output, empties run.json and the checkpoints, removes the source's code, plants a
+    file and empties the program's main source; all of it is put back, it is rejected, and the run goes on."""
+    if hostile_run["mode"] != "none":
+        pytest.skip("under bubblewrap it sees none of them: the test above")
+    cand = for_attack(hostile_run, "write-outside")
+    assert_nothing_outside_changed(hostile_run)
+    said = (hostile_run["run_dir"] / cand["run"]["stdout_path"]).read_text()
+    assert said.count(": written\n") == 5  # every target was in its reach
+    assert cand["status"] == "run_failed" and WHY["write-outside without bubblewrap"] in cand["reason"]
+    assert WHY["write-outside without bubblewrap"][:290] in hostile_run["report"]
+    assert (hostile_run["run_dir"] / "candidates" / "v000-source" / "main.cpp").is_file()
+    assert resume(hostile_run["run_dir"]).finished  # the checkpoints and run.json it emptied work as before
 
 
 def test_with_bubblewrap_a_unix_socket_of_the_host_cannot_be_reached(hostile_run):

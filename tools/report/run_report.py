@@ -33,6 +33,7 @@ from tools.report.document import (
 from tools.report.html import to_html
 from tools.report.plots import SearchPoint, plot_overlay, plot_search
 from tools.rundir import RunDir, read_jsonl_counting, version_label, write_text
+from tools.sandbox.containment import raised_by
 from tools.witness import ACCEPTED, describe_witness, remove_blocks
 from tools.workload import Workload, workload_rows
 
@@ -68,6 +69,10 @@ def build_document(run_path: Path, source: dict, best: dict, candidates: list[di
     blocks: list[Block] = [Para(f"Models — {models}.")]
     if (source.get("run") or {}).get("containment"):
         blocks.append(Para(f"Builds and runs were contained by {source['run']['containment']}."))
+    if cap := (source.get("run") or {}).get("task_cap"):
+        raise_it = "" if "setting" in cap["how"] else raised_by("max-processes")
+        blocks.append(Para(f"Candidates' runs could have at most {cap['max_tasks']} processes and threads at once:"
+                           f" {cap['how']}{raise_it}."))
     if notice := (source.get("run") or {}).get("notice"):
         blocks.append(Para(f"**Validation had little to go on:** {notice}."))
     if left := [f"{version_label(c)} ({c['run']['left_running']})" for c in candidates

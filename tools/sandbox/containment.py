@@ -32,10 +32,37 @@ _serial = itertools.count()
 
 
 def default_max_tasks() -> int:
-    """Enough for an honest OpenMP program that asks for num_threads(1024) (plus its runtime's helpers and
-    nested teams) or sixteen threads a core, whichever is more; still a small fraction of what a fork bomb
-    would take, and held by the kernel where a cgroup can be made."""
-    return max(4096, 16 * (os.cpu_count() or 1))
+    """The cap of a build, and of the source's own runs in Stage 0 (the user's code, not the model's): enough
+    for an honest OpenMP program that asks for num_threads(1024) (plus its runtime's helpers and nested teams)
+    or sixteen threads a core, whichever is more, within the machine's bound; held by the kernel where a
+    cgroup can be made."""
+    return min(machine_max_tasks(), max(4096, 16 * (os.cpu_count() or 1)))
+
+
+CANDIDATE_FLOOR = 2048  # a num_threads(1024) team, its runtime's helpers and more beside it (1447 seen in one)
+CANDIDATE_MARGIN = 4  # times the source's own peak
+
+
+def candidate_max_tasks(source_peak: int) -> int:
+    """The cap of a candidate's runs, from what the source itself ran at its peak in Stage 0.
+
+    A rewrite may use more threads than the source (that is often the point), so the cap is never below
+    a floor that holds the common choices whatever the source did: a num_threads(1024) team with its
+    runtime's helpers and a nested team or a task pool beside it (an honest run of such code on a
+    public benchmark had 1447 tasks), and sixteen threads a core (OpenMP on every core, nested or
+    oversubscribed). A source that already runs many gets four times its own peak, room
+    for a rewrite that nests a team or runs a task pool beside one. Either way the cap stays within the
+    machine's bound, so a fork bomb stops at a few thousand tasks however hungry the source was.
+    """
+    floor = max(CANDIDATE_FLOOR, 16 * (os.cpu_count() or 1))
+    return min(machine_max_tasks(), max(floor, CANDIDATE_MARGIN * source_peak))
+
+
+def machine_max_tasks() -> int:
+    """A quarter of the tasks the kernel allows at all (pid_max, threads-max): the rest of the machine keeps room."""
+    allowed = [int(v) for v in (_read("/proc/sys/kernel/pid_max"), _read("/proc/sys/kernel/threads-max"))
+               if v.strip().isdigit()]
+    return max(64, min(allowed, default=32768) // 4)
 
 
 def raised_by(setting: str) -> str:
@@ -55,6 +82,7 @@ def default_memory_bytes() -> int:
 @dataclass(frozen=True)
 class Limits:
     max_tasks: int = field(default_factory=default_max_tasks)  # processes and threads at once
+    tasks_origin: str = ""  # where max_tasks came from, for a stop's reason ('' for the default)
     memory_bytes: int = field(default_factory=default_memory_bytes)  # resident sets of the tree, summed
     file_bytes: int = 4096 * MiB  # the largest file a program may write
     output_bytes: int = 8 * MiB  # output kept per stream (stdout, stderr); a program printing more fails
@@ -120,11 +148,12 @@ class Containment:
         self.root: int | None = None
         self.cgroup = _make_cgroup(limits.max_tasks)
         self._procs_fd = os.open(self.cgroup / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) if self.cgroup else None
-        self._nproc = None if self.cgroup or os.geteuid() == 0 else _user_tasks() + limits.max_tasks
+        self._nproc = None if self.cgroup or os.geteuid() == 0 else _nproc_limit(limits.max_tasks)
         self._finished = threading.Event()
         self._watchdog: threading.Thread | None = None
         self.mark = secrets.token_hex(8)
         self.fork_refused = False  # a fork or thread was refused at the cap at some point (cgroup only)
+        self.peak = 0  # the most tasks seen at once: the kernel's count where the cgroup keeps one, else sampled
 
     def __enter__(self) -> "Containment":
         return self
@@ -137,6 +166,7 @@ class Containment:
             os.close(self._procs_fd)
         if self.cgroup is not None:
             self.fork_refused = self.fork_refused or self._usage()[2]
+            self.peak = max(self.peak, int(_read(self.cgroup / "pids.peak").strip() or 0))
             for _ in range(200):  # nothing in the cgroup can fork past its cap, so this ends quickly
                 members = self.members()
                 if not members:
@@ -205,12 +235,14 @@ class Containment:
             if self._finished.wait(POLL_S):
                 return
             tasks, pages, refused = self._usage()
+            self.peak = max(self.peak, tasks)
             scratch = self._scratch_used() if tick % SCRATCH_EVERY == 0 else 0
             if refused:
                 self.fork_refused = True
                 self.why = self.refusal()
             elif tasks > self.limits.max_tasks:
-                self.why = (f"ran more than {self.limits.max_tasks} processes and threads at once ({tasks} seen)"
+                self.why = (f"ran more than {self.limits.max_tasks} processes and threads at once ({tasks} seen"
+                            f"{self._origin()})"
                             f" and was stopped{raised_by('max-processes')}")
             elif pages * page > self.limits.memory_bytes:
                 self.why = (f"used more than {_size(self.limits.memory_bytes)} of memory ({_size(pages * page)} seen)"
@@ -229,8 +261,11 @@ class Containment:
                 + private_mount_bytes(members, self.private_mounts) + memory_file_bytes(members))
 
     def refusal(self) -> str:
-        return (f"tried to run more than {self.limits.max_tasks} processes and threads at once (a fork was refused)"
-                f" and was stopped{raised_by('max-processes')}")
+        return (f"tried to run more than {self.limits.max_tasks} processes and threads at once (a fork was refused"
+                f"{self._origin()}) and was stopped{raised_by('max-processes')}")
+
+    def _origin(self) -> str:
+        return f"; {self.limits.tasks_origin}" if self.limits.tasks_origin else ""
 
     def _usage(self) -> tuple[int, int, bool]:
         """(tasks, resident pages, whether a fork was refused at the cap)."""
@@ -266,6 +301,13 @@ def _remove(folder: Path) -> None:
         folder.rmdir()
     except OSError:
         pass
+
+
+def _nproc_limit(max_tasks: int) -> int:
+    """RLIMIT_NPROC counts all of this user's tasks: set it `max_tasks` above them, within the hard limit."""
+    hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    wanted = _user_tasks() + max_tasks
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
 
 
 def _user_tasks() -> int:

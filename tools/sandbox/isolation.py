@@ -37,6 +37,8 @@ class Sandbox:
     devices: tuple[str, ...] = ()  # device nodes the program may open (the chosen GPU's), bwrap only
     pass_env: tuple[str, ...] = ()  # variables the user passes to programs beside the usual ones
     read_only: tuple[str, ...] = ()  # paths bound read-only over themselves (include folders)
+    guarded: tuple[tuple[str, str], ...] = ()  # (name, folder) a program must leave as it is: unseen under
+    # bubblewrap, watched and put back without it (tools/sandbox/guard.py)
 
     def describe(self) -> str:
         if self.mode == "bwrap":

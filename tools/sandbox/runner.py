@@ -19,6 +19,7 @@ from typing import IO
 
 from tools.sandbox.containment import Containment, raised_by
 from tools.sandbox.environment import contained_env
+from tools.sandbox.guard import describe, guard_for
 from tools.sandbox.isolation import PRIVATE_MEMORY_FOLDERS, Sandbox
 from tools.sandbox.scratch import private_folder, real_folder
 from tools.secrets import mask
@@ -38,6 +39,7 @@ class RunResult:
     left_running: int = 0  # processes it left behind when it ended, found and killed
     sandbox: str = ""  # the containment it ran under: "bwrap" or "none"
     cpu_s: float | None = None  # user + system CPU time of the program and its children; None: not observable
+    peak_tasks: int = 0  # the most processes and threads it ran at once (the kernel's count, or sampled)
 
     @property
     def ok(self) -> bool:
@@ -96,6 +98,9 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
     """
     sandbox = sandbox or Sandbox("none", "no sandbox was chosen")
     cwd = real_folder(cwd)
+    guard = guard_for(sandbox.guarded) if sandbox.mode == "none" and sandbox.guarded else None
+    if guard is not None:
+        guard.prepare(cwd)
     with (private_folder() as home,
           Containment(sandbox.limits, (cwd, home), PRIVATE_MEMORY_FOLDERS if sandbox.mode == "bwrap" else ()) as box):
         full_env = contained_env("/tmp" if sandbox.mode == "bwrap" else str(home), {**(env or {}), **box.child_env()},
@@ -131,9 +136,11 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
     code = None if timed_out else _exit_code(proc.returncode, sandbox)
     if not box.why and box.fork_refused and code:  # it failed on its own, between two looks of the watchdog
         box.why = box.refusal()
+    if guard is not None and (changed := guard.restore(cwd)):  # once nothing of it is left running
+        box.why = describe(changed)
     return RunResult(exit_code=code, stdout=mask(out.text()), stderr=mask(err.text()), seconds=round(seconds, 6),
                      timed_out=timed_out and not box.why, truncated=out.truncated or err.truncated, stopped=box.why,
-                     left_running=left_running, sandbox=sandbox.mode,
+                     left_running=left_running, sandbox=sandbox.mode, peak_tasks=box.peak,
                      cpu_s=round(cpu_s, 6) if sandbox.mode != "bwrap" else None)
 
 
