@@ -56,9 +56,30 @@ def runner(argv: list[str], folder: Path, sandbox=None):
 
 NEEDS_BWRAP = pytest.mark.skipif(bwrap_problem() is not None, reason=f"bubblewrap unusable: {bwrap_problem()}")
 MODES = ["none", pytest.param("bwrap", marks=NEEDS_BWRAP)]
-LEFT_TO_ITSELF = [os.path.realpath(sys.executable), "-c", (  # the busy loop runs in a grandchild it never waits for
-    "import os, time\nif os.fork() == 0:\n    if os.fork() == 0:\n        n = 0\n"
-    "        for i in range(3_000_000): n += i\n    os._exit(0)\nos.wait()\ntime.sleep(0.6)\nprint('gpu_joules=1')")]
+LEFT_TO_ITSELF = [os.path.realpath(sys.executable), "-c", """
+import os, time
+r, w = os.pipe()
+if os.fork() == 0:  # a child starts the busy loop in a grandchild and leaves it, orphaned
+    worker = os.fork()
+    if worker == 0:
+        n = 0
+        for i in range(3_000_000): n += i
+        os._exit(0)
+    os.write(w, str(worker).encode())
+    os._exit(0)
+os.wait()
+worker = int(os.read(r, 32))
+
+def ended():  # reaped by the namespace's init, or a zombie for the tool's reaper: never waited for by us
+    try:
+        with open(f"/proc/{worker}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
+
+while not ended():
+    time.sleep(0.01)
+"""]
 FORGER = [os.path.realpath(sys.executable), "-c", (  # says "no CPU time" on every descriptor it might share with the tool
     "import os\nfor fd in range(3, 256):\n    try: os.write(fd, b'0.0\\n999\\n')\n    except OSError: pass\n"
     "n = 0\nfor i in range(3_000_000): n += i")]
@@ -72,12 +93,17 @@ def plain_cpu_s(argv: list[str]) -> float:
     return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
+def near(cpu_s: float, plain_s: float) -> bool:
+    """Within a factor of two of the plain run's: the same work, though the machine is shared and its pace varies."""
+    return plain_s / 2 <= cpu_s <= plain_s * 2
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_every_run_records_the_programs_cpu_time_under_either_sandbox(tmp_path, mode):
     sandbox = choose_sandbox(mode)
     busy, idle = runner(BUSY, tmp_path / "busy", sandbox)(), runner(IDLE, tmp_path / "idle", sandbox)()
     assert busy.ok and idle.ok and busy.sandbox == mode
-    assert busy.cpu_s == pytest.approx(plain_cpu_s(BUSY), rel=0.5)  # the busy loop's own time, not bwrap's
+    assert near(busy.cpu_s, plain_cpu_s(BUSY))  # the busy loop's own time, not bwrap's (a hundredth of it)
     assert busy.cpu_s <= busy.seconds * 1.05  # one thread cannot use more CPU than its runtime
     assert idle.cpu_s < busy.cpu_s / 5  # the sleeper waits 0.2 s but uses almost no CPU
     assert busy.to_dict()["cpu_s"] == busy.cpu_s
@@ -87,13 +113,13 @@ def test_every_run_records_the_programs_cpu_time_under_either_sandbox(tmp_path, 
 def test_work_left_to_an_orphaned_grandchild_is_counted(tmp_path, mode):
     """Under bubblewrap the namespace's init reaps it; without, the tool's reaper, a subreaper, does."""
     left = runner(LEFT_TO_ITSELF, tmp_path / "left", choose_sandbox(mode))()
-    assert left.ok and left.cpu_s > plain_cpu_s(BUSY) / 2
+    assert left.ok and near(left.cpu_s, plain_cpu_s(BUSY))
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_program_cannot_tell_the_tool_a_smaller_cpu_time(tmp_path, mode):
     forged = runner(FORGER, tmp_path / "forger", choose_sandbox(mode))()
-    assert forged.ok and forged.cpu_s == pytest.approx(plain_cpu_s(FORGER), rel=0.5)
+    assert forged.ok and near(forged.cpu_s, plain_cpu_s(FORGER))
 
 
 def test_a_run_stopped_at_its_time_limit_has_no_cpu_time(tmp_path):
