@@ -17,6 +17,8 @@ from tools.energy.decision import PROMISING, Rule, compare, host_shift
 from tools.energy.host import ACCESS_HINT, Rapl, rapl_access_hint
 from tools.energy.measurement import metered
 from tools.energy.meters import TimeMeter
+from tools.sandbox import containment
+from tools.sandbox.containment import Containment, Limits
 from tools.sandbox.isolation import bwrap_problem, choose_sandbox
 from tools.sandbox.runner import RunResult, run_program
 
@@ -80,6 +82,17 @@ def ended():  # reaped by the namespace's init, or a zombie for the tool's reape
 while not ended():
     time.sleep(0.01)
 """]
+IGNORES_SIGCHLD = [os.path.realpath(sys.executable), "-c", """
+import os, signal
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # its children are reaped by no one: rusage never hears of them
+r, w = os.pipe()
+if os.fork() == 0:
+    n = 0
+    for i in range(3_000_000): n += i
+    os._exit(0)
+os.close(w)
+os.read(r, 1)  # returns once the worker has ended (its end of the pipe closed)
+"""]
 FORGER = [os.path.realpath(sys.executable), "-c", (  # says "no CPU time" on every descriptor it might share with the tool
     "import os\nfor fd in range(3, 256):\n    try: os.write(fd, b'0.0\\n999\\n')\n    except OSError: pass\n"
     "n = 0\nfor i in range(3_000_000): n += i")]
@@ -93,13 +106,30 @@ def plain_cpu_s(argv: list[str]) -> float:
     return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
+def cgroup_counts_cpu() -> bool:
+    with Containment(Limits()) as box:
+        return box.cpu_cgroup is not None
+
+
+@pytest.fixture(params=["cgroup", "rusage"])
+def counted_by(request, monkeypatch):
+    """Each way the CPU time is counted: by the run's cgroup where one counts it, else by what the reaper reaped."""
+    if request.param == "cgroup" and not cgroup_counts_cpu():
+        pytest.skip("no cgroup that counts CPU time can be made here")
+    if request.param == "rusage":
+        monkeypatch.setattr(containment, "cgroup_cpu_s", lambda folder: None)  # as where no cgroup counts it
+        containment.cpu_cgroup_parent.cache_clear()
+    yield request.param
+    containment.cpu_cgroup_parent.cache_clear()
+
+
 def near(cpu_s: float, plain_s: float) -> bool:
     """Within a factor of two of the plain run's: the same work, though the machine is shared and its pace varies."""
     return plain_s / 2 <= cpu_s <= plain_s * 2
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_every_run_records_the_programs_cpu_time_under_either_sandbox(tmp_path, mode):
+def test_every_run_records_the_programs_cpu_time_under_either_sandbox(tmp_path, mode, counted_by):
     sandbox = choose_sandbox(mode)
     busy, idle = runner(BUSY, tmp_path / "busy", sandbox)(), runner(IDLE, tmp_path / "idle", sandbox)()
     assert busy.ok and idle.ok and busy.sandbox == mode
@@ -110,16 +140,24 @@ def test_every_run_records_the_programs_cpu_time_under_either_sandbox(tmp_path, 
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_work_left_to_an_orphaned_grandchild_is_counted(tmp_path, mode):
+def test_work_left_to_an_orphaned_grandchild_is_counted(tmp_path, mode, counted_by):
     """Under bubblewrap the namespace's init reaps it; without, the tool's reaper, a subreaper, does."""
     left = runner(LEFT_TO_ITSELF, tmp_path / "left", choose_sandbox(mode))()
     assert left.ok and near(left.cpu_s, plain_cpu_s(BUSY))
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_program_cannot_tell_the_tool_a_smaller_cpu_time(tmp_path, mode):
+def test_a_program_cannot_tell_the_tool_a_smaller_cpu_time(tmp_path, mode, counted_by):
     forged = runner(FORGER, tmp_path / "forger", choose_sandbox(mode))()
     assert forged.ok and near(forged.cpu_s, plain_cpu_s(FORGER))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_workers_reaped_by_no_one_are_counted_where_the_run_has_a_cgroup_that_counts_cpu(tmp_path, mode):
+    if not cgroup_counts_cpu():
+        pytest.skip("no cgroup that counts CPU time can be made here: such workers' time is lost, as with any rusage")
+    hidden = runner(IGNORES_SIGCHLD, tmp_path / "hidden", choose_sandbox(mode))()
+    assert hidden.ok and near(hidden.cpu_s, plain_cpu_s(BUSY))
 
 
 def test_a_run_stopped_at_its_time_limit_has_no_cpu_time(tmp_path):

@@ -121,13 +121,14 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
         box.watch(proc.pid)
         reaper_cpu_s = _started(ready, time_limit)
         start = time.perf_counter()
-        ended, usage, left_running = False, None, 0
+        ended, usage, counted, left_running = False, None, None, 0
         try:
             ended = _ended(proc.pid, time_limit)
         finally:  # on timeout, on Ctrl-C, and for what a finished program left behind, escaped or not
             seconds = time.perf_counter() - start
             if ended:
                 usage = _reap(proc)
+                counted = box.cpu_s()  # the cgroup's figure, where the run has one that counts CPU time
                 left_running = box.sweep()
             box.kill(root_reaped=ended)
             if not ended:
@@ -143,7 +144,7 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
     return RunResult(exit_code=code, stdout=mask(out.text()), stderr=mask(err.text()), seconds=round(seconds, 6),
                      timed_out=timed_out and not box.why, truncated=out.truncated or err.truncated, stopped=box.why,
                      left_running=left_running, sandbox=sandbox.mode,
-                     cpu_s=_cpu_s(usage, reaper_cpu_s) if not box.why else None)
+                     cpu_s=_cpu_s(usage, counted, reaper_cpu_s) if not box.why else None)
 
 
 def _reaped(argv: list[str], told: int, sandbox: Sandbox) -> list[str]:
@@ -191,17 +192,20 @@ def _reap(proc: subprocess.Popen) -> resource.struct_rusage:
     return usage
 
 
-def _cpu_s(usage: resource.struct_rusage | None, reaper_cpu_s: float | None) -> float | None:
-    """The program's CPU time, user + system: everything the reaper reaped, less the reaper's own start-up.
+def _cpu_s(usage: resource.struct_rusage | None, counted: float | None, reaper_cpu_s: float | None) -> float | None:
+    """The program's CPU time, user + system: all its processes used, less the reaper's own start-up.
 
-    The kernel adds a reaped process's time to its reaper's, and every process of the run, bubblewrap's
-    and the program's, is reaped below the reaper (a subreaper) or by it: the figure does not depend on
-    anything the program says. A child whose parent ignores SIGCHLD is reaped by no one and its time is
-    lost, as with any rusage. None where the run was stopped before it could be reaped in full.
+    Where the run has a cgroup that counts CPU time (`counted`), that is the figure: every task of the
+    run is in it from its start, whoever reaps it. Otherwise it is what the reaper reaped: the kernel adds
+    a reaped process's time to its reaper's, and every process of the run, bubblewrap's and the program's,
+    is reaped below the reaper (a subreaper) or by it; only a child of a process that ignores SIGCHLD is
+    reaped by no one, its time lost as with any rusage. Neither depends on anything the program says.
+    None where the run was stopped before it could be reaped in full.
     """
     if usage is None or reaper_cpu_s is None:
         return None
-    return round(max(usage.ru_utime + usage.ru_stime - reaper_cpu_s, 0.0), 6)
+    used = counted if counted is not None else usage.ru_utime + usage.ru_stime
+    return round(max(used - reaper_cpu_s, 0.0), 6)
 
 
 def _exit_code(code: int, sandbox: Sandbox) -> int:
