@@ -5,7 +5,8 @@ The caps apply everywhere: a file-size cap (RLIMIT_FSIZE), no core dumps, and ca
 kernel where it can be: a cgroup with the pids controller when the cgroup tree is writable, else
 RLIMIT_NPROC (which the kernel does not apply to root). A watchdog checks both caps as well and stops a
 program the moment a fork is refused at the cap, so a fork bomb ends at once rather than at its time
-limit.
+limit. Where a cgroup can count CPU time (v2, or v1's cpuacct), the tree is in one that does, so its
+CPU time is known whoever reaps its processes.
 """
 
 from __future__ import annotations

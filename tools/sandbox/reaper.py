@@ -12,7 +12,8 @@ find and kill. Its exit status is the program's.
 
 Before it starts the program it writes its own CPU time so far (its start-up) to FD, for the tool to
 subtract, and closes FD: the program does not exist yet, so it cannot shape that figure, and nothing
-else ever comes over FD. The tool takes the CPU time itself from the kernel when it reaps this process.
+else ever comes over FD. The tool takes the CPU time itself from the kernel: as it reaps this process,
+or from the run's cgroup where one counts CPU time (tools/sandbox/containment.py).
 """
 
 import ctypes
