@@ -114,15 +114,19 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
             proc = subprocess.Popen(_reaped(sandbox.command(argv, cwd, readable), told, sandbox), cwd=cwd, env=full_env,
                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     start_new_session=True, preexec_fn=child_setup, pass_fds=(told,))
+        except BaseException:
+            os.close(ready)
+            raise
         finally:
             os.close(told)
         kept = output_cap or sandbox.limits.output_bytes  # per stream; the rest is read and dropped
         readers = [_CappedReader(proc.stdout, kept), _CappedReader(proc.stderr, kept)]
         box.watch(proc.pid)
-        reaper_cpu_s = _started(ready, time_limit)
         start = time.perf_counter()
-        ended, usage, counted, left_running = False, None, None, 0
+        ended, usage, counted, reaper_cpu_s, left_running = False, None, None, None, 0
         try:
+            reaper_cpu_s = _started(ready, time_limit)
+            start = time.perf_counter()  # the program's time starts now, the reaper's own start-up left out
             ended = _ended(proc.pid, time_limit)
         finally:  # on timeout, on Ctrl-C, and for what a finished program left behind, escaped or not
             seconds = time.perf_counter() - start
