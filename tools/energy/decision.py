@@ -140,13 +140,15 @@ def compare(meter, run_new: Callable[[], RunResult], run_old: Callable[[], RunRe
 
     `on_pair(round, new, old, elapsed_s)` hears of each pair as it ends ("screening" or
     "confirmation"), to keep it; `kept` gives back each round's pairs finished before a kill. They
-    are counted again, in the order they were made, and the round goes on from them under the same
-    rule, as if it had not been stopped. That does not bias the decision: when a kill comes does not
-    depend on what the pairs showed, and a kept pair is never drawn again, so neither a kill nor a
-    resume can trade an unfavourable run for a fresh one (which re-measuring from scratch would
-    allow). Screening settled before the kill is not measured again; the confirmation's pairs are
-    still runs made after the screening. Where every round was already settled by kept pairs, the
-    candidate runs once more, unmeasured and outside the figures, for the output that is judged.
+    are counted again, in the order they were made and with the time they took, and the round goes
+    on from them under the same rule, as an unbroken round would have. That keeps the decision fair:
+    a kept pair is never drawn again, so no kill and resume, at whatever moment, can trade an
+    unfavourable run for a fresh one, as measuring again from scratch would let a user do by killing
+    until the figures please. The one difference from an unbroken round is the pause the kill made
+    between two pairs, and a pause, like any drift, falls on both programs of a pair alike. A screening
+    settled before the kill is not measured again, and the confirmation's pairs are still runs made
+    after it. Where kept pairs settled every round, the candidate runs once more, unmeasured, for the
+    output that is judged.
     """
     objective, kept = meter.objective, kept or {}
     found: dict = {}
@@ -171,7 +173,8 @@ def compare(meter, run_new: Callable[[], RunResult], run_old: Callable[[], RunRe
             kept.get("confirmation"), keeping("confirmation"))
     last = comparison.rounds[-1]
     if last.last_new is None and not last.failed:  # every pair was kept: a run for the output to judge
-        result = run_new()
+        with meter.session():  # as measured runs are made: no other measurement on this GPU meanwhile
+            result = run_new()
         if result.ok:
             last.last_new = result
         else:

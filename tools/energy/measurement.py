@@ -50,7 +50,7 @@ class Reading:
 
     @classmethod
     def from_dict(cls, data: dict) -> Reading:
-        """A reading written whole (`asdict`, samples included) and read back; keys not of a reading are left."""
+        """A reading written whole (`asdict`, samples included) and read back; other keys are ignored."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**{**known, "samples": [tuple(s) for s in known.get("samples", [])]})
 
