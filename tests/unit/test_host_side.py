@@ -111,14 +111,17 @@ def cgroup_counts_cpu() -> bool:
         return box.cpu_cgroup is not None
 
 
-@pytest.fixture(params=["cgroup", "rusage"])
+@pytest.fixture(params=["cgroup2", "cpuacct", "rusage"])
 def counted_by(request, monkeypatch):
-    """Each way the CPU time is counted: by the run's cgroup where one counts it, else by what the reaper reaped."""
-    if request.param == "cgroup" and not cgroup_counts_cpu():
-        pytest.skip("no cgroup that counts CPU time can be made here")
+    """Each way the CPU time is counted: by a cgroup of v2 or of v1's cpuacct where one can be made here, else
+    by what the reaper reaped."""
+    mounts = containment._cgroup_mounts()
+    monkeypatch.setattr(containment, "_cgroup_mounts", lambda: {k: v for k, v in mounts.items() if k == request.param})
     if request.param == "rusage":
         monkeypatch.setattr(containment, "cgroup_cpu_s", lambda folder: None)  # as where no cgroup counts it
-        containment.cpu_cgroup_parent.cache_clear()
+    containment.cpu_cgroup_parent.cache_clear()
+    if request.param != "rusage" and not cgroup_counts_cpu():
+        pytest.skip(f"no {request.param} cgroup that counts CPU time can be made here")
     yield request.param
     containment.cpu_cgroup_parent.cache_clear()
 
