@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from langgraph.config import get_stream_writer
@@ -22,7 +22,7 @@ from nodes.shared.first_runs import FirstRuns, RejectedEarly
 from nodes.shared.gpu_work import binary_of
 from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.energy.decision import compare
-from tools.energy.measurement import Measurement, Reading
+from tools.energy.measurement import Measurement, Pairs, Reading
 from tools.energy.metrics import with_interval
 from tools.errors import LassiError
 from tools.report.plots import plot_profile
@@ -33,6 +33,7 @@ from tools.sandbox.runner import RunResult, line_buffered, run_program
 SOURCE_TIME_LIMIT_S = 600.0
 OUTCOME_FILE = "executed.json"  # the node's whole result for this candidate, with what it was made for
 REPEATS_FILE = "repeats.jsonl"  # each finished repeat, with what it was made for, kept across a kill
+PAIRS_FILE = "pairs.jsonl"  # each finished pair of a candidate and the best, with its round: kept likewise
 
 
 def node(state: State, runtime: Runtime[Context]) -> dict:
@@ -63,7 +64,8 @@ def node(state: State, runtime: Runtime[Context]) -> dict:
             result, measurement = _measure_source(ctx, meter, run, folder / REPEATS_FILE, made_for,
                                                   on_repeat=lambda text: tell({"measuring": f"{name}: {text}"}))
         else:
-            result, measurement = _measure_against_best(state, ctx, meter, run, limit, sandbox)
+            result, measurement = _measure_against_best(state, ctx, meter, run, limit, sandbox, folder / PAIRS_FILE,
+                                                        made_for)
     except RejectedEarly as early:  # not worth measuring: the judge's output layer will say why
         result, measurement, rejected = early.result, None, early.reason
     stdout_sha256 = write_recorded(folder / "stdout.txt", result.stdout)
@@ -109,11 +111,10 @@ def _outcome_key(state: State, ctx: Context, cand: dict, binary: Path) -> str:
 
 def _kept_repeats(path: Path, made_for: str) -> list[Reading]:
     """The repeats a killed measurement of exactly this code and these settings finished; others are dropped."""
-    kept = [Reading(**{k: v for k, v in r.items() if k != "made_for"}) for r in read_jsonl(path)
-            if r.get("made_for") == made_for]
+    kept = [Reading.from_dict(r) for r in read_jsonl(path) if r.get("made_for") == made_for]
     if not kept:
         path.unlink(missing_ok=True)
-    return [replace(r, samples=[tuple(s) for s in r.samples]) for r in kept]
+    return kept
 
 
 def _kept_outcome(path: Path, made_for: str) -> dict | None:
@@ -154,11 +155,20 @@ def _measure_source(ctx: Context, meter, run: Callable[[], RunResult], repeats: 
                    on_repeat=lambda k: on_repeat(policy.describe_repeat(k)))
 
 
-def _measure_against_best(state: State, ctx: Context, meter, run, limit: float,
-                          sandbox: Sandbox) -> tuple[RunResult, Measurement | None]:
-    """The candidate's runs, alternating with the best's; its measurement carries the comparison."""
+def _measure_against_best(state: State, ctx: Context, meter, run, limit: float, sandbox: Sandbox, pairs: Path,
+                          made_for: str) -> tuple[RunResult, Measurement | None]:
+    """The candidate's runs, alternating with the best's, each pair written as it ends (a kill loses at most
+    the one in flight, and a resume goes on from the rest: decision.compare says why that is fair); its
+    measurement carries the comparison."""
     incumbent = best(state)
-    comparison = compare(meter, run, program_runner(state, incumbent, meter, limit, sandbox), ctx.decision_rule())
+    made_for = hashlib.sha256(f"{made_for} against {incumbent['key']} {incumbent.get('sha256')}".encode()).hexdigest()
+
+    def keep(round_name: str, new: Reading, old: Reading, elapsed_s: float) -> None:
+        append_jsonl(pairs, {"made_for": made_for, "round": round_name, "elapsed_s": round(elapsed_s, 6),
+                             "new": asdict(new), "old": asdict(old)})
+
+    comparison = compare(meter, run, program_runner(state, incumbent, meter, limit, sandbox), ctx.decision_rule(),
+                         _kept_pairs(pairs, made_for), keep)
     failed = comparison.failed
     if failed and failed.failed_side == "new":
         return failed.failed, None
@@ -166,6 +176,20 @@ def _measure_against_best(state: State, ctx: Context, meter, run, limit: float,
         raise LassiError(f"the best so far, {label(incumbent)}, {failed.failed.failure(limit)} when run again"
                          f" beside a candidate (output in {incumbent['dir']})")
     return comparison.last_run, comparison.measurement(meter, incumbent["key"])
+
+
+def _kept_pairs(path: Path, made_for: str) -> dict[str, Pairs]:
+    """Each round's pairs a killed comparison of exactly this candidate, best and settings finished."""
+    kept: dict[str, Pairs] = {}
+    for line in read_jsonl(path):
+        if line.get("made_for") == made_for:
+            pairs = kept.setdefault(line["round"], Pairs([], []))
+            pairs.new.append(Reading.from_dict(line["new"]))
+            pairs.old.append(Reading.from_dict(line["old"]))
+            pairs.wall_s = line["elapsed_s"]
+    if not kept:
+        path.unlink(missing_ok=True)
+    return kept
 
 
 def time_limit(state: State, ctx: Context) -> float:

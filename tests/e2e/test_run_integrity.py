@@ -180,3 +180,46 @@ def test_a_kill_during_the_source_repeats_keeps_the_finished_ones(tmp_path):
     result = resume(run_dir)
     readings = result.source["measurement"]["readings"]
     assert len(readings) >= 3 and [r["duration_s"] for r in readings[:2]] == [r["duration_s"] for r in kept]
+
+
+# Killed as a candidate's second pair (candidate, source) is kept, while it is still being screened.
+DIE_AFTER_TWO_PAIRS = """
+import os, signal, sys
+import nodes.executor as executor
+from app.cli import main
+
+append_jsonl, kept = executor.append_jsonl, []
+
+def keep_then_die(path, record):
+    append_jsonl(path, record)
+    if path.name == executor.PAIRS_FILE:
+        kept.append(record)
+        if len(kept) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+executor.append_jsonl = keep_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_kill_during_a_candidates_pairs_keeps_the_finished_pairs_and_the_resume_goes_on_from_them(tmp_path):
+    program = tmp_path / "sleeper"
+    shutil.copytree(FIXTURES / "sleeper", program)
+    model = write_session(tmp_path / "session.json", [answer(sleeper(40)), answer(sleeper(320))])
+    run_dir = tmp_path / "run"
+    first = subprocess.run([sys.executable, "-c", DIE_AFTER_TWO_PAIRS, "optimize", str(program), "--args", "100",
+                            "--model", model, "--max-iterations", "1", "--repeats", "3-4", "--run-dir", str(run_dir)],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert first.returncode == -9, first.stderr
+    pairs_file = run_dir / "candidates" / "v001-zero-shot" / "pairs.jsonl"
+    kept = pairs_file.read_text().splitlines()
+    assert len(kept) == 2 and all(json.loads(line)["round"] == "screening" for line in kept)
+
+    result = resume(run_dir)
+    comparison = result.state["candidates"]["001"]["measurement"]["comparison"]
+    lines = pairs_file.read_text().splitlines()
+    assert lines[:2] == kept  # the finished pairs are kept as they were, and counted again rather than run again
+    measured = [(r["new"], r["old"]) for r in (comparison["screening"], comparison["confirmation"]) if r]
+    assert len(lines) == sum(len(new) for new, _ in measured)  # every pair once: none run twice, none dropped
+    assert comparison["screening"]["new"][:2] == [json.loads(line)["new"][comparison["objective"]] for line in kept]
+    assert result.finished

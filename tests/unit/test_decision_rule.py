@@ -68,6 +68,69 @@ def test_screening_alone_never_declares_a_candidate_better():
     assert decide(Comparison("duration_s", screened_only, PROMISING, "x").summary(), RULE, 1)[0] is False
 
 
+SAVING_NEW, SAVING_OLD = [0.8, 0.81, 0.79] * 4, [1.0, 1.01, 0.99] * 4  # screened in 3 pairs, confirmed on 6
+
+
+class Killed(Exception):
+    """Stands for the kill: raised once the barrier's pair has been kept, as SIGKILL would end the process there."""
+
+
+def killed_after(pairs: int) -> tuple[dict, list]:
+    """Compare the saving until `pairs` pairs are kept, then kill: what was kept, as the executor reads it back."""
+    kept: list = []
+
+    def keep(round_name, new, old, elapsed_s):
+        kept.append((round_name, new, old, elapsed_s))
+        if len(kept) == pairs:
+            raise Killed
+
+    with pytest.raises(Killed):
+        compare(ListedMeter(), program("A", SAVING_NEW), program("B", SAVING_OLD), RULE, on_pair=keep)
+    rounds: dict[str, Pairs] = {}
+    for round_name, new, old, elapsed_s in kept:
+        rounds.setdefault(round_name, Pairs([], [])).new.append(new)
+        rounds[round_name].old.append(old)
+        rounds[round_name].wall_s = elapsed_s
+    return rounds, kept
+
+
+@pytest.mark.parametrize("kill_after", [2, 3, 5])  # inside the screening, as it settles, inside the confirmation
+def test_a_resumed_comparison_goes_on_from_the_kept_pairs_to_the_figures_of_an_unbroken_one(kill_after):
+    unbroken = compare(ListedMeter(), program("A", SAVING_NEW), program("B", SAVING_OLD), RULE).summary()
+    kept, _ = killed_after(kill_after)
+    meter = ListedMeter()
+    resumed = compare(meter, program("A", SAVING_NEW[kill_after:], meter), program("B", SAVING_OLD[kill_after:], meter),
+                      RULE, kept)
+    assert len(meter.order) == 2 * (9 - kill_after)  # only the pairs not kept are run
+    for round_name in ("screening", "confirmation"):
+        assert resumed.summary()[round_name]["new"] == unbroken[round_name]["new"]
+        assert resumed.summary()[round_name]["old"] == unbroken[round_name]["old"]
+    assert resumed.verdict == PROMISING and decide(resumed.summary(), RULE, 1)[0] and resumed.last_run is not None
+
+
+def test_kept_unfavourable_pairs_stay_in_the_figures_a_resume_cannot_draw_them_again():
+    bad = {"screening": Pairs([Reading(duration_s=1.3)] * 2, [Reading(duration_s=1.0)] * 2, wall_s=1.0)}
+    meter = ListedMeter()
+    found = compare(meter, program("A", [0.8] * 12, meter), program("B", [1.0] * 12, meter), RULE, bad)
+    assert found.summary()["screening"]["new"][:2] == [1.3, 1.3]  # the kept losses open the screening's figures
+
+
+def test_when_the_kept_pairs_settle_every_round_the_candidate_runs_once_unmeasured_for_its_output():
+    kept, _ = killed_after(9)  # the confirmation's last pair, kept just before the kill
+    meter = ListedMeter()
+    found = compare(meter, program("A", [0.8], meter), program("B", [], meter), RULE, kept)
+    assert meter.order == ["A"] and found.last_run is not None  # one run of the candidate, none of the incumbent
+    assert len(found.confirmation.new) == 6 and decide(found.summary(), RULE, 1)[0]
+
+
+def test_the_kept_pairs_time_counts_against_the_budget():
+    slow = Rule(min_pairs=3, max_pairs=6, budget_s=5.0)
+    spent = {"screening": Pairs([Reading(duration_s=v) for v in (1.0, 1.2, 0.8)],
+                                [Reading(duration_s=v) for v in (1.0, 0.8, 1.2)], wall_s=6.0)}
+    found = compare(ListedMeter(), program("A", [1.0] * 12), program("B", [1.0] * 12), slow, spent)
+    assert found.verdict == NOT_BETTER and "time budget" in found.reason and len(found.screening.new) == 3
+
+
 def test_a_drift_shared_by_the_pair_cancels():
     levels = [1.0, 1.15, 0.9, 1.2, 0.95, 1.1]  # the machine's pace in each pair's window: ±15%
     verdict, _ = screening_verdict(RULE, [0.9 * lv for lv in levels[:3]], [lv for lv in levels[:3]], 0.0)

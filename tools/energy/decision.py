@@ -133,9 +133,24 @@ def confirmation_stop(rule: Rule, new: list[float], old: list[float], elapsed_s:
     return None
 
 
-def compare(meter, run_new: Callable[[], RunResult], run_old: Callable[[], RunResult], rule: Rule) -> Comparison:
-    """Screen the candidate against the incumbent, and confirm it on fresh pairs when it looks better."""
-    objective = meter.objective
+def compare(meter, run_new: Callable[[], RunResult], run_old: Callable[[], RunResult], rule: Rule,
+            kept: dict[str, Pairs] | None = None,
+            on_pair: Callable[[str, Reading, Reading, float], None] | None = None) -> Comparison:
+    """Screen the candidate against the incumbent, and confirm it on fresh pairs when it looks better.
+
+    `on_pair(round, new, old, elapsed_s)` hears of each pair as it ends ("screening" or
+    "confirmation"), to keep it; `kept` gives back each round's pairs finished before a kill. They
+    are counted again, in the order they were made and with the time they took, and the round goes
+    on from them under the same rule, as an unbroken round would have. That keeps the decision fair:
+    a kept pair is never drawn again, so no kill and resume, at whatever moment, can trade an
+    unfavourable run for a fresh one, as measuring again from scratch would let a user do by killing
+    until the figures please. The one difference from an unbroken round is the pause the kill made
+    between two pairs, and a pause, like any drift, falls on both programs of a pair alike. A screening
+    settled before the kill is not measured again, and the confirmation's pairs are still runs made
+    after it. Where kept pairs settled every round, the candidate runs once more, unmeasured, for the
+    output that is judged.
+    """
+    objective, kept = meter.objective, kept or {}
     found: dict = {}
 
     def screened(pairs: Pairs, elapsed: float) -> str | None:
@@ -144,14 +159,26 @@ def compare(meter, run_new: Callable[[], RunResult], run_old: Callable[[], RunRe
             found["verdict"], found["reason"] = settled
         return settled and settled[1]
 
-    screening = measure_pairs(meter, run_new, run_old, screened)
+    def keeping(name: str):
+        return None if on_pair is None else lambda new, old, elapsed: on_pair(name, new, old, elapsed)
+
+    screening = measure_pairs(meter, run_new, run_old, screened, kept.get("screening"), keeping("screening"))
     if screening.failed:
         return Comparison(objective, screening, NOT_BETTER, f"the {screening.failed_side} program failed")
     comparison = Comparison(objective, screening, found["verdict"], found["reason"])
     if comparison.verdict == PROMISING:
         comparison.confirmation = measure_pairs(
             meter, run_new, run_old,
-            lambda pairs, elapsed: confirmation_stop(rule, _values(pairs.new, objective), _values(pairs.old, objective), elapsed))
+            lambda pairs, elapsed: confirmation_stop(rule, _values(pairs.new, objective), _values(pairs.old, objective), elapsed),
+            kept.get("confirmation"), keeping("confirmation"))
+    last = comparison.rounds[-1]
+    if last.last_new is None and not last.failed:  # every pair was kept: a run for the output to judge
+        with meter.session():  # as measured runs are made: no other measurement on this GPU meanwhile
+            result = run_new()
+        if result.ok:
+            last.last_new = result
+        else:
+            last.failed, last.failed_side = result, "new"
     return comparison
 
 

@@ -48,6 +48,12 @@ class Reading:
         data.pop("samples")
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Reading:
+        """A reading written whole (`asdict`, samples included) and read back; other keys are ignored."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "samples": [tuple(s) for s in known.get("samples", [])]})
+
 
 class FinishedRun(Protocol):
     """What measuring needs of a run that finished: whether it succeeded and how long it took itself."""
@@ -225,13 +231,20 @@ class Pairs:
 
 
 def measure_pairs(meter, run_new: Callable[[], Run], run_old: Callable[[], Run],
-                  stop: Callable[[Pairs, float], str | None]) -> Pairs:
+                  stop: Callable[[Pairs, float], str | None], kept: Pairs | None = None,
+                  on_pair: Callable[[Reading, Reading, float], None] | None = None) -> Pairs:
     """Run new, old, new, old, … under one meter session until `stop(pairs, elapsed_s)` gives a reason.
 
     A failed run ends the measurement, with its result and side recorded; its pair is left out.
+    `kept`: pairs finished before a kill, counted again rather than run again, and the time they took
+    (its `wall_s`) counted as elapsed; where they already settle it, no pair is run (and `last_new`
+    stays None). `on_pair(new, old, elapsed_s)` hears of each new pair as it ends, to keep it.
     """
-    pairs = Pairs([], [])
-    start = time.perf_counter()
+    pairs = Pairs(list(kept.new), list(kept.old)) if kept else Pairs([], [])
+    start = time.perf_counter() - (kept.wall_s if kept else 0.0)
+    if pairs.new and (reason := stop(pairs, time.perf_counter() - start)):
+        pairs.stop_reason, pairs.wall_s = reason, time.perf_counter() - start
+        return pairs
     with meter.session():
         while True:
             readings = []
@@ -246,6 +259,8 @@ def measure_pairs(meter, run_new: Callable[[], Run], run_old: Callable[[], Run],
                     pairs.last_new = result
             pairs.new.append(readings[0])
             pairs.old.append(readings[1])
+            if on_pair is not None:
+                on_pair(readings[0], readings[1], time.perf_counter() - start)
             if reason := stop(pairs, time.perf_counter() - start):
                 pairs.stop_reason, pairs.wall_s = reason, time.perf_counter() - start
                 return pairs

@@ -5,7 +5,8 @@ The caps apply everywhere: a file-size cap (RLIMIT_FSIZE), no core dumps, and ca
 kernel where it can be: a cgroup with the pids controller when the cgroup tree is writable, else
 RLIMIT_NPROC (which the kernel does not apply to root). A watchdog checks both caps as well and stops a
 program the moment a fork is refused at the cap, so a fork bomb ends at once rather than at its time
-limit.
+limit. Where a cgroup can count CPU time (v2, or v1's cpuacct), the tree is in one that does, so its
+CPU time is known whoever reaps its processes.
 """
 
 from __future__ import annotations
@@ -123,6 +124,59 @@ def pids_cgroup_parent() -> Path | None:
     return None
 
 
+@cache
+def cpu_cgroup_parent() -> Path | None:
+    """A cgroup folder under which this process may create children that count their tasks' CPU time, or None.
+
+    cgroup v2 counts it in every cgroup (cpu.stat), v1 in its cpuacct hierarchy (cpuacct.usage). A process
+    is in one cgroup of each hierarchy, so the pids cgroup's own hierarchy is never taken: where it counts
+    CPU time (v2) the pids cgroup itself is used. The probe creates and removes one child.
+    """
+    mounts = _cgroup_mounts()
+    for line in _read("/proc/self/cgroup").splitlines():
+        _, controllers, path = line.split(":", 2)
+        mount = mounts.get("cgroup2") if controllers == "" else \
+            mounts.get("cpuacct") if "cpuacct" in controllers.split(",") else None
+        if mount is None or (base := mount / path.lstrip("/")) == pids_cgroup_parent():
+            continue
+        probe = base / f"{CGROUP_PREFIX}probe-{os.getpid()}"
+        try:
+            probe.mkdir()
+            try:
+                counted = cgroup_cpu_s(probe) is not None
+            finally:
+                probe.rmdir()
+            if counted:
+                return base
+        except OSError:
+            continue
+    return None
+
+
+def cgroup_cpu_s(folder: Path) -> float | None:
+    """CPU seconds the tasks of a cgroup used, those that ended included (None: it does not count them)."""
+    for line in _read(folder / "cpu.stat").splitlines():
+        if line.startswith("usage_usec "):
+            return int(line.split()[1]) / 1e6
+    usage = _read(folder / "cpuacct.usage").strip()
+    return int(usage) / 1e9 if usage.isdigit() else None
+
+
+def _cgroup_mounts() -> dict[str, Path]:
+    """Where the cgroup v2 tree ("cgroup2") and the v1 cpuacct hierarchy ("cpuacct") are mounted, where they are."""
+    found = {}
+    for line in _read("/proc/self/mountinfo").splitlines():
+        fields = line.split(" - ")
+        if len(fields) != 2 or len(after := fields[1].split()) < 3:
+            continue
+        mount_point = Path(fields[0].split()[4])
+        if after[0] == "cgroup2":
+            found.setdefault("cgroup2", mount_point)
+        elif after[0] == "cgroup" and "cpuacct" in after[2].split(","):
+            found.setdefault("cpuacct", mount_point)
+    return found
+
+
 def task_cap_holder() -> str:
     """What holds the task cap here, for the report."""
     if pids_cgroup_parent() is not None:
@@ -146,8 +200,12 @@ class Containment:
         self._scratch_before = sum(folder_bytes(f) for f in scratch)
         self.why = ""
         self.root: int | None = None
-        self.cgroup = _make_cgroup(limits.max_tasks)
+        self.cgroup = _make_cgroup(pids_cgroup_parent(), {"pids.max": str(limits.max_tasks)})
         self._procs_fd = os.open(self.cgroup / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) if self.cgroup else None
+        self.cpu_cgroup = self.cgroup if self.cgroup and cgroup_cpu_s(self.cgroup) is not None else \
+            _make_cgroup(cpu_cgroup_parent(), {})
+        self._cpu_procs_fd = os.open(self.cpu_cgroup / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) \
+            if self.cpu_cgroup and self.cpu_cgroup != self.cgroup else None
         self._nproc = None if self.cgroup or os.geteuid() == 0 else _nproc_limit(limits.max_tasks)
         self._finished = threading.Event()
         self._watchdog: threading.Thread | None = None
@@ -162,8 +220,9 @@ class Containment:
         self._finished.set()
         if self._watchdog is not None:
             self._watchdog.join(5)
-        if self._procs_fd is not None:
-            os.close(self._procs_fd)
+        for fd in (self._procs_fd, self._cpu_procs_fd):
+            if fd is not None:
+                os.close(fd)
         if self.cgroup is not None:
             self.fork_refused = self.fork_refused or self._usage()[2]
             self.peak = max(self.peak, int(_read(self.cgroup / "pids.peak").strip() or 0))
@@ -174,11 +233,14 @@ class Containment:
                 _signal_all(members, signal.SIGKILL)
                 time.sleep(0.01)
             _remove(self.cgroup)
+        if self.cpu_cgroup is not None:
+            _remove(self.cpu_cgroup)
 
     def child_setup(self) -> None:
         """In the child between fork and exec: join the cgroup, then the resource limits."""
-        if self._procs_fd is not None:
-            os.write(self._procs_fd, b"0")  # 0 is the writing process
+        for fd in (self._procs_fd, self._cpu_procs_fd):
+            if fd is not None:
+                os.write(fd, b"0")  # 0 is the writing process
         resource.setrlimit(resource.RLIMIT_FSIZE, (self.limits.file_bytes, self.limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if self._nproc is not None:
@@ -188,6 +250,10 @@ class Containment:
         self.root = root
         self._watchdog = threading.Thread(target=self._watch, daemon=True)
         self._watchdog.start()
+
+    def cpu_s(self) -> float | None:
+        """The CPU time of every task that was in the program's CPU-counting cgroup, or None without one."""
+        return cgroup_cpu_s(self.cpu_cgroup) if self.cpu_cgroup is not None else None
 
     def child_env(self) -> dict[str, str]:
         return {MARK_VARIABLE: self.mark}
@@ -278,8 +344,8 @@ class Containment:
         return sum(table[p][1] for p in members), sum(table[p][2] for p in members), False
 
 
-def _make_cgroup(max_tasks: int) -> Path | None:
-    parent = pids_cgroup_parent()
+def _make_cgroup(parent: Path | None, settings: dict[str, str]) -> Path | None:
+    """A new cgroup of this process under `parent`, its files written with `settings`; None where it cannot be."""
     if parent is None:
         return None
     for stale in parent.glob(f"{CGROUP_PREFIX}*-*"):  # left by a run that was killed: removed once empty
@@ -289,7 +355,8 @@ def _make_cgroup(max_tasks: int) -> Path | None:
     folder = parent / f"{CGROUP_PREFIX}{os.getpid()}-{next(_serial)}"
     try:
         folder.mkdir()
-        (folder / "pids.max").write_text(str(max_tasks))
+        for name, value in settings.items():
+            (folder / name).write_text(value)
         return folder
     except OSError:
         _remove(folder)

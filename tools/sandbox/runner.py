@@ -7,10 +7,13 @@ no key reaches a saved output, a fix prompt or the report even if a program find
 from __future__ import annotations
 
 import ctypes
+import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -25,6 +28,7 @@ from tools.sandbox.scratch import private_folder, real_folder
 from tools.secrets import mask
 
 PR_SET_PDEATHSIG = 1
+REAPER = Path(__file__).with_name("reaper.py")
 
 
 @dataclass
@@ -38,7 +42,7 @@ class RunResult:
     stopped: str = ""  # why the containment stopped it (too many processes, too much memory)
     left_running: int = 0  # processes it left behind when it ended, found and killed
     sandbox: str = ""  # the containment it ran under: "bwrap" or "none"
-    cpu_s: float | None = None  # user + system CPU time of the program and its children; None: not observable
+    cpu_s: float | None = None  # user + system CPU time of the program and all it started; None: stopped early
     peak_tasks: int = 0  # the most processes and threads it ran at once (the kernel's count, or sampled)
 
     @property
@@ -110,29 +114,39 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
             _die_with_parent()
             box.child_setup()
 
-        start, used_before = time.perf_counter(), _children_cpu_s()
-        proc = subprocess.Popen(sandbox.command(argv, cwd, readable), cwd=cwd, env=full_env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, preexec_fn=child_setup)
+        ready, told = os.pipe()
+        try:
+            proc = subprocess.Popen(_reaped(sandbox.command(argv, cwd, readable), told, sandbox), cwd=cwd, env=full_env,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True, preexec_fn=child_setup, pass_fds=(told,))
+        except BaseException:
+            os.close(ready)
+            raise
+        finally:
+            os.close(told)
         kept = output_cap or sandbox.limits.output_bytes  # per stream; the rest is read and dropped
         readers = [_CappedReader(proc.stdout, kept), _CappedReader(proc.stderr, kept)]
         box.watch(proc.pid)
-        timed_out, left_running = False, 0
+        start = time.perf_counter()
+        ended, usage, counted, reaper_cpu_s, left_running = False, None, None, None, 0
         try:
-            proc.wait(timeout=time_limit)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            reaper_cpu_s = _started(ready, time_limit)
+            start = time.perf_counter()  # the program's time starts now, the reaper's own start-up left out
+            ended = _ended(proc.pid, time_limit)
         finally:  # on timeout, on Ctrl-C, and for what a finished program left behind, escaped or not
             seconds = time.perf_counter() - start
-            if proc.returncode is not None:
+            if ended:
+                usage = _reap(proc)
+                counted = box.cpu_s()  # the cgroup's figure, where the run has one that counts CPU time
                 left_running = box.sweep()
-            box.kill(root_reaped=proc.returncode is not None)
-            proc.wait()
-            cpu_s = _children_cpu_s() - used_before
+            box.kill(root_reaped=ended)
+            if not ended:
+                _reap(proc)
             box.sweep()
     for reader in readers:
         reader.join()
     out, err = readers
+    timed_out = not ended
     code = None if timed_out else _exit_code(proc.returncode, sandbox)
     if not box.why and box.fork_refused and code:  # it failed on its own, between two looks of the watchdog
         box.why = box.refusal()
@@ -141,18 +155,68 @@ def run_program(argv: list[str], cwd: Path, time_limit: float, env: dict[str, st
     return RunResult(exit_code=code, stdout=mask(out.text()), stderr=mask(err.text()), seconds=round(seconds, 6),
                      timed_out=timed_out and not box.why, truncated=out.truncated or err.truncated, stopped=box.why,
                      left_running=left_running, sandbox=sandbox.mode, peak_tasks=box.peak,
-                     cpu_s=round(cpu_s, 6) if sandbox.mode != "bwrap" else None)
+                     cpu_s=_cpu_s(usage, counted, reaper_cpu_s) if not box.why else None)
 
 
-def _children_cpu_s() -> float:
-    """CPU seconds of this process's reaped children so far: its change over a run is the run's CPU time.
+def _reaped(argv: list[str], told: int, sandbox: Sandbox) -> list[str]:
+    """`argv` started by the reaper (tools/sandbox/reaper.py), which says its start-up's CPU time on `told`."""
+    return [sys.executable, "-I", "-S", str(REAPER), str(told), "all" if sandbox.mode == "bwrap" else "ended",
+            "--", *argv]
 
-    Runs are made one at a time, so no other child is reaped in between. Under bubblewrap the
-    program's time does not reach us: bubblewrap's monitor exits on its init's word without reaping
-    it, so the program's rusage is lost and its CPU time is recorded as unknown, not as bwrap's own.
+
+def _started(ready: int, timeout: float) -> float | None:
+    """Wait for the reaper's word that it starts the program: the CPU time its own start-up took (None if
+    it never said: it then failed before starting anything)."""
+    try:
+        if not select.select([ready], [], [], timeout)[0]:
+            return None
+        said = os.read(ready, 64).decode()
+        return float(said) if said.endswith("\n") else None
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(ready)
+
+
+def _ended(pid: int, timeout: float) -> bool:
+    """Whether the process ended within `timeout`, learnt the moment it ends (Popen.wait looks only every
+    50 ms, which would add up to 50 ms to a runtime); it is left unreaped, for _reap."""
+    try:
+        exited = os.pidfd_open(pid)
+    except OSError:  # a kernel before Linux 5.3: look every millisecond
+        deadline = time.monotonic() + timeout
+        while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.001)
+        return True
+    try:
+        return bool(select.select([exited], [], [], timeout)[0])
+    finally:
+        os.close(exited)
+
+
+def _reap(proc: subprocess.Popen) -> resource.struct_rusage:
+    """Reap the reaper, and with it the kernel's count of the CPU time of all it reaped."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage
+
+
+def _cpu_s(usage: resource.struct_rusage | None, counted: float | None, reaper_cpu_s: float | None) -> float | None:
+    """The program's CPU time, user + system: all its processes used, less the reaper's own start-up.
+
+    Where the run has a cgroup that counts CPU time (`counted`), that is the figure: every task of the
+    run is in it from its start, whoever reaps it. Otherwise it is what the reaper reaped: the kernel adds
+    a reaped process's time to its reaper's, and every process of the run, bubblewrap's and the program's,
+    is reaped below the reaper (a subreaper) or by it; only a child of a process that ignores SIGCHLD is
+    reaped by no one, its time lost as with any rusage. Neither depends on anything the program says.
+    None where the run was stopped before it could be reaped in full.
     """
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
+    if usage is None or reaper_cpu_s is None:
+        return None
+    used = counted if counted is not None else usage.ru_utime + usage.ru_stime
+    return round(max(used - reaper_cpu_s, 0.0), 6)
 
 
 def _exit_code(code: int, sandbox: Sandbox) -> int:
