@@ -152,7 +152,7 @@ def test_a_wrong_model_name_stops_before_stage_0_listing_the_served_models(fake,
 
 
 EXAMPLES = ROOT / "examples"
-SIZES = {"heat2d": (["300", "40"], ["64 5"]), "plume3d": (["96", "64", "32", "30"], ["24 20 12 8"])}  # args, check-args
+SIZES = {"heat2d": (["300", "40"], ["64 5"]), "plume3d": (["128", "96", "32", "30"], ["24 20 12 8"])}  # args, check-args
 
 
 def optimize_in(form: str, name: str, fake, settings, **overrides):
@@ -211,7 +211,7 @@ def test_plume3d_answered_only_in_edits_ends_significantly_better_for_a_fifth_of
     machine slows every run alike), and the coder writes at least five times fewer tokens than the whole
     files would take."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    result, figures = optimize_in(form, "plume3d", fake, settings, max_iterations=1)
+    result, figures = optimize_in(form, "plume3d", fake, settings, max_iterations=1, confirm_pairs=6)
     assert result.finished
     builds_the_recorded_code(result, "plume3d", form)
     print(saying(form, result, figures))
