@@ -47,6 +47,13 @@ def test_the_heat2d_demo_walks_every_stage_from_the_cli(tmp_path):
         assert (run_dir / name).exists(), name
 
 
+def test_every_example_program_has_its_row_in_the_examples_readme_and_a_recorded_session():
+    rows = re.findall(r"^\| ([a-z0-9][\w-]*) \|", (EXAMPLES / "README.md").read_text(), flags=re.M)
+    programs = sorted(p.name for p in (EXAMPLES / "programs").iterdir())
+    assert sorted(set(rows) - {"program"}) == programs
+    assert all((EXAMPLES / "sessions" / name / "session.json").is_file() for name in programs)
+
+
 @pytest.mark.parametrize("name", CPP_EXAMPLES)
 def test_every_recorded_cpp_candidate_builds_unless_the_next_answer_fixes_its_build(name, tmp_path):
     """A session's whole files are real candidates: each builds with the default g++ line, except one
