@@ -185,11 +185,12 @@ def coder_tokens_out(result) -> int:
 
 def saying(form: str, result, figures: list[dict]) -> str:
     edits, whole = coder_tokens_out(result), sum(f["whole"] for f in figures)
-    confirmed = (result.state.get("confirmation") or {}).get("ratio") or {}
+    confirmed = (result.state.get("confirmation") or {}).get("ratio")
+    saving = (f"confirmed change {confirmed['change']:+.1%} [{confirmed['low']:+.1%}, {confirmed['high']:+.1%}]"
+              if confirmed else "no candidate beat the source")
     return (f"\n{form}: {len(figures)} coder answers on a {figures[0]['lines']}-line source: {edits} output tokens as"
             f" edits, {whole} as whole files ({whole / edits:.1f}x fewer); best {result.best['key']}"
-            f" ({result.best.get('outcome')}), confirmed change {confirmed.get('change', float('nan')):+.1%}"
-            f" [{confirmed.get('low', float('nan')):+.1%}, {confirmed.get('high', float('nan')):+.1%}]")
+            f" ({result.best.get('outcome')}), {saving}")
 
 
 @pytest.mark.parametrize("form", ["search/replace", "unified diff"])
