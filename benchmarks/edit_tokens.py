@@ -19,19 +19,18 @@ import tempfile
 from pathlib import Path
 
 from app.api import optimize
-from tests.helpers.model_server import WHOLE_FILE, FakeServer, replaying
+from tests.helpers.model_server import SMALL_SIZES, WHOLE_FILE, FakeServer, replaying
 from tools.llm.edits import DIFF, SEARCH_REPLACE
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = (WHOLE_FILE, DIFF, SEARCH_REPLACE)
-SIZES = {"heat2d": (["300", "40"], ["64 5"]), "plume3d": (["128", "96", "32", "30"], ["24 20 12 8"])}
 
 
 def run_in(form: str, name: str, folder: Path, iterations: int) -> dict:
     """One optimize run of `name` with the coder answering in `form`: its coder calls and its best."""
     session = ROOT / "examples" / "sessions" / name / "session.json"
     server = FakeServer(replaying(session, form), lifetime_s=1800)
-    args, check_args = SIZES[name]
+    args, check_args = SMALL_SIZES[name]
     try:
         result = optimize(ROOT / "examples" / "programs" / name, args, check_args=check_args,
                           model="vllm:local-coder", base_url=server.url, max_iterations=iterations,
@@ -70,7 +69,7 @@ def table(name: str, runs: dict[str, dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--programs", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--programs", nargs="+", default=list(SMALL_SIZES), choices=list(SMALL_SIZES))
     parser.add_argument("--iterations", type=int, default=2, help="Stage 3 candidates per run")
     parser.add_argument("--threads", default="1", help="OMP_NUM_THREADS of every run (one thread resists load)")
     options = parser.parse_args()

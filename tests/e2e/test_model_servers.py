@@ -12,7 +12,7 @@ import pytest
 
 from app.api import optimize, resume
 from tests.helpers import ROOT
-from tests.helpers.model_server import FakeServer, answer, as_edits, canned, program_in, replaying, role_of
+from tests.helpers.model_server import SMALL_SIZES, FakeServer, answer, as_edits, canned, program_in, replaying, role_of
 from tests.helpers.programs import sleeper
 from tools.errors import LassiError
 from tools.llm.usage import role_usage
@@ -152,7 +152,6 @@ def test_a_wrong_model_name_stops_before_stage_0_listing_the_served_models(fake,
 
 
 EXAMPLES = ROOT / "examples"
-SIZES = {"heat2d": (["300", "40"], ["64 5"]), "plume3d": (["128", "96", "32", "30"], ["24 20 12 8"])}  # args, check-args
 
 
 def optimize_in(form: str, name: str, fake, settings, **overrides):
@@ -161,7 +160,7 @@ def optimize_in(form: str, name: str, fake, settings, **overrides):
     session = EXAMPLES / "sessions" / name / "session.json"
     figures: list[dict] = []
     server = fake(replaying(session, form, figures))
-    args, check_args = SIZES[name]
+    args, check_args = SMALL_SIZES[name]
     result = optimize(EXAMPLES / "programs" / name, args, check_args=check_args,
                       **settings("vllm:local-coder", base_url=server.url, **overrides))
     return result, figures
@@ -207,7 +206,7 @@ def test_heat2d_answered_only_in_edits_runs_the_recorded_steps_for_fewer_output_
 @pytest.mark.parametrize("form", ["search/replace", "unified diff"])
 def test_plume3d_answered_only_in_edits_ends_significantly_better_for_a_fifth_of_the_output_tokens(
         fake, settings, form, monkeypatch):
-    """The 360-line example, its recorded steps given as edits: the decay rate computed once per layer and
+    """The 361-line example, its recorded steps given as edits: the decay rate computed once per layer and
     the transport loops in storage order save far more than load can hide (one thread a run, so a busy
     machine slows every run alike), and the coder writes at least five times fewer tokens than the whole
     files would take."""

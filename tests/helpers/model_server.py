@@ -4,7 +4,8 @@ itself (after its lifetime or a bounded number of requests) even if a test forge
 It answers POST /v1/chat/completions and GET /v1/models, and records every request's path, headers and
 body. A test queues what the next requests get (`then`): an answer (with its finish_reason, a
 reasoning_content field), an HTTP error (with headers such as Retry-After), or a hang. Without a queued
-reply, `respond(body)` decides — by default by the prompt's opening words, one canned answer per role.
+reply, `respond(body)` decides — by default by the prompt's opening words, one canned answer per role;
+`replaying(session, form)` answers as a recorded session does, each coder answer as a whole file or edits.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ ROLE_BY_OPENING = {"Rewrite the": "coder", "Apply one step": "coder", "The ": "c
                    "Below is": "summarizer", "Two versions": "reporter"}
 SUMMARY_TASK = {"Below is background": "knowledge", "Below is what the machine": "system", "Read the background": "code"}
 WHOLE_FILE = "whole file"
+# The C++ examples' arguments and check arguments for a replayed session, small enough for a loaded 2-core machine.
+SMALL_SIZES = {"heat2d": (["300", "40"], ["64 5"]), "plume3d": (["128", "96", "32", "30"], ["24 20 12 8"])}
 
 
 def role_of(body: dict) -> str:
