@@ -26,7 +26,7 @@ from tools.report.suite import TrialRecord, any_of_k, best_of_k, render_markdown
 
 SUITES = ROOT / "examples" / "suites"
 EXAMPLE_PROGRAMS = sorted(p.name for p in (ROOT / "examples" / "programs").iterdir())
-EXAMPLE_PROGRAMS_IN_SUITE_ORDER = ["transfer-loop", "pageable-copy", "sync-storm", "heat2d"]
+EXAMPLE_PROGRAMS_IN_SUITE_ORDER = ["transfer-loop", "pageable-copy", "sync-storm", "heat2d", "plume3d"]
 
 
 # The figures

@@ -4,7 +4,8 @@ itself (after its lifetime or a bounded number of requests) even if a test forge
 It answers POST /v1/chat/completions and GET /v1/models, and records every request's path, headers and
 body. A test queues what the next requests get (`then`): an answer (with its finish_reason, a
 reasoning_content field), an HTTP error (with headers such as Retry-After), or a hang. Without a queued
-reply, `respond(body)` decides — by default by the prompt's opening words, one canned answer per role.
+reply, `respond(body)` decides — by default by the prompt's opening words, one canned answer per role;
+`replaying(session, form)` answers as a recorded session does, each coder answer as a whole file or edits.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from tests.helpers.programs import VALID
 
@@ -24,6 +26,10 @@ PROGRAM = re.compile(r'<program(?:-to-refactor)? file="([^"]+)">\n(.*?)\n</progr
 ROLE_BY_OPENING = {"Rewrite the": "coder", "Apply one step": "coder", "The ": "coder", "Your last answer": "coder",
                    "Decide whether": "judge", "Write a refactoring plan": "planner", "Read the background": "summarizer",
                    "Below is": "summarizer", "Two versions": "reporter"}
+SUMMARY_TASK = {"Below is background": "knowledge", "Below is what the machine": "system", "Read the background": "code"}
+WHOLE_FILE = "whole file"
+# The C++ examples' arguments and check arguments for a replayed session, small enough for a loaded 2-core machine.
+SMALL_SIZES = {"heat2d": (["300", "40"], ["64 5"]), "plume3d": (["128", "96", "32", "30"], ["24 20 12 8"])}
 
 
 def role_of(body: dict) -> str:
@@ -191,3 +197,29 @@ def as_edits(old: str, new: str, name: str, form: str) -> str:
         blocks.append(f"{name}\n```cpp\n<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE\n```")
         end = i2
     return "The changes:\n\n" + "\n\n".join(blocks) + "\n"
+
+
+def replaying(session: Path, form: str, figures: list[dict] | None = None) -> Callable[[dict], str]:
+    """A responder replaying a recorded session (examples/sessions/) role by role. Each coder answer is
+    given in `form`: the whole file it records, or the change from the code the prompt shows to that
+    file, as a unified diff or SEARCH/REPLACE blocks. `figures` gets, per coder answer, the lines of the
+    code shown and the output tokens of the answer in `form` and as the whole file."""
+    responses = {key: list(items) for key, items in json.loads(session.read_text())["responses"].items()}
+
+    def respond(body: dict) -> str:
+        role, prompt = role_of(body), body["messages"][-1]["content"]
+        if role == "summarizer":
+            role += "/" + next(task for opening, task in SUMMARY_TASK.items() if prompt.startswith(opening))
+        entry = responses[role].pop(0)
+        entry = {"text": entry} if isinstance(entry, str) else entry
+        if "code_file" not in entry:
+            return entry["text"]
+        name, code = program_in(body)
+        target = (session.parent / entry["code_file"]).read_text()
+        whole = f"{entry['text']}\n\n{name}\n```cpp\n{target}```\n"
+        given = whole if form == WHOLE_FILE else f"{entry['text']}\n\n{as_edits(code, target, name, form)}"
+        if figures is not None:
+            figures.append({"lines": len(code.splitlines()), "answer": tokens(given), "whole": tokens(whole)})
+        return given
+
+    return respond
