@@ -8,6 +8,7 @@ the containment under test cannot take the machine down with it.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -144,6 +145,7 @@ def test_with_bubblewrap_files_outside_the_scratch_folder_cannot_be_deleted_or_w
         victim.write_text("precious")
         code = f"""
 import os
+import signal
 for attempt in (lambda: os.remove({str(victim)!r}), lambda: open({str(outside / 'new.txt')!r}, 'w')):
     try:
         attempt(); print('done')
@@ -209,3 +211,11 @@ def test_auto_falls_back_to_resource_limits_and_says_why_when_bubblewrap_is_miss
 def test_the_description_names_every_cap():
     text = Sandbox("none", "--sandbox none was chosen", SMALL).describe()
     assert "at most 32 processes and threads" in text and "64 MiB of memory" in text and "files up to 4 MiB" in text
+
+
+def test_a_program_gets_the_default_action_of_the_signals_python_ignores(box, tmp_path):
+    """A program past its file-size limit dies of SIGXFSZ, one writing to a closed pipe of SIGPIPE, whatever
+    Python process started it: an ignored signal would stay ignored across exec and the write just fail."""
+    for name in ("SIGXFSZ", "SIGPIPE"):
+        result = run_program(["sh", "-c", f"kill -{name.removeprefix('SIG')} $$; echo survived"], tmp_path, 60, sandbox=box)
+        assert result.exit_code == -getattr(signal, name) and "survived" not in result.stdout, (name, result)

@@ -23,6 +23,9 @@ import signal
 import sys
 
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+# Python ignores these at start-up (subprocess restores them for its children; a fork and exec must too):
+# a program past its file-size limit must die of SIGXFSZ, one writing to a closed pipe of SIGPIPE.
+IGNORED_BY_PYTHON = ("SIGPIPE", "SIGXFSZ", "SIGXFZ")
 
 
 def main() -> None:
@@ -35,6 +38,9 @@ def main() -> None:
     program = os.fork()
     if program == 0:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # no program outlives its reaper
+        for name in IGNORED_BY_PYTHON:  # an ignored signal stays ignored across exec: give the program the default
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_DFL)
         try:
             os.execvp(argv[0], argv)
         except OSError as exc:
