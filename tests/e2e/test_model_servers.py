@@ -57,8 +57,9 @@ def fake():
 
 
 def run_on(server, program, settings, **overrides):
+    """A short run on the fake server; without a witness, so the coder's first request is the zero-shot rewrite."""
     return optimize(program, ["100"], **settings("vllm:local-coder", base_url=server.url, max_iterations=1,
-                                                 **overrides))
+                                                 **{"witness": "off", **overrides}))
 
 
 def coder_prompts(server) -> list[str]:
@@ -128,7 +129,7 @@ def test_resume_in_a_fresh_shell_continues_on_the_server_the_run_started_on(fake
     monkeypatch.setenv("OPENAI_BASE_URL", server.url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-gateway-paired")
     paused = optimize(program, ["100"], interrupt_before=["judge"],
-                      **settings("openai:local-coder", max_iterations=1))
+                      **settings("openai:local-coder", max_iterations=1, witness="off"))
     assert paused.paused_before == ("judge",)
     record = json.loads((paused.run_dir / "run.json").read_text())
     assert record["servers"]["judge"] == {"provider": "openai", "model": "local-coder", "base_url": server.url}
@@ -183,7 +184,7 @@ def optimize_in(form: str, name: str, fake, settings, **overrides):
     server = fake(replaying(session, form, figures))
     args, check_args = SMALL_SIZES[name]
     result = optimize(EXAMPLES / "programs" / name, args, check_args=check_args,
-                      **settings("vllm:local-coder", base_url=server.url, **overrides))
+                      **settings("vllm:local-coder", base_url=server.url, **{"witness": "off", **overrides}))
     return result, figures
 
 
