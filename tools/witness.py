@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 
 MACRO = "LASSI_WITNESS"
 PREFIX = "LASSI-WITNESS"
@@ -39,11 +40,24 @@ class WitnessError(Exception):
 
 def strip_witness(code: str) -> tuple[str, int]:
     """The code without its LASSI_WITNESS blocks (an `#else` part is kept), and how many there were."""
-    kept, blocks, depth, keeping = [], 0, 0, False
+    blocks = _read_blocks(code)
+    return blocks.kept, blocks.count
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    kept: str  # the code outside the blocks, with their #else parts
+    count: int
+    has_else: bool
+
+
+def _read_blocks(code: str) -> _Blocks:
+    """One walk over the code's preprocessor lines: what lies outside the LASSI_WITNESS blocks, and their shape."""
+    kept, count, depth, keeping, has_else = [], 0, 0, False, False
     for number, line in enumerate(_lines(code), start=1):
         if depth == 0:
             if _OPENS.match(line):
-                depth, keeping, blocks = 1, False, blocks + 1
+                depth, keeping, count = 1, False, count + 1
             else:
                 kept.append(line)
             continue
@@ -56,13 +70,13 @@ def strip_witness(code: str) -> tuple[str, int]:
         elif depth == 1 and _ELIF.match(line):
             raise WitnessError(f"line {number}: a {MACRO} block may not have an #elif branch")
         elif depth == 1 and _ELSE.match(line):
-            keeping = True
+            keeping = has_else = True
             continue
         if keeping:
             kept.append(line)
     if depth:
         raise WitnessError(f"a #ifdef {MACRO} block is never closed by its #endif")
-    return "".join(kept), blocks
+    return _Blocks("".join(kept), count, has_else)
 
 
 def _lines(code: str) -> list[str]:
@@ -79,22 +93,14 @@ def measured_build_differs(files: dict[str, str]) -> str:
     """
     for name in sorted(files):
         try:
-            stripped, _ = strip_witness(files[name])
+            blocks = _read_blocks(files[name])
         except WitnessError as exc:
             return f"{name}: {exc.reason}"
-        if _NAMED.search(_COMMENT.sub("", stripped)):
+        if _NAMED.search(_COMMENT.sub("", blocks.kept)):
             return (f"{name} names {MACRO} outside its `#ifdef {MACRO}` blocks, so its measured build could do other"
                     " work than its witness build")
-        depth = 0
-        for line in _lines(files[name]):
-            if depth == 0:
-                depth = 1 if _OPENS.match(line) else 0
-            elif _NESTED.match(line):
-                depth += 1
-            elif _END.match(line):
-                depth -= 1
-            elif depth == 1 and _ELSE.match(line):
-                return f"{name}: a {MACRO} block has an #else branch, which only the measured build compiles"
+        if blocks.has_else:
+            return f"{name}: a {MACRO} block has an #else branch, which only the measured build compiles"
     return ""
 
 
@@ -121,7 +127,7 @@ def _shown(lines: list[str]) -> str:
 
 
 def _meaningful(code: str) -> list[str]:
-    return [line.rstrip() for line in code.splitlines() if line.strip()]
+    return [line.rstrip() for line in _lines(code) if line.strip()]
 
 
 def split_output(stdout: str) -> tuple[str, list[str]]:

@@ -218,14 +218,14 @@ def witness_check(state: State, ctx: Context, cand: dict, env: dict[str, str], s
         where = f"on the arguments {mine['args']!r}"
         if not mine["ok"]:
             return {"name": "witness", "ok": False, "reason": f"its witness build {mine['failure']} {where}"}
-        printed = read_recorded(run.at(mine["stdout_path"]), mine["stdout_sha256"])
-        if not split_output(printed)[1]:
+        printed, printed_lines = split_output(read_recorded(run.at(mine["stdout_path"]), mine["stdout_sha256"]))
+        if not printed_lines:
             return {"name": "witness", "ok": False,
                     "reason": f"its witness build printed no {PREFIX} line {where}: the witness blocks were dropped"}
-        expected = read_recorded(run.at(theirs["stdout_path"]), theirs["stdout_sha256"])
-        found = compare(expected, printed)
-        lines = compare_outputs("\n".join(split_output(expected)[1]), "\n".join(split_output(printed)[1]), ctx.rtol,
-                                ctx.atol, masks=NEVER)  # no timing mask hides a witness line
+        expected, expected_lines = split_output(read_recorded(run.at(theirs["stdout_path"]), theirs["stdout_sha256"]))
+        found = compare(expected, printed)  # the rest of the output, as the output layer compares it
+        lines = compare_outputs("\n".join(expected_lines), "\n".join(printed_lines), ctx.rtol, ctx.atol,
+                                masks=NEVER)  # no timing mask hides a witness line
         if not (found.same and lines.same and lines.conclusive):
             problem = found.reason if not found.same else f"its {PREFIX} lines: {lines.reason}"
             return {"name": "witness", "ok": False,
