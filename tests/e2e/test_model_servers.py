@@ -183,7 +183,7 @@ def optimize_in(form: str, name: str, fake, settings, **overrides):
     figures: list[dict] = []
     server = fake(replaying(session, form, figures))
     args, check_args = SMALL_SIZES[name]
-    result = optimize(EXAMPLES / "programs" / name, args, check_args=check_args,
+    result = optimize(EXAMPLES / "programs" / name, args, check_args=check_args, work_args=check_args[0],
                       **settings("vllm:local-coder", base_url=server.url, **{"witness": "off", **overrides}))
     return result, figures
 
@@ -215,14 +215,19 @@ def saying(form: str, result, figures: list[dict]) -> str:
 
 
 @pytest.mark.parametrize("form", ["search/replace", "unified diff"])
-def test_heat2d_answered_only_in_edits_runs_the_recorded_steps_for_fewer_output_tokens(fake, settings, form):
+def test_heat2d_answered_only_in_edits_runs_the_recorded_steps_and_ends_significantly_better(
+        fake, settings, form, monkeypatch):
     """Every step of heat2d's recorded session, given as edits, builds the very code the session's whole
-    files hold; whether its ~10% saving shows as significant on a loaded machine is left to measurements."""
-    result, figures = optimize_in(form, "heat2d", fake, settings, max_iterations=2)
+    files hold; the sweep in storage order saves far more than load can hide (one thread a run), and fresh
+    runs confirm it. On an 83-line source the edits are fewer tokens, not five times fewer (plume3d's test)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    result, figures = optimize_in(form, "heat2d", fake, settings, max_iterations=2, confirm_pairs=6)
     assert result.finished
     builds_the_recorded_code(result, "heat2d", form)
     print(saying(form, result, figures))
     assert coder_tokens_out(result) == sum(f["answer"] for f in figures) < sum(f["whole"] for f in figures)
+    assert result.best["key"] != "000" and result.best["outcome"] == "better", result.best.get("outcome_reason")
+    assert result.state["confirmation"]["ratio"]["high"] < 0  # fresh runs of source and best confirm the saving
 
 
 @pytest.mark.parametrize("form", ["search/replace", "unified diff"])

@@ -29,7 +29,10 @@ ROLE_BY_OPENING = {"Rewrite the": "coder", "Apply one step": "coder", "The ": "c
 SUMMARY_TASK = {"Below is background": "knowledge", "Below is what the machine": "system", "Read the background": "code"}
 WHOLE_FILE = "whole file"
 # The C++ examples' arguments and check arguments for a replayed session, small enough for a loaded 2-core machine.
-SMALL_SIZES = {"heat2d": (["300", "40"], ["64 5"]), "plume3d": (["128", "96", "32", "30"], ["24 20 12 8"])}
+# heat2d's plate is wider than the caches, so that its recorded steps (sweeps in storage order, buffers swapped
+# rather than copied: 3-6x faster on one thread at 1000 x 1000) stand clear of a run's start-up; at 300 x 300 the
+# whole solve takes 15 ms and a saving of 5 ms drowns in it.
+SMALL_SIZES = {"heat2d": (["1000", "10"], ["64 5"]), "plume3d": (["128", "96", "32", "30"], ["24 20 12 8"])}
 
 
 def role_of(body: dict) -> str:
