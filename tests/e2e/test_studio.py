@@ -154,7 +154,7 @@ def test_a_run_started_over_the_dev_servers_http_api_goes_to_the_end(server, run
 
     thread = client.threads.create()
     final = client.runs.wait(thread["thread_id"], "lassi_ee",
-                             input={"program": HEAT2D, "args": [], "run_dir": str(run_dir_in_project)},
+                             input={"program": HEAT2D, "args": ["1000", "40"], "run_dir": str(run_dir_in_project)},
                              context={"model": f"scripted:{SESSION}", "max_iterations": 2})
 
     state = client.threads.get_state(thread["thread_id"])["values"]
