@@ -32,10 +32,11 @@ def run_in(form: str, name: str, folder: Path, iterations: int) -> dict:
     server = FakeServer(replaying(session, form), lifetime_s=1800)
     args, check_args = SMALL_SIZES[name]
     try:
+        # no witness: the recorded sessions hold none, and a witness request would take the first coder answer
         result = optimize(ROOT / "examples" / "programs" / name, args, check_args=check_args,
-                          model="vllm:local-coder", base_url=server.url, max_iterations=iterations,
-                          runs_root=str(folder / "runs"), cache_dir=str(folder / "cache"), max_repeats=6,
-                          confirm_pairs=6)
+                          work_args=check_args[0], model="vllm:local-coder", base_url=server.url,
+                          max_iterations=iterations, witness="off", runs_root=str(folder / "runs"),
+                          cache_dir=str(folder / "cache"), max_repeats=6, confirm_pairs=6)
     finally:
         server.stop()
     records = [json.loads(line) for line in (result.run_dir / "llm.jsonl").read_text().splitlines()]
