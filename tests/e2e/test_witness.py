@@ -117,7 +117,8 @@ def test_an_honest_rewrite_passes_the_witness_layer_and_the_judge_is_shown_it(be
 def test_a_cheat_that_prints_the_witness_lines_as_constants_is_rejected(bench, witness):
     verdict = bench.judge(corpus_code(PROGRAM, "cheat-print-only.cpp"), witness=witness)
     assert not verdict.valid and verdict.failed_layer() == "witness"
-    assert "on the arguments '5': line 4: 655360 became 1310720" in verdict.check("witness")["reason"]
+    assert ("on the arguments '5': its LASSI-WITNESS lines: line 2: 655360 became 1310720"
+            in verdict.check("witness")["reason"])
 
 
 def test_half_the_work_is_rejected_through_the_witness_with_the_default_settings(bench, witness):
