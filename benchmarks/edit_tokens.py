@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from app.api import optimize
-from tests.helpers.model_server import SMALL_SIZES, WHOLE_FILE, FakeServer, replaying
+from tests.helpers.model_server import SMALL_SIZES, WHOLE_FILE, FakeServer, replay_inputs, replaying
 from tools.llm.edits import DIFF, SEARCH_REPLACE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,12 +30,9 @@ def run_in(form: str, name: str, folder: Path, iterations: int) -> dict:
     """One optimize run of `name` with the coder answering in `form`: its coder calls and its best."""
     session = ROOT / "examples" / "sessions" / name / "session.json"
     server = FakeServer(replaying(session, form), lifetime_s=1800)
-    args, check_args = SMALL_SIZES[name]
     try:
-        # no witness: the recorded sessions hold none, and a witness request would take the first coder answer
-        result = optimize(ROOT / "examples" / "programs" / name, args, check_args=check_args,
-                          work_args=check_args[0], model="vllm:local-coder", base_url=server.url,
-                          max_iterations=iterations, witness="off", runs_root=str(folder / "runs"),
+        result = optimize(ROOT / "examples" / "programs" / name, **replay_inputs(name), model="vllm:local-coder",
+                          base_url=server.url, max_iterations=iterations, runs_root=str(folder / "runs"),
                           cache_dir=str(folder / "cache"), max_repeats=6, confirm_pairs=6)
     finally:
         server.stop()

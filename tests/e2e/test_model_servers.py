@@ -12,7 +12,16 @@ import pytest
 
 from app.api import optimize, resume
 from tests.helpers import ROOT
-from tests.helpers.model_server import SMALL_SIZES, FakeServer, answer, as_edits, canned, program_in, replaying, role_of
+from tests.helpers.model_server import (
+    FakeServer,
+    answer,
+    as_edits,
+    canned,
+    program_in,
+    replay_inputs,
+    replaying,
+    role_of,
+)
 from tests.helpers.programs import sleeper
 from tools.errors import LassiError
 from tools.llm.usage import role_usage
@@ -182,9 +191,8 @@ def optimize_in(form: str, name: str, fake, settings, **overrides):
     session = EXAMPLES / "sessions" / name / "session.json"
     figures: list[dict] = []
     server = fake(replaying(session, form, figures))
-    args, check_args = SMALL_SIZES[name]
-    result = optimize(EXAMPLES / "programs" / name, args, check_args=check_args, work_args=check_args[0],
-                      **settings("vllm:local-coder", base_url=server.url, **{"witness": "off", **overrides}))
+    result = optimize(EXAMPLES / "programs" / name, **replay_inputs(name),
+                      **settings("vllm:local-coder", base_url=server.url, **overrides))
     return result, figures
 
 

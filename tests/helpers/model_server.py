@@ -35,6 +35,14 @@ WHOLE_FILE = "whole file"
 SMALL_SIZES = {"heat2d": (["1000", "10"], ["64 5"]), "plume3d": (["128", "96", "32", "30"], ["24 20 12 8"])}
 
 
+def replay_inputs(name: str) -> dict:
+    """What `optimize` is given for a replayed example beside its settings: its small size, its check size,
+    on which callgrind counts the work too, and no witness (the recorded sessions hold none, and a witness
+    request would take the replay's first coder answer)."""
+    args, check_args = SMALL_SIZES[name]
+    return {"args": args, "check_args": check_args, "work_args": check_args[0], "witness": "off"}
+
+
 def role_of(body: dict) -> str:
     """Which role a request comes from, by the opening words of its prompt (the templates' own)."""
     prompt = body["messages"][-1]["content"]
