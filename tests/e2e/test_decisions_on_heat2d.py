@@ -36,8 +36,8 @@ def optimize_heat2d(tmp_path, session, settings, source: str, coder: list[str], 
     (program / "main.cpp").write_text(source)
     model = session({"coder": [answer(code) for code in coder], "judge": [VALID] * len(coder), "planner": ["plan"],
                      "reporter": ["comparison"]})
-    return optimize(program, args, on_step=on_step,
-                    **settings(model, max_iterations=1, min_repeats=3, max_repeats=max_repeats, confirm_pairs=confirm_pairs))
+    measuring = {"min_repeats": 3, "max_repeats": max_repeats, "confirm_pairs": confirm_pairs}
+    return optimize(program, args, on_step=on_step, **settings(model, max_iterations=1, **measuring))
 
 
 @pytest.fixture(autouse=True)

@@ -121,6 +121,15 @@ def test_a_cheat_that_prints_the_witness_lines_as_constants_is_rejected(bench, w
             in verdict.check("witness")["reason"])
 
 
+def test_a_witness_line_the_candidate_adds_fails_the_layer(bench, witness):
+    """The rest of the output and the witness lines are compared apart: one more witness line hides nothing."""
+    code = WITNESS.replace(BLOCK_LINE, BLOCK_LINE + '  std::printf("LASSI-WITNESS checksum = 0\\n");\n')
+    assert code != WITNESS
+    verdict = bench.judge(code, witness=witness)
+    assert not verdict.valid and verdict.failed_layer() == "witness"
+    assert "its LASSI-WITNESS lines" in verdict.check("witness")["reason"]
+
+
 def test_half_the_work_is_rejected_through_the_witness_with_the_default_settings(bench, witness):
     verdict = bench.judge(corpus_code(PROGRAM, "cheat-half-work.cpp"), witness=witness)
     assert not verdict.valid and verdict.failed_layer() == "witness"
