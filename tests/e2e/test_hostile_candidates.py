@@ -101,8 +101,11 @@ def test_a_run_survives_hostile_candidates_and_the_report_says_why_each_failed(m
 # Without --max-processes: a fork bomb past the floor (bounded at 3000 children, each gone after 20 s), and an
 # honest rewrite that sums on a team of 1024 threads where the source ran one; both print what the source prints.
 FORK_BOMB = "for (int i = 0; i < 3000; ++i) if (fork() == 0) { sleep(20); _exit(0); }\n    sleep(20);"
+# libgomp keeps the team's threads in its pool once the loop is done: the wait after it keeps all 1024 alive for
+# 200 ms, long enough for a watchdog sampling every 50 ms (root without a pids cgroup) to see the whole team.
 TEAM_OF_1024 = ("long s = 0;\n    #pragma omp parallel for num_threads(1024) reduction(+:s)\n"
-                "    for (long i = 1; i <= n; ++i) s += i;\n")
+                "    for (long i = 1; i <= n; ++i) s += i;\n"
+                "    std::this_thread::sleep_for(std::chrono::milliseconds(200));\n")
 
 
 def test_the_process_cap_of_candidates_follows_the_source_stopping_a_fork_bomb_and_fitting_an_honest_team(
