@@ -133,9 +133,12 @@ def example_runner(tmp_path: Path, name: str, code: str, args: list[str], versio
 
 def judged_against(candidate, incumbent) -> tuple[str, str, int | None]:
     """The comparator's verdict on a candidate measured alternately with the incumbent, as the executor does."""
-    comparison = compare(choose_meter("cuda", None), candidate, incumbent, RULE)
-    record = {"status": "judged", "validation": {"valid": True},
-              "measurement": {"comparison": comparison.summary()}}
+    summary = compare(choose_meter("cuda", None), candidate, incumbent, RULE).summary()
+    for name in ("screening", "confirmation"):
+        if (figures := summary[name]) and (ratio := figures["ratio"]):
+            print(f"{name}: {ratio['change']:+.2%} [{ratio['low']:+.2%}, {ratio['high']:+.2%}] over"
+                  f" {figures['pairs']} pairs")
+    record = {"status": "judged", "validation": {"valid": True}, "measurement": {"comparison": summary}}
     return assess(record, RULE, 1)
 
 
