@@ -10,6 +10,7 @@ import pytest
 from app.api import optimize, profile
 from nodes.comparator import assess
 from tests.helpers import ROOT
+from tests.helpers.figures import interval
 from tools.build import BINARY_NAME, build, build_command
 from tools.energy import RepeatPolicy, choose_meter, measure
 from tools.energy.decision import Rule, compare
@@ -134,10 +135,7 @@ def example_runner(tmp_path: Path, name: str, code: str, args: list[str], versio
 def judged_against(candidate, incumbent) -> tuple[str, str, int | None]:
     """The comparator's verdict on a candidate measured alternately with the incumbent, as the executor does."""
     summary = compare(choose_meter("cuda", None), candidate, incumbent, RULE).summary()
-    for name in ("screening", "confirmation"):
-        if (figures := summary[name]) and (ratio := figures["ratio"]):
-            print(f"{name}: {ratio['change']:+.2%} [{ratio['low']:+.2%}, {ratio['high']:+.2%}] over"
-                  f" {figures['pairs']} pairs")
+    print(f"screening {interval(summary['screening'])}; confirmation {interval(summary['confirmation'])}")
     record = {"status": "judged", "validation": {"valid": True}, "measurement": {"comparison": summary}}
     return assess(record, RULE, 1)
 

@@ -10,6 +10,7 @@ import pytest
 
 from app.api import optimize
 from tests.helpers import FIXTURES, ROOT
+from tests.helpers.figures import interval
 from tests.helpers.programs import VALID, answer
 
 pytestmark = pytest.mark.gpu
@@ -40,13 +41,6 @@ def changes(result) -> dict[str, dict]:
         if rounds:
             out[key] = rounds[0]
     return out
-
-
-def interval(figures: dict | None) -> str:
-    """A round's change as printed for the closing notes: estimate [95% interval] over its pairs."""
-    if not figures or not (ratio := figures.get("ratio")):
-        return "not measured"
-    return f"{ratio['change']:+.2%} [{ratio['low']:+.2%}, {ratio['high']:+.2%}] over {figures['pairs']} pairs"
 
 
 def test_copies_of_sync_storm_are_not_declared_better(session, settings):
